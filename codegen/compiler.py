@@ -1,0 +1,141 @@
+"""Schema directory -> validated Catalogue, or every diagnostic found.
+
+    schema/*.toml --tomlsource--> documents with positions
+                  --schema (pydantic)--> typed entries
+                  --rules--> Catalogue (frozen, sorted) or diagnostics
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen import schema, tomlsource
+from codegen.diagnostics import CompileError, Location, Reporter, display_path
+
+SETTINGS_FILE = "settings.toml"
+
+
+@dataclass
+class Entry:
+    """One table of a schema file, typed or (when invalid) None."""
+    kind: str              # "class", "struct", "field", "settings"
+    spec: object | None    # the pydantic model instance
+    raw: dict              # the table as tomllib parsed it
+    doc: tomlsource.Document
+    path: tuple            # key path of the table inside doc
+
+    def loc(self, *keys, key: bool = False) -> Location:
+        return self.doc.loc(self.path + keys, key=key)
+
+    @property
+    def name(self):
+        value = self.raw.get("name") if isinstance(self.raw, dict) else None
+        return value if isinstance(value, str) else None
+
+
+@dataclass
+class Loaded:
+    entries: list[Entry]
+    sources: list[str]
+    schema_dir: Path
+
+
+def schema_files(schema_dir: Path) -> list[Path]:
+    """Class files: every *.toml directly in the schema directory but settings."""
+    return sorted(p for p in schema_dir.glob("*.toml") if p.name != SETTINGS_FILE)
+
+
+def load(schema_dir: Path, rep: Reporter) -> Loaded:
+    schema_dir = Path(schema_dir)
+    entries: list[Entry] = []
+    sources: list[str] = []
+    if not schema_dir.is_dir():
+        rep.error("NO-SCHEMA", "schema directory does not exist", Location(display_path(schema_dir)))
+        return Loaded(entries, sources, schema_dir)
+    files = schema_files(schema_dir)
+    if not files:
+        rep.error("NO-SCHEMA", "no schema files (*.toml) in this directory",
+                  Location(display_path(schema_dir)))
+    settings_path = schema_dir / SETTINGS_FILE
+    if not settings_path.exists():
+        rep.error("SETTINGS-MISSING", f"{SETTINGS_FILE} is missing: it says which structs go to "
+                  "which output", Location(display_path(settings_path)))
+    else:
+        files = files + [settings_path]
+    for path in files:
+        shown = display_path(path)
+        # generated banners name files relative to the schema dir's parent,
+        # so output does not depend on the cwd or on absolute paths
+        sources.append(f"{schema_dir.resolve().name}/{path.name}")
+        try:
+            doc = tomlsource.load(path, shown)
+        except tomlsource.TomlSyntaxError as exc:
+            rep.error("TOML-SYNTAX", exc.message, exc.loc)
+            continue
+        except OSError as exc:
+            rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
+            continue
+        if path.name == SETTINGS_FILE:
+            entries.append(_typed("settings", schema.SettingsSpec, doc.data, doc, (), rep))
+        else:
+            entries.extend(_class_file(doc, rep))
+    return Loaded(entries, sorted(sources), schema_dir)
+
+
+_TABLES = {"class": schema.ClassSpec, "struct": schema.StructSpec, "field": schema.FieldSpec}
+
+
+def _class_file(doc: tomlsource.Document, rep: Reporter) -> list[Entry]:
+    out = []
+    for key, value in doc.data.items():
+        if key not in _TABLES:
+            rep.error("UNKNOWN-KEY", f"unknown top-level table '{key}' (expected [class], "
+                      "[[struct]] and [[field]])", doc.loc((key,), key=True))
+            continue
+        model = _TABLES[key]
+        if key == "class":
+            if not isinstance(value, dict):
+                rep.error("BAD-VALUE", "'class' must be a table: [class]", doc.loc((key,)))
+                continue
+            out.append(_typed(key, model, value, doc, (key,), rep))
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            rep.error("BAD-VALUE", f"'{key}' must be an array of tables: [[{key}]]", doc.loc((key,)))
+            continue
+        for i, table in enumerate(value):
+            out.append(_typed(key, model, table, doc, (key, i), rep))
+    return out
+
+
+def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
+    spec, errors = schema.validate(model, data)
+    for err in errors:
+        rule, message = schema.describe_error(err, model)
+        keys = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
+            p.startswith(("function-", "union[")) or p in ("str", "int", "GateSpec", "BitSpec"))))
+        if err["type"] == "missing":
+            loc = doc.loc(path, key=True)   # the table header
+        else:
+            loc = doc.loc(path + keys, key=err["type"] == "extra_forbidden")
+        rep.error(rule, message, loc)
+    return Entry(kind, spec, data, doc, path)
+
+
+def compile_schema(schema_dir: Path) -> tuple["object | None", Reporter]:
+    """Load and check a schema directory: (Catalogue or None, reporter)."""
+    from codegen import rules
+
+    rep = Reporter()
+    loaded = load(Path(schema_dir), rep)
+    catalogue = rules.check(loaded, rep)
+    if rep.errors:
+        return None, rep
+    return catalogue, rep
+
+
+def compile_or_raise(schema_dir: Path):
+    catalogue, rep = compile_schema(schema_dir)
+    if catalogue is None:
+        raise CompileError(rep.sorted())
+    return catalogue

@@ -1,0 +1,144 @@
+"""Diagnostics: what is wrong, where (file:line:col), under a rule name.
+
+Every check reports into one Reporter and keeps going, so a single run
+shows every error.  Text output follows the compiler convention
+
+    schema/17-tdmr-info.toml:12:6: error[DUPLICATE-ID]: ...
+       12 | id = "0x9100000100000008"
+          |      ^~~~~~~~~~~~~~~~~~~~
+
+and `--format json` prints the same records for tools.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str            # as shown to the user (relative where possible)
+    line: int = 0        # 1-based; 0 when unknown
+    col: int = 0         # 1-based; 0 when unknown
+    length: int = 1      # how many characters the caret underlines
+    text: str = ""       # the source line, for the excerpt
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col or 1}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class Note:
+    message: str
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str        # "error" or "warning"
+    rule: str
+    message: str
+    loc: Location
+    notes: tuple[Note, ...] = ()
+
+    def sort_key(self):
+        return (self.loc.file, self.loc.line, self.loc.col, self.rule, self.message)
+
+
+class Reporter:
+    """Collects diagnostics; never raises on the first problem."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def error(self, rule: str, message: str, loc: Location, *notes: Note) -> None:
+        self.items.append(Diagnostic("error", rule, message, loc, tuple(notes)))
+
+    def warning(self, rule: str, message: str, loc: Location, *notes: Note) -> None:
+        self.items.append(Diagnostic("warning", rule, message, loc, tuple(notes)))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "warning"]
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.items, key=Diagnostic.sort_key)
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """A path as the user should see it: relative to the cwd when inside it."""
+    path = Path(path)
+    for root in (base, Path.cwd()):
+        if root is None:
+            continue
+        try:
+            return str(path.resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _excerpt(loc: Location) -> list[str]:
+    if not loc.line or not loc.text:
+        return []
+    text = loc.text.rstrip("\n").expandtabs(1)
+    gutter = f"{loc.line:>5}"
+    col = max(loc.col, 1)
+    length = max(1, min(loc.length, len(text) - col + 1))
+    caret = " " * (col - 1) + "^" + "~" * (length - 1)
+    return [f"{gutter} | {text}", f"{' ' * len(gutter)} | {caret}"]
+
+
+def format_text(diags: list[Diagnostic]) -> str:
+    lines: list[str] = []
+    for d in diags:
+        lines.append(f"{d.loc}: {d.severity}[{d.rule}]: {d.message}")
+        lines.extend(_excerpt(d.loc))
+        for note in d.notes:
+            where = f"{note.loc}: " if note.loc else ""
+            lines.append(f"{where}note: {note.message}")
+            if note.loc:
+                lines.extend(_excerpt(note.loc))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def summary(diags: list[Diagnostic]) -> str:
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = len(diags) - errors
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
+
+
+def _loc_json(loc: Location | None):
+    if loc is None:
+        return None
+    return {"file": loc.file, "line": loc.line, "col": loc.col}
+
+
+def format_json(diags: list[Diagnostic]) -> str:
+    records = [{
+        "severity": d.severity,
+        "rule": d.rule,
+        "message": d.message,
+        **_loc_json(d.loc),
+        "notes": [{"message": n.message, "location": _loc_json(n.loc)} for n in d.notes],
+    } for d in diags]
+    return json.dumps(records, indent=2) + "\n"
+
+
+@dataclass
+class CompileError(Exception):
+    """Raised by the compiler when the schema has errors; carries all of them."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return format_text(self.diagnostics)

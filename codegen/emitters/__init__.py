@@ -1,0 +1,51 @@
+"""Emitters: validated Catalogue -> generated files.
+
+One module per output, each with `emit(ctx) -> list[Output]`.  They see
+only the Catalogue (never TOML) and render through Jinja2 templates in
+templates/; layout helpers live in codegen.emitters.cformat.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from codegen import __version__
+from codegen.model import Catalogue
+
+# Output name -> module; the order is the order files are produced.
+EMITTERS = {
+    "kernel": "codegen.emitters.kernel_c",
+    "python": "codegen.emitters.python_readers",
+    "docs": "codegen.emitters.docs",
+}
+
+REGENERATE = "tdx-codegen build"
+
+
+@dataclass(frozen=True)
+class EmitContext:
+    catalogue: Catalogue
+    kernel_flavor: str              # effective flavour (settings or --c-flavor)
+    generator_version: str = __version__
+    regenerate: str = REGENERATE
+
+
+def available() -> dict[str, object]:
+    """Emitter modules that exist in this tree (outputs land one issue at a time)."""
+    found = {}
+    for name, module in EMITTERS.items():
+        try:
+            found[name] = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return found
+
+
+def emit_all(ctx: EmitContext, only: tuple[str, ...] = ()) -> list:
+    outputs = []
+    for name, module in available().items():
+        if not only or name in only:
+            outputs.extend(module.emit(ctx))
+    return outputs

@@ -1,0 +1,1 @@
+"""Evolving the schema: compatibility checks, Intel JSON import, kernel-tree output."""

@@ -1,0 +1,174 @@
+"""The one codec for TDX metadata field identifiers (MD_FIELD_ID).
+
+Everything that touches the bits of a field id goes through here: the
+schema rules, the emitters, the simulator and the generated readers'
+runtime.  Standard library only, so the generated readers stay cheap to
+import.
+
+Layout (64 bits):
+    23:0  FIELD_CODE              33:32 ELEMENT_SIZE_CODE
+    37:34 LAST_ELEMENT_IN_FIELD   46:38 LAST_FIELD_IN_SEQUENCE
+    50    INC_SIZE                51    WRITE_MASK_VALID
+    54:52 CONTEXT_CODE            61:56 CLASS_CODE
+    63    NON_ARCH                31:24, 49:47, 55, 62 reserved
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MASK64 = (1 << 64) - 1
+NULL_ID = MASK64  # the null id (-1) starts a walk and ends one
+
+# (name, low bit, width) in bit order; the single source of the layout.
+LAYOUT = (
+    ("FIELD_CODE", 0, 24),
+    ("RESERVED_31_24", 24, 8),
+    ("ELEMENT_SIZE_CODE", 32, 2),
+    ("LAST_ELEMENT_IN_FIELD", 34, 4),
+    ("LAST_FIELD_IN_SEQUENCE", 38, 9),
+    ("RESERVED_49_47", 47, 3),
+    ("INC_SIZE", 50, 1),
+    ("WRITE_MASK_VALID", 51, 1),
+    ("CONTEXT_CODE", 52, 3),
+    ("RESERVED_55", 55, 1),
+    ("CLASS_CODE", 56, 6),
+    ("RESERVED_62", 62, 1),
+    ("NON_ARCH", 63, 1),
+)
+_BITS = {name: (lo, width) for name, lo, width in LAYOUT}
+
+
+def _mask(name: str) -> int:
+    lo, width = _BITS[name]
+    return ((1 << width) - 1) << lo
+
+
+RESERVED_MASK = sum(_mask(n) for n, _, _ in LAYOUT if n.startswith("RESERVED"))
+LAST_MASK = _mask("LAST_ELEMENT_IN_FIELD") | _mask("LAST_FIELD_IN_SEQUENCE")
+CONTEXT_MASK = _mask("CONTEXT_CODE")
+FIELD_CODE_MASK = _mask("FIELD_CODE")
+SIZE_CODE_MASK = _mask("ELEMENT_SIZE_CODE")
+NON_ARCH_BIT = _mask("NON_ARCH")
+INC_SIZE_BIT = _mask("INC_SIZE")
+WRITE_MASK_VALID_BIT = _mask("WRITE_MASK_VALID")
+
+MAX_ELEMENTS = 16   # LAST_ELEMENT_IN_FIELD is 4 bits
+MAX_FIELDS = 512    # LAST_FIELD_IN_SEQUENCE is 9 bits
+MAX_CLASS = 63
+MAX_FIELD_CODE = (1 << 24) - 1
+
+ELEMENT_SIZES = (1, 2, 4, 8)  # indexed by ELEMENT_SIZE_CODE
+
+
+class FieldId(NamedTuple):
+    """A decoded field id: one attribute per sub-field of LAYOUT."""
+
+    field_code: int
+    reserved_31_24: int
+    element_size_code: int
+    last_element_in_field: int
+    last_field_in_sequence: int
+    reserved_49_47: int
+    inc_size: int
+    write_mask_valid: int
+    context_code: int
+    reserved_55: int
+    class_code: int
+    reserved_62: int
+    non_arch: int
+
+    @property
+    def element_size(self) -> int:
+        return ELEMENT_SIZES[self.element_size_code]
+
+
+def get(field_id: int, name: str) -> int:
+    lo, width = _BITS[name]
+    return (field_id >> lo) & ((1 << width) - 1)
+
+
+def decode(field_id: int) -> FieldId:
+    if not 0 <= field_id <= MASK64:
+        raise ValueError(f"field id {field_id:#x} is not a 64-bit value")
+    return FieldId(*(get(field_id, name) for name, _, _ in LAYOUT))
+
+
+def encode(class_code: int, field_code: int, element_size: int, *,
+           non_arch: bool = False, context_code: int = 0,
+           last_element: int = 0, last_field: int = 0) -> int:
+    """Build an id from its parts; element_size is in bytes."""
+    if element_size not in ELEMENT_SIZES:
+        raise ValueError(f"element size {element_size} is not 1, 2, 4 or 8")
+    parts = {
+        "FIELD_CODE": field_code,
+        "ELEMENT_SIZE_CODE": ELEMENT_SIZES.index(element_size),
+        "LAST_ELEMENT_IN_FIELD": last_element,
+        "LAST_FIELD_IN_SEQUENCE": last_field,
+        "CONTEXT_CODE": context_code,
+        "CLASS_CODE": class_code,
+        "NON_ARCH": int(non_arch),
+    }
+    value = 0
+    for name, part in parts.items():
+        lo, width = _BITS[name]
+        if not 0 <= part < (1 << width):
+            raise ValueError(f"{name} {part:#x} does not fit in {width} bits")
+        value |= part << lo
+    return value
+
+
+def replace(field_id: int, **parts: int) -> int:
+    """Return field_id with the named sub-fields (LAYOUT names) replaced."""
+    for name, part in parts.items():
+        lo, width = _BITS[name]
+        if not 0 <= part < (1 << width):
+            raise ValueError(f"{name} {part:#x} does not fit in {width} bits")
+        field_id = (field_id & ~(((1 << width) - 1) << lo)) | (part << lo)
+    return field_id
+
+
+def key(field_id: int) -> tuple[int, int]:
+    """The lookup key (class, field code); bit 63 is not part of it."""
+    return get(field_id, "CLASS_CODE"), field_id & FIELD_CODE_MASK
+
+
+def element_size(field_id: int) -> int:
+    return ELEMENT_SIZES[get(field_id, "ELEMENT_SIZE_CODE")]
+
+
+def size_code(size_bytes: int) -> int:
+    return ELEMENT_SIZES.index(size_bytes)
+
+
+def element_id(base_id: int, index: int) -> int:
+    """Id of element `index` (field * elements + element) of an entry."""
+    return base_id + index  # FIELD_CODE is the low bits; callers bound index
+
+
+def explain(field_id: int) -> list[tuple[str, str, int]]:
+    """(name, bit range, value) for every sub-field, high bits first."""
+    rows = []
+    for name, lo, width in reversed(LAYOUT):
+        bits = f"{lo}" if width == 1 else f"{lo + width - 1}:{lo}"
+        rows.append((name, bits, get(field_id, name)))
+    return rows
+
+
+def parse(text: str) -> int:
+    """Parse a field id written in hex (0x...) or decimal; -1 is the null id."""
+    text = text.strip().replace("_", "")
+    if text in ("-1", "-0x1"):
+        return NULL_ID
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number (write ids as 0x followed by hex digits)") from None
+    if not 0 <= value <= MASK64:
+        raise ValueError(f"{text} does not fit in 64 bits")
+    return value
+
+
+def fmt(field_id: int) -> str:
+    """Canonical text of an id: 0x and 16 upper-case hex digits."""
+    return f"0x{field_id:016X}"

@@ -1,0 +1,215 @@
+"""The validated schema: the only thing emitters and the simulator see.
+
+Frozen, sorted by (class, field code), and already checked by
+codegen.rules, so consumers never re-check.  Standard library only.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from codegen import fieldid
+from codegen.release import Release
+
+C_TYPE_BYTES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an entry is defined: file as shown to users, and line."""
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Bit:
+    name: str
+    bit: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Feature gate (field.bit set) or release gate (module release >= release)."""
+    feature_field: str | None = None   # ABI name of the flag field
+    feature_bit: str | None = None     # bit name in that field
+    bit: int | None = None             # bit index
+    release: Release | None = None
+
+    @property
+    def text(self) -> str:
+        if self.release is not None:
+            return f"release >= {self.release}"
+        return f"{self.feature_field}.{self.feature_bit}"
+
+
+@dataclass(frozen=True)
+class MdClass:
+    code: int
+    name: str
+    description: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    id: int                      # base id as declared (bit 63 included)
+    class_code: int
+    field_code: int
+    element_size: int            # bytes
+    num_fields: int
+    num_elements: int
+    struct: str                  # Struct.name
+    member: str                  # bare C identifier, dims stripped
+    ctype: str                   # u8 / u16 / u32 / u64
+    description: str
+    since: Release | None        # None: in no public module release
+    host_readable: bool
+    guest_readable: bool | None
+    capacity: int                # fields the struct member holds
+    count: str | None            # ABI name of the live-count field
+    gate: Gate | None
+    truncate: bool
+    bits: tuple[Bit, ...]
+    unverified: str | None
+    source: Source
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.class_code, self.field_code
+
+    @property
+    def non_arch(self) -> bool:
+        return bool(self.id & fieldid.NON_ARCH_BIT)
+
+    @property
+    def num_ids(self) -> int:
+        """Element ids this entry covers in the module's table."""
+        return self.num_fields * self.num_elements
+
+    @property
+    def is_array(self) -> bool:
+        return self.num_fields > 1
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.num_fields == 1 and self.num_elements == 1
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """C array dimensions of the struct member ((), (n,), (n, m) or (m,))."""
+        dims: tuple[int, ...] = ()
+        if self.num_fields > 1:
+            dims += (self.capacity,)
+        if self.num_elements > 1:
+            dims += (self.num_elements,)
+        return dims
+
+    @property
+    def member_bytes(self) -> int:
+        return C_TYPE_BYTES[self.ctype]
+
+    @property
+    def size_code(self) -> int:
+        return fieldid.size_code(self.element_size)
+
+    def element_id(self, field_index: int, element: int = 0) -> int:
+        """Id of element `element` of field `field_index` of this entry."""
+        return fieldid.element_id(self.id, field_index * self.num_elements + element)
+
+
+@dataclass(frozen=True)
+class Struct:
+    name: str                    # member of struct tdx_sys_info
+    c_name: str
+    description: str
+    gate: Gate | None
+    fields: tuple[Field, ...]    # in (class, field code) order
+    source: Source
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    flavor: str
+    structs: tuple[str, ...]
+    exclude_fields: frozenset[str]
+    init: bool
+    named_ids: bool
+    print: tuple[tuple[str, str], ...]          # (struct, member)
+    require_features: tuple[tuple[str, str], ...]  # (field, bit name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    baseline: Release
+    kernel: KernelOptions
+    python_package: str
+    python_structs: tuple[str, ...]
+    docs_structs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    classes: tuple[MdClass, ...]          # by code
+    fields: tuple[Field, ...]             # by (class, field code)
+    structs: tuple[Struct, ...]           # by name
+    settings: Settings
+    sources: tuple[str, ...]              # schema files, as shown, sorted
+    _keys: tuple = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_keys", tuple(f.key for f in self.fields))
+
+    # -- lookups ---------------------------------------------------------
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def struct(self, name: str) -> Struct:
+        for s in self.structs:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def md_class(self, code: int) -> MdClass | None:
+        for c in self.classes:
+            if c.code == code:
+                return c
+        return None
+
+    def locate(self, field_id: int) -> tuple[Field, int, int] | None:
+        """(field, field index, element) holding field_id's (class, code), or None."""
+        cls, code = fieldid.key(field_id)
+        i = bisect.bisect_right(self._keys, (cls, code)) - 1
+        if i < 0:
+            return None
+        f = self.fields[i]
+        offset = code - f.field_code
+        if f.class_code != cls or offset >= f.num_ids:
+            return None
+        return f, offset // f.num_elements, offset % f.num_elements
+
+    def output_structs(self, output: str) -> tuple[Struct, ...]:
+        """Structs of one output ("kernel", "python", "docs") in read order."""
+        names = {"kernel": self.settings.kernel.structs,
+                 "python": self.settings.python_structs,
+                 "docs": self.settings.docs_structs}[output]
+        by_name = {s.name: s for s in self.structs}
+        return tuple(by_name[n] for n in names)
+
+    def output_fields(self, output: str, struct: Struct) -> tuple[Field, ...]:
+        if output == "kernel":
+            excluded = self.settings.kernel.exclude_fields
+            return tuple(f for f in struct.fields if f.name not in excluded)
+        return struct.fields
+
+    def optional(self, f: Field) -> bool:
+        """True when a module of the baseline release may lack this field."""
+        return f.since is None or f.since > self.settings.baseline

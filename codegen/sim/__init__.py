@@ -1,0 +1,1 @@
+"""TDX module simulator: TDH.SYS.RD / TDH.SYS.RDALL over the validated schema."""

@@ -1,0 +1,268 @@
+"""Load TOML files and keep the source position of every key and value.
+
+tomllib parses values but keeps no positions, so this module scans the
+same text once more for structure only: table headers, keys, inline tables
+and array elements.  The result maps a key path such as
+("field", 3, "id") to the (line, col) where that key's value starts, which
+is what diagnostics point at.  Values always come from tomllib; this scan
+runs only on text tomllib has accepted.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the same parser, packaged for older Pythons
+    import tomli as tomllib
+
+from codegen.diagnostics import Location
+
+KeyPath = tuple  # of str keys and int array indices
+
+
+@dataclass
+class Document:
+    path: Path
+    shown: str                  # path as diagnostics print it
+    text: str
+    data: dict
+    positions: dict             # KeyPath -> (line, col, length) of the value
+    key_positions: dict         # KeyPath -> (line, col, length) of the key
+
+    def loc(self, keypath: KeyPath = (), *, key: bool = False) -> Location:
+        """Location of a value (or its key) at keypath, falling back to parents."""
+        table = self.key_positions if key else self.positions
+        path = tuple(keypath)
+        while path:
+            if path in table:
+                line, col, length = table[path]
+                return Location(self.shown, line, col, length, self.line(line))
+            if not key and path in self.key_positions:
+                line, col, length = self.key_positions[path]
+                return Location(self.shown, line, col, length, self.line(line))
+            path = path[:-1]
+        return Location(self.shown, 1, 1, 1, self.line(1))
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+class TomlSyntaxError(Exception):
+    def __init__(self, message: str, loc: Location):
+        super().__init__(message)
+        self.message, self.loc = message, loc
+
+
+def load(path: Path, shown: str) -> Document:
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TomlSyntaxError("file is not valid UTF-8", Location(shown, line, 1)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message, line, col = _split_toml_error(str(exc))
+        lines = text.splitlines()
+        src = lines[line - 1] if 0 < line <= len(lines) else ""
+        raise TomlSyntaxError(message, Location(shown, line, col, 1, src)) from None
+    values, keys = _Scanner(text).run()
+    return Document(Path(path), shown, text, data, values, keys)
+
+
+def _split_toml_error(text: str) -> tuple[str, int, int]:
+    # tomllib: "Invalid value (at line 3, column 5)" or "(at end of document)"
+    import re
+    m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
+    if m:
+        return text[: m.start()], int(m.group(1)), int(m.group(2))
+    m = re.search(r"\s*\(at end of document\)$", text)
+    if m:
+        return text[: m.start()] + " at end of file", 0, 0
+    return text, 0, 0
+
+
+class _Scanner:
+    """Structure-only TOML scanner over text that tomllib already accepted."""
+
+    def __init__(self, text: str):
+        self.s = text
+        self.i = 0
+        self.line = 1
+        self.line_start = 0
+        self.values: dict = {}
+        self.keys: dict = {}
+        self.aot_counts: dict = {}   # array-of-tables path (without indices) -> count
+        self.explicit: dict = {}     # table path (without indices) -> resolved path
+
+    # -- positions -------------------------------------------------------
+    def pos(self) -> tuple[int, int]:
+        return self.line, self.i - self.line_start + 1
+
+    def advance(self, n: int = 1) -> None:
+        for _ in range(n):
+            if self.i < len(self.s) and self.s[self.i] == "\n":
+                self.line += 1
+                self.line_start = self.i + 1
+            self.i += 1
+
+    def peek(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.s[j] if j < len(self.s) else ""
+
+    def skip_ws(self, newlines: bool = False) -> None:
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.advance()
+            elif c == "#":
+                while self.i < len(self.s) and self.s[self.i] != "\n":
+                    self.advance()
+            else:
+                break
+
+    # -- main loop -------------------------------------------------------
+    def run(self):
+        table: tuple = ()
+        while self.i < len(self.s):
+            self.skip_ws(newlines=True)
+            if self.i >= len(self.s):
+                break
+            if self.peek() == "[":
+                table = self.header()
+            else:
+                self.keyval(table)
+        return self.values, self.keys
+
+    def header(self) -> tuple:
+        line, col = self.pos()
+        start = self.i
+        aot = self.peek(1) == "["
+        self.advance(2 if aot else 1)
+        self.skip_ws()
+        names = self.dotted_key()
+        self.skip_ws()
+        self.advance(2 if aot else 1)
+        plain = tuple(names)
+        resolved = self.resolve(plain[:-1]) + (plain[-1],)
+        if aot:
+            count = self.aot_counts.get(plain, 0)
+            self.aot_counts[plain] = count + 1
+            resolved = resolved + (count,)
+        self.keys[resolved] = (line, col, self.i - start)
+        self.values.setdefault(resolved, (line, col, self.i - start))
+        return resolved
+
+    def resolve(self, plain: tuple) -> tuple:
+        """Insert the current index after every array-of-tables prefix."""
+        out: tuple = ()
+        for n in range(1, len(plain) + 1):
+            out = out + (plain[n - 1],)
+            if plain[:n] in self.aot_counts:
+                out = out + (self.aot_counts[plain[:n]] - 1,)
+        return out
+
+    def keyval(self, table: tuple) -> None:
+        line, col = self.pos()
+        start = self.i
+        names = self.dotted_key()
+        path = table + tuple(names)
+        self.keys[path] = (line, col, self.i - start)
+        self.skip_ws()
+        self.advance()  # '='
+        self.skip_ws()
+        self.value(path)
+
+    def dotted_key(self) -> list[str]:
+        names = [self.simple_key()]
+        self.skip_ws()
+        while self.peek() == ".":
+            self.advance()
+            self.skip_ws()
+            names.append(self.simple_key())
+            self.skip_ws()
+        return names
+
+    def simple_key(self) -> str:
+        c = self.peek()
+        if c in "\"'":
+            return self.string()
+        start = self.i
+        while self.i < len(self.s) and (self.s[self.i].isalnum() or self.s[self.i] in "_-"):
+            self.advance()
+        return self.s[start:self.i]
+
+    def value(self, path: tuple) -> None:
+        line, col = self.pos()
+        start = self.i
+        c = self.peek()
+        if c in "\"'":
+            self.string()
+        elif c == "[":
+            self.array(path)
+        elif c == "{":
+            self.inline_table(path)
+        else:
+            while self.i < len(self.s) and self.s[self.i] not in ",]}\n#":
+                self.advance()
+            while self.i > start and self.s[self.i - 1] in " \t\r":
+                self.i -= 1  # trailing blanks are not part of the value
+        length = self.i - start if self.line == line else len(self.s[start:].split("\n", 1)[0])
+        self.values[path] = (line, col, max(1, length))
+
+    def array(self, path: tuple) -> None:
+        self.advance()  # '['
+        index = 0
+        while True:
+            self.skip_ws(newlines=True)
+            if self.peek() in ("]", ""):
+                self.advance()
+                return
+            self.value(path + (index,))
+            index += 1
+            self.skip_ws(newlines=True)
+            if self.peek() == ",":
+                self.advance()
+
+    def inline_table(self, path: tuple) -> None:
+        self.advance()  # '{'
+        while True:
+            self.skip_ws()
+            if self.peek() in ("}", ""):
+                self.advance()
+                return
+            self.keyval(path)
+            self.skip_ws()
+            if self.peek() == ",":
+                self.advance()
+
+    def string(self) -> str:
+        q = self.peek()
+        if self.s.startswith(q * 3, self.i):
+            self.advance(3)
+            end = self.s.find(q * 3, self.i)
+            while self.peek(end - self.i + 3) == q:  # quotes just before the closing ones
+                end += 1
+            body = self.s[self.i:end]
+            self.advance(end - self.i + 3)
+            return body
+        self.advance()
+        start = self.i
+        while self.i < len(self.s) and self.s[self.i] != q:
+            if q == '"' and self.s[self.i] == "\\":
+                self.advance()
+            self.advance()
+        body = self.s[start:self.i]
+        self.advance()
+        if q == '"':
+            try:
+                return tomllib.loads(f'k = "{body}"')["k"]
+            except tomllib.TOMLDecodeError:
+                return body
+        return body

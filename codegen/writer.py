@@ -1,0 +1,159 @@
+"""Writing generated files: sealed, atomic, only when changed.
+
+Every generated file carries a content hash in its banner (emitters write
+the HASH_PLACEHOLDER where it goes).  On the next build a file whose hash
+no longer matches its text was edited by hand: it is reported by name and
+left alone unless --force.  Files are replaced atomically (temporary file
+in the same directory, fsync, rename), and only when the bytes differ, so
+make and reviewers see no spurious changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HASH_PLACEHOLDER = "@CONTENT-HASH@"
+_HASH_RE = re.compile(r"content-hash ([0-9a-f]{64})")
+TMP_PREFIX = ".tdx-codegen-"
+TMP_SUFFIX = ".tmp"
+
+
+@dataclass(frozen=True)
+class Output:
+    path: str        # relative to the output root, '/' separated
+    content: str
+
+
+def seal(content: str) -> str:
+    """Replace the hash placeholder with the hash of the rest of the text."""
+    if HASH_PLACEHOLDER not in content:
+        return content
+    digest = hashlib.sha256(content.replace(HASH_PLACEHOLDER, "").encode()).hexdigest()
+    return content.replace(HASH_PLACEHOLDER, f"content-hash {digest}", 1)
+
+
+def is_generated(text: str) -> bool:
+    return _HASH_RE.search(text) is not None
+
+
+def hand_edited(text: str) -> bool:
+    """True when a sealed file's text no longer matches its recorded hash."""
+    m = _HASH_RE.search(text)
+    if m is None:
+        return False
+    unsealed = text[:m.start()] + text[m.end():]
+    return hashlib.sha256(unsealed.encode()).hexdigest() != m.group(1)
+
+
+@dataclass
+class Plan:
+    root: Path
+    create: list[Output] = field(default_factory=list)
+    update: list[Output] = field(default_factory=list)
+    unchanged: list[Output] = field(default_factory=list)
+    edited: list[Output] = field(default_factory=list)     # hand-edited, would be overwritten
+    stale: list[str] = field(default_factory=list)          # generated files no longer produced
+    old: dict = field(default_factory=dict)                 # path -> current text
+
+    @property
+    def changes(self) -> list[Output]:
+        return self.create + self.update + self.edited
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.changes or self.stale)
+
+
+def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True) -> Plan:
+    """Compare outputs with what is on disk under root."""
+    root = Path(root)
+    result = Plan(root)
+    produced = set()
+    for out in sorted(outputs, key=lambda o: o.path):
+        out = Output(out.path, seal(out.content))
+        produced.add(out.path)
+        target = root / out.path
+        try:
+            current = target.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            result.create.append(out)
+            continue
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current == out.content:
+            result.unchanged.append(out)
+            continue
+        result.old[out.path] = current or ""
+        if current is not None and hand_edited(current):
+            result.edited.append(out)
+        else:
+            result.update.append(out)
+    if scan_stale and root.is_dir():
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if not path.is_file() or rel in produced or path.name.startswith(TMP_PREFIX):
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if is_generated(text):
+                result.stale.append(rel)
+                result.old[rel] = text
+    return result
+
+
+def diff(p: Plan) -> str:
+    chunks = []
+    for out in p.changes:
+        old = p.old.get(out.path, "")
+        chunks.extend(difflib.unified_diff(
+            old.splitlines(keepends=True), out.content.splitlines(keepends=True),
+            fromfile=f"a/{out.path}" if old or out not in p.create else "/dev/null",
+            tofile=f"b/{out.path}"))
+    for rel in p.stale:
+        chunks.extend(difflib.unified_diff(p.old[rel].splitlines(keepends=True), [],
+                                           fromfile=f"a/{rel}", tofile="/dev/null"))
+    return "".join(c if c.endswith("\n") else c + "\n\\ No newline at end of file\n" for c in chunks)
+
+
+def atomic_write(target: Path, content: str) -> None:
+    """Write content to target so readers see the old file or the new one, never a mix."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8")
+    tmp = target.parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}{TMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_leftovers(root: Path) -> None:
+    """Delete temporary files a killed build may have left behind."""
+    if root.is_dir():
+        for path in root.rglob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+            path.unlink(missing_ok=True)
+
+
+def apply(p: Plan, *, force: bool = False) -> list[str]:
+    """Write what changed (hand-edited files only with force); return paths written."""
+    remove_leftovers(p.root)
+    written = []
+    for out in p.create + p.update + (p.edited if force else []):
+        atomic_write(p.root / out.path, out.content)
+        written.append(out.path)
+    for rel in p.stale:
+        (p.root / rel).unlink(missing_ok=True)
+        written.append(rel)
+    return written
