@@ -47,6 +47,18 @@ class Gate:
         return f"{self.feature_field}.{self.feature_bit}"
 
 
+# Attributes a reconcile with Intel's JSON compares, so an override may name them.
+OVERRIDABLE = ("id", "element_size", "num_fields", "num_elements", "capacity")
+
+
+@dataclass(frozen=True)
+class Override:
+    """Intel's JSON says `json` for `key`; the schema differs on purpose, for `reason`."""
+    key: str                     # one of OVERRIDABLE
+    json: int
+    reason: str
+
+
 @dataclass(frozen=True)
 class MdClass:
     code: int
@@ -78,6 +90,10 @@ class Field:
     bits: tuple[Bit, ...]
     unverified: str | None
     source: Source
+    overrides: tuple[Override, ...] = ()   # sorted by key
+
+    def override(self, key: str) -> Override | None:
+        return next((o for o in self.overrides if o.key == key), None)
 
     @property
     def key(self) -> tuple[int, int]:

@@ -12,8 +12,8 @@ import re
 
 from codegen import fieldid
 from codegen.diagnostics import Note, Reporter
-from codegen.model import (C_TYPE_BYTES, Bit, Catalogue, Field, Gate, KernelOptions,
-                           MdClass, Settings, Source, Struct)
+from codegen.model import (C_TYPE_BYTES, OVERRIDABLE, Bit, Catalogue, Field, Gate,
+                           KernelOptions, MdClass, Override, Settings, Source, Struct)
 from codegen.release import Release
 
 C_KEYWORDS = frozenset("""
@@ -199,7 +199,8 @@ class _Checker:
                          "arrays only", e.loc("count"))
                 ok = False
             bits = self.check_bits(e, s)
-            if not ok:
+            overrides = self.check_overrides(e, s, fid, capacity)
+            if not ok or overrides is None:
                 continue
             out.append(Field(
                 name=s.name, id=fid, class_code=fieldid.get(fid, "CLASS_CODE"),
@@ -208,8 +209,46 @@ class _Checker:
                 member=member, ctype=s.type, description=s.description.strip(), since=since,
                 host_readable=s.host_readable, guest_readable=s.guest_readable,
                 capacity=capacity, count=s.count, gate=None, truncate=s.truncate, bits=bits,
-                unverified=s.unverified, source=src))
+                unverified=s.unverified, source=src, overrides=overrides))
         return out
+
+    def check_overrides(self, e, s, fid: int, capacity: int) -> tuple[Override, ...] | None:
+        """Overrides name a compared attribute, give a reason, and differ from the schema."""
+        ours = {"id": fid, "element_size": s.element_size, "num_fields": s.num_fields,
+                "num_elements": s.num_elements, "capacity": capacity}
+        out = []
+        for key, spec in sorted(s.overrides.items()):
+            if key not in OVERRIDABLE:
+                self.err("OVERRIDE-KEY", f"cannot override '{key}' (overridable: "
+                         f"{', '.join(OVERRIDABLE)})", e.loc("overrides", key, key=True))
+                continue
+            value = spec.json_
+            if key == "id":
+                try:
+                    value = fieldid.parse(value) if isinstance(value, str) else None
+                except ValueError:
+                    value = None
+                if value is None:
+                    self.err("OVERRIDE-VALUE", "an id override gives the JSON's id as a hex "
+                             'string, e.g. json = "0x9100000000000013"',
+                             e.loc("overrides", key, "json"))
+                    continue
+            elif not isinstance(value, int):
+                self.err("OVERRIDE-VALUE", f"the JSON's {key} is a number, not {value!r}",
+                         e.loc("overrides", key, "json"))
+                continue
+            if not spec.reason.strip():
+                self.err("OVERRIDE-REASON", f"override of {key} needs a reason (why the schema "
+                         "deviates from Intel's JSON)", e.loc("overrides", key, "reason"))
+                continue
+            self.text_safe(e, spec.reason, "overrides", key, "reason")
+            if value == ours[key]:
+                self.err("OVERRIDE-UNNEEDED", f"override of {key} says the JSON has {spec.json_}, "
+                         "which is the schema's own value; remove the override",
+                         e.loc("overrides", key, "json"))
+                continue
+            out.append(Override(key, value, spec.reason.strip()))
+        return tuple(out) if len(out) == len(s.overrides) else None
 
     def check_id(self, e, s, fid: int, code) -> bool:
         d = fieldid.decode(fid)

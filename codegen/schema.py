@@ -34,6 +34,12 @@ class GateSpec(_Strict):
 GateValue = Union[str, GateSpec]
 
 
+class OverrideSpec(_Strict):
+    """A reviewed deviation from Intel's JSON: what the JSON says, and why the schema differs."""
+    json_: int | str = PField(alias="json")   # the JSON's value (an id as a hex string)
+    reason: str
+
+
 class ClassSpec(_Strict):
     code: int = PField(ge=0, le=63)
     name: str
@@ -67,6 +73,7 @@ class FieldSpec(_Strict):
     truncate: bool = False
     bits: dict[str, int | BitSpec] = {}
     unverified: str | None = None
+    overrides: dict[str, OverrideSpec] = {}
 
 
 class SchemaSettings(_Strict):
