@@ -39,6 +39,9 @@ class Loaded:
     entries: list[Entry]
     sources: list[str]
     schema_dir: Path
+    # a file could not be read whole: references into it cannot be judged,
+    # so the rules skip "unknown name" reports rather than cascade
+    incomplete: bool = False
 
 
 def schema_files(schema_dir: Path) -> list[Path]:
@@ -50,6 +53,7 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     schema_dir = Path(schema_dir)
     entries: list[Entry] = []
     sources: list[str] = []
+    errors_before = len(rep.errors)
     if not schema_dir.is_dir():
         rep.error("NO-SCHEMA", "schema directory does not exist", Location(display_path(schema_dir)))
         return Loaded(entries, sources, schema_dir)
@@ -71,7 +75,7 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
         try:
             doc = tomlsource.load(path, shown)
         except tomlsource.TomlSyntaxError as exc:
-            rep.error("TOML-SYNTAX", exc.message, exc.loc)
+            rep.error("TOML-SYNTAX", f"invalid TOML: {exc.message}", exc.loc)
             continue
         except OSError as exc:
             rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
@@ -80,7 +84,10 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
             entries.append(_typed("settings", schema.SettingsSpec, doc.data, doc, (), rep))
         else:
             entries.extend(_class_file(doc, rep))
-    return Loaded(entries, sorted(sources), schema_dir)
+    incomplete = any(d.rule in ("TOML-SYNTAX", "READ-ERROR") or d.message.startswith("unknown top-level")
+                     or d.rule == "BAD-VALUE" and "array of tables" in d.message
+                     for d in rep.errors[errors_before:])
+    return Loaded(entries, sorted(sources), schema_dir, incomplete)
 
 
 _TABLES = {"class": schema.ClassSpec, "struct": schema.StructSpec, "field": schema.FieldSpec}

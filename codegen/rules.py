@@ -46,6 +46,10 @@ class _Checker:
         # references to them are not reported again (no cascades).
         self.known_field_names = {e.name for e in self.fields if e.name}
         self.known_struct_names = {e.name for e in self.structs if e.name}
+        self.referenced_structs = {e.raw.get("struct") for e in self.fields}
+        if loaded.incomplete:  # a file is unreadable: any name may be in it
+            self.known_field_names = _Everything()
+            self.known_struct_names = _Everything()
         self.entry_at = {(e.doc.shown, e.loc(key=True).line): e for e in self.fields}
 
     def err(self, rule, message, loc, *notes):
@@ -78,6 +82,7 @@ class _Checker:
     def check_classes(self) -> dict[int, MdClass]:
         out: dict[int, MdClass] = {}
         names: dict[str, object] = {}
+        code_locs: dict[int, object] = {}
         for e in self.classes:
             spec = e.spec
             if spec is None:
@@ -86,20 +91,24 @@ class _Checker:
             self.text_safe(e, spec.description, "description")
             if spec.code in out:
                 self.dup("DUPLICATE-CLASS", f"class code {spec.code:#04x} is declared twice",
-                         e.loc("code"), out[spec.code].source)
+                         e.loc("code"), code_locs[spec.code])
                 continue
+            src = Source(e.doc.shown, e.loc(key=True).line)
             if spec.name in names:
                 self.dup("DUPLICATE-CLASS", f"class name '{spec.name}' is declared twice",
                          e.loc("name"), names[spec.name])
+                out[spec.code] = MdClass(spec.code, spec.name, spec.description, src)
+                code_locs[spec.code] = e.loc("code")
                 continue
-            src = Source(e.doc.shown, e.loc(key=True).line)
             out[spec.code] = MdClass(spec.code, spec.name, spec.description, src)
-            names[spec.name] = src
+            code_locs[spec.code] = e.loc("code")
+            names[spec.name] = e.loc("name")
         return out
 
-    def dup(self, rule, message, loc, first: Source):
-        self.err(rule, message, loc,
-                 Note("first defined here", self._loc_of(first)))
+    def dup(self, rule, message, loc, first):
+        """Report a duplicate at loc, with a note at the first definition."""
+        first_loc = self._loc_of(first) if isinstance(first, Source) else first
+        self.err(rule, message, loc, Note("first defined here", first_loc))
 
     def _loc_of(self, src: Source):
         from codegen.diagnostics import Location
@@ -128,7 +137,7 @@ class _Checker:
                          seen_names[s.name])
                 ok = False
             else:
-                seen_names[s.name] = src
+                seen_names[s.name] = e.loc("name")
             self.text_safe(e, s.description, "description")
             if s.unverified is not None:
                 self.text_safe(e, s.unverified, "unverified")
@@ -147,6 +156,7 @@ class _Checker:
                     self.err("UNKNOWN-CLASS", f"class {code:#04x} is not declared by any [class] "
                              f"table (known: {known})", e.loc("class"))
                     ok = False
+                    code = None  # reported once, not again as an id mismatch
             try:
                 fid = fieldid.parse(s.id)
                 if not s.id.strip().lower().startswith("0x"):
@@ -356,7 +366,7 @@ class _Checker:
             if s.name in out:
                 self.dup("DUPLICATE-STRUCT", f"struct '{s.name}' is declared twice "
                          "(it would be two members of struct tdx_sys_info)", e.loc("name"),
-                         out[s.name][1])
+                         out[s.name][0].loc("name"))
                 continue
             if s.c_name in c_names:
                 self.dup("DUPLICATE-STRUCT", f"C struct name '{s.c_name}' is used twice",
@@ -364,7 +374,7 @@ class _Checker:
                 continue
             if ok:
                 out[s.name] = (e, src)
-                c_names[s.c_name] = src
+                c_names[s.c_name] = e.loc("c_name")
         return out
 
     def check_members(self, fields: list[Field]) -> None:
@@ -449,7 +459,7 @@ class _Checker:
             gate = self.gate(e, e.spec.gate, by_name, ("gate",)) if e.spec.gate is not None else None
             if gate is False:
                 continue
-            if not members[name]:
+            if not members[name] and name not in self.referenced_structs:
                 self.rep.warning("STRUCT-EMPTY", f"struct '{name}' has no fields", e.loc("name"))
             out[name] = Struct(name, e.spec.c_name, e.spec.description.strip(), gate,
                                tuple(sorted(members[name], key=lambda f: f.key)), src)
@@ -620,6 +630,13 @@ class _Checker:
         except ValueError as exc:
             self.err("RELEASE-FORMAT", str(exc), e.loc(*keys))
             return None
+
+
+class _Everything:
+    """Stands for the set of names when a file could not be read."""
+
+    def __contains__(self, item) -> bool:
+        return True
 
 
 def _replace(f: Field, **changes) -> Field:

@@ -157,6 +157,8 @@ class _Scanner:
             resolved = resolved + (count,)
         self.keys[resolved] = (line, col, self.i - start)
         self.values.setdefault(resolved, (line, col, self.i - start))
+        if aot:  # the array itself is located at its first header
+            self.keys.setdefault(resolved[:-1], (line, col, self.i - start))
         return resolved
 
     def resolve(self, plain: tuple) -> tuple:

@@ -1,0 +1,92 @@
+"""The shipped schema: complete, real, and equal to the reference field list."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codegen import fieldid
+from codegen.compiler import compile_schema
+from codegen.release import Release
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "reference" / "tdx-global-fields.json"
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    cat, rep = compile_schema(ROOT / "schema")
+    assert cat is not None, rep.sorted()
+    assert rep.items == []  # the shipped schema has no warnings either
+    return cat
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not REFERENCE.exists():
+        pytest.skip(f"{REFERENCE} is absent (a clone outside the workspace); nothing to compare")
+    return {f["name"]: f for f in json.loads(REFERENCE.read_text())["fields"]}
+
+
+def test_every_reference_field_is_in_the_schema(catalogue, reference):
+    assert sorted(f.name for f in catalogue.fields) == sorted(reference)
+    assert len(catalogue.fields) == 74
+
+
+def test_fields_agree_with_the_reference(catalogue, reference):
+    for f in catalogue.fields:
+        ref = reference[f.name]
+        assert fieldid.fmt(f.id) == ref["field_id"].upper().replace("0X", "0x"), f.name
+        assert (f.class_code, f.element_size, f.num_fields, f.num_elements) == (
+            ref["class_code"], ref["element_size_bytes"], ref["num_fields"],
+            ref["num_elements"]), f.name
+        assert f.non_arch == ref["bit63_non_arch"], f.name
+        assert f.guest_readable == ref["readable"]["guest_td"], f.name
+        assert bool(f.unverified) == bool(ref.get("unverified")), f.name
+
+
+def test_kernel_names_where_the_kernel_reads_the_field(catalogue, reference):
+    structs = {s.name: s for s in catalogue.structs}
+    for f in catalogue.fields:
+        linux = reference[f.name].get("linux")
+        if linux:
+            member = linux["member"].split("[")[0].split(" ")[0]
+            assert f.member == member, f.name
+            if linux["status"].startswith("mainline"):  # proposals used other struct tags
+                assert structs[f.struct].c_name == linux["struct"].split(" ")[0], f.name
+
+
+def test_kernel_output_is_the_kernels_struct_set(catalogue):
+    """TDX_ABI.md section 7: the structs and members the kernel has today."""
+    kernel = {s.c_name: [f.member + "".join(f"[{d}]" for d in f.dims)
+                         for f in catalogue.output_fields("kernel", s)]
+              for s in catalogue.output_structs("kernel")}
+    assert kernel == {
+        "tdx_sys_info_version": ["minor_version", "major_version", "update_version"],
+        "tdx_sys_info_features": ["tdx_features0"],
+        "tdx_sys_info_tdmr": ["max_tdmrs", "max_reserved_per_tdmr", "pamt_4k_entry_size",
+                              "pamt_2m_entry_size", "pamt_1g_entry_size"],
+        "tdx_sys_info_td_ctrl": ["tdr_base_size", "tdcs_base_size", "tdvps_base_size"],
+        "tdx_sys_info_td_conf": ["attributes_fixed0", "attributes_fixed1", "xfam_fixed0",
+                                 "xfam_fixed1", "num_cpuid_config", "max_vcpus_per_td",
+                                 "cpuid_config_leaves[128]", "cpuid_config_values[128][2]"],
+    }
+
+
+def test_release_field_sets(catalogue):
+    """Table sizes by release (TDX_ABI.md section 2) follow from 'since'."""
+    def count(release):
+        r = Release.parse(release)
+        return sum(1 for f in catalogue.fields if f.since is not None and f.since <= r)
+    assert count("1.5.01") == 65
+    assert count("1.5.05") == 66
+    assert count("1.5.06") == 67
+    assert count("1.5.06+f97a493") == 70
+    assert count("2.0.08") == 72
+
+
+def test_named_feature_bits(catalogue):
+    bits = {b.name: b.bit for b in catalogue.field("TDX_FEATURES0").bits}
+    assert bits["NO_RBP_MOD"] == 18 and bits["TD_PRESERVING"] == 1
+    assert bits["DYNAMIC_PAMT"] == 36 and bits["EXT"] == 39
+    assert catalogue.struct("handoff").gate.text == "TDX_FEATURES0.TD_PRESERVING"
