@@ -177,28 +177,30 @@ class Catalogue:
     settings: Settings
     sources: tuple[str, ...]              # schema files, as shown, sorted
     _keys: tuple = field(default=(), repr=False, compare=False)
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
+        # lookups by name stay O(1) however large the schema
         object.__setattr__(self, "_keys", tuple(f.key for f in self.fields))
+        self._index.update({("field", f.name): f for f in self.fields})
+        self._index.update({("struct", s.name): s for s in self.structs})
+        self._index.update({("class", c.code): c for c in self.classes})
 
     # -- lookups ---------------------------------------------------------
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        try:
+            return self._index[("field", name)]
+        except KeyError:
+            raise KeyError(name) from None
 
     def struct(self, name: str) -> Struct:
-        for s in self.structs:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        try:
+            return self._index[("struct", name)]
+        except KeyError:
+            raise KeyError(name) from None
 
     def md_class(self, code: int) -> MdClass | None:
-        for c in self.classes:
-            if c.code == code:
-                return c
-        return None
+        return self._index.get(("class", code))
 
     def locate(self, field_id: int) -> tuple[Field, int, int] | None:
         """(field, field index, element) holding field_id's (class, code), or None."""

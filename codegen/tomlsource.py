@@ -10,6 +10,7 @@ runs only on text tomllib has accepted.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,6 @@ def load(path: Path, shown: str) -> Document:
 
 def _split_toml_error(text: str) -> tuple[str, int, int]:
     # tomllib: "Invalid value (at line 3, column 5)" or "(at end of document)"
-    import re
     m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
     if m:
         return text[: m.start()], int(m.group(1)), int(m.group(2))
@@ -86,6 +86,14 @@ def _split_toml_error(text: str) -> tuple[str, int, int]:
     if m:
         return text[: m.start()] + " at end of file", 0, 0
     return text, 0, 0
+
+
+_WS = re.compile(r"[ \t\r]*")
+_WS_NL = re.compile(r"[ \t\r\n]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]*")
+_BARE_VALUE = re.compile(r"[^,\]}\n#]*?(?=[ \t\r]*(?:[,\]}\n#]|$))")
+_BASIC = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+_LITERAL = re.compile(r"'([^'\n]*)'")
 
 
 class _Scanner:
@@ -106,26 +114,29 @@ class _Scanner:
         return self.line, self.i - self.line_start + 1
 
     def advance(self, n: int = 1) -> None:
-        for _ in range(n):
-            if self.i < len(self.s) and self.s[self.i] == "\n":
-                self.line += 1
-                self.line_start = self.i + 1
-            self.i += 1
+        self.advance_to(self.i + n)
+
+    def advance_to(self, j: int) -> None:
+        """Move to index j, keeping the line count (one slice scan, not per character)."""
+        newlines = self.s.count("\n", self.i, j)
+        if newlines:
+            self.line += newlines
+            self.line_start = self.s.rindex("\n", self.i, j) + 1
+        self.i = j
 
     def peek(self, k: int = 0) -> str:
         j = self.i + k
         return self.s[j] if j < len(self.s) else ""
 
     def skip_ws(self, newlines: bool = False) -> None:
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            if c in " \t\r" or (newlines and c == "\n"):
-                self.advance()
-            elif c == "#":
-                while self.i < len(self.s) and self.s[self.i] != "\n":
-                    self.advance()
-            else:
-                break
+        pattern = _WS_NL if newlines else _WS
+        while True:
+            m = pattern.match(self.s, self.i)
+            self.advance_to(m.end())
+            if self.peek() != "#":
+                return
+            end = self.s.find("\n", self.i)
+            self.advance_to(len(self.s) if end < 0 else end)
 
     # -- main loop -------------------------------------------------------
     def run(self):
@@ -194,11 +205,10 @@ class _Scanner:
     def simple_key(self) -> str:
         c = self.peek()
         if c in "\"'":
-            return self.string()
-        start = self.i
-        while self.i < len(self.s) and (self.s[self.i].isalnum() or self.s[self.i] in "_-"):
-            self.advance()
-        return self.s[start:self.i]
+            return self.string(decode=True)
+        m = _BARE_KEY.match(self.s, self.i)
+        self.advance_to(m.end())
+        return m.group()
 
     def value(self, path: tuple) -> None:
         line, col = self.pos()
@@ -210,11 +220,9 @@ class _Scanner:
             self.array(path)
         elif c == "{":
             self.inline_table(path)
-        else:
-            while self.i < len(self.s) and self.s[self.i] not in ",]}\n#":
-                self.advance()
-            while self.i > start and self.s[self.i - 1] in " \t\r":
-                self.i -= 1  # trailing blanks are not part of the value
+        else:  # number, boolean, date: up to the next delimiter, blanks trimmed
+            m = _BARE_VALUE.match(self.s, self.i)
+            self.advance_to(m.end())
         length = self.i - start if self.line == line else len(self.s[start:].split("\n", 1)[0])
         self.values[path] = (line, col, max(1, length))
 
@@ -244,7 +252,8 @@ class _Scanner:
             if self.peek() == ",":
                 self.advance()
 
-    def string(self) -> str:
+    def string(self, decode: bool = False) -> str:
+        """Skip a string; return its text (escapes decoded only when asked, for keys)."""
         q = self.peek()
         if self.s.startswith(q * 3, self.i):
             self.advance(3)
@@ -252,19 +261,11 @@ class _Scanner:
             while self.peek(end - self.i + 3) == q:  # quotes just before the closing ones
                 end += 1
             body = self.s[self.i:end]
-            self.advance(end - self.i + 3)
+            self.advance_to(end + 3)
             return body
-        self.advance()
-        start = self.i
-        while self.i < len(self.s) and self.s[self.i] != q:
-            if q == '"' and self.s[self.i] == "\\":
-                self.advance()
-            self.advance()
-        body = self.s[start:self.i]
-        self.advance()
-        if q == '"':
-            try:
-                return tomllib.loads(f'k = "{body}"')["k"]
-            except tomllib.TOMLDecodeError:
-                return body
+        m = (_BASIC if q == '"' else _LITERAL).match(self.s, self.i)
+        body = m.group(1)
+        self.advance_to(m.end())
+        if decode and q == '"' and "\\" in body:
+            return tomllib.loads(f'k = "{body}"')["k"]
         return body
