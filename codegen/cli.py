@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite files that were edited by hand")
     p.add_argument("--c-flavor", choices=("map", "functions"),
                    help="kernel C flavour (default: [kernel].flavor of settings.toml)")
+    p.add_argument("--kernel-tree", type=Path, metavar="PATH",
+                   help="write only the kernel outputs, into this Linux checkout at their "
+                   "in-tree paths")
     add_format_arg(p)
     p.set_defaults(func=cmd_build)
 
@@ -142,6 +145,9 @@ def cmd_build(args) -> int:
     if catalogue is None:
         return EXIT_INVALID
     flavor = args.c_flavor or catalogue.settings.kernel.flavor
+    if args.kernel_tree is not None:
+        from codegen.evolve.cli import build_kernel_tree
+        return build_kernel_tree(args, catalogue, flavor)
     outputs = emit_all(EmitContext(catalogue, flavor))
     plan = writer.plan(args.out, outputs)
     out_shown = _shown(args.out)

@@ -1,0 +1,291 @@
+"""Verbs for evolving the schema: compat, import-json, reconcile, diff and patch.
+
+Registered by codegen.cli (EXTRA_COMMANDS); everything heavy is imported
+inside the commands.  Exit status as elsewhere: 0 ok, 1 a finding (a break
+at or above --fail-on, an unexplained difference, a change in the tree, a
+hand-edited file, invalid input), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from codegen.cli import (EXIT_INVALID, EXIT_OK, PROJECT_ROOT, UsageError, add_format_arg,
+                         add_schema_arg, load_catalogue)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compat", help="compare two schemas and sort the changes by how much "
+                       "they break")
+    p.add_argument("old", metavar="OLD", help="schema directory or git revision (e.g. HEAD~1)")
+    p.add_argument("new", metavar="NEW", help="schema directory or git revision (e.g. main)")
+    p.add_argument("--fail-on", default="MODULE_ABI", metavar="CAT",
+                   choices=("MODULE_ABI", "KERNEL_API", "ADDITIVE"),
+                   help="exit 1 when a change of this category or a stricter one is found: "
+                   "MODULE_ABI (default), KERNEL_API or ADDITIVE")
+    p.add_argument("--repo", type=Path, default=PROJECT_ROOT, metavar="DIR",
+                   help="git repository revisions are read from (default: this project's)")
+    add_format_arg(p)
+    p.set_defaults(func=cmd_compat)
+
+    p = sub.add_parser("import-json", help="read Intel's global metadata JSON")
+    p.add_argument("file", type=Path, metavar="FILE")
+    add_schema_arg(p)
+    p.add_argument("--format", choices=("text", "json", "toml"), default="text",
+                   help="text: a table; json: normalised records; toml: [[field]] tables for the "
+                   "fields the schema lacks")
+    p.set_defaults(func=cmd_import_json)
+
+    p = sub.add_parser("reconcile", help="report field by field where the schema and one "
+                       "release of Intel's JSON differ")
+    p.add_argument("file", type=Path, metavar="FILE")
+    add_schema_arg(p)
+    add_format_arg(p)
+    p.set_defaults(func=cmd_reconcile)
+
+    for verb, text in (("diff", "show what 'build --kernel-tree' would change, writing nothing"),
+                       ("patch", "write a patch for git am that updates a kernel tree")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("--kernel-tree", type=Path, required=True, metavar="PATH",
+                       help="a Linux checkout")
+        add_schema_arg(p)
+        p.add_argument("--c-flavor", choices=("map", "functions"),
+                       help="kernel C flavour (default: [kernel].flavor of settings.toml)")
+        if verb == "patch":
+            p.add_argument("-o", "--output", type=Path, metavar="FILE",
+                           help="write the patch here (default: standard output)")
+            p.add_argument("--force", action="store_true",
+                           help="include files that were edited by hand (discarding the edit)")
+        p.set_defaults(func=cmd_diff if verb == "diff" else cmd_patch)
+
+
+# -- compat --------------------------------------------------------------------
+
+def cmd_compat(args) -> int:
+    from codegen.evolve import compat
+
+    with tempfile.TemporaryDirectory(prefix="tdx-codegen-compat-") as tmp:
+        sides = [_load_side(spec, args.repo, Path(tmp) / str(i), what)
+                 for i, (spec, what) in enumerate(((args.old, "OLD"), (args.new, "NEW")))]
+    if any(cat is None for cat, _ in sides):
+        return EXIT_INVALID
+    (old, old_label), (new, new_label) = sides
+    changes = compat.compare(old, new, old_label, new_label)
+    failing = any(compat.at_or_above(c.category, args.fail_on) for c in changes)
+    if args.format == "json":
+        print(json.dumps({"old": args.old, "new": args.new, "fail_on": args.fail_on,
+                          "failed": failing,
+                          "counts": {c: sum(x.category == c for x in changes)
+                                     for c in compat.CATEGORIES},
+                          "changes": [c.to_dict() for c in changes]}, indent=2))
+    else:
+        sys.stdout.write(compat.format_text(changes, args.old, args.new, args.fail_on))
+    return EXIT_INVALID if failing else EXIT_OK
+
+
+def _load_side(spec: str, repo: Path, dest: Path, what: str):
+    """(Catalogue or None, location label) for a schema directory or a git revision."""
+    from codegen.compiler import compile_schema
+
+    if Path(spec).is_dir():
+        catalogue, rep = compile_schema(Path(spec))
+        label = ""
+    else:
+        rev = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}")
+        if rev is None:
+            raise UsageError(f"{what} '{spec}' is neither a schema directory nor a git revision "
+                             f"of {repo}")
+        archive = _git(repo, "archive", "--format=tar", rev.strip(), "schema/", text=False)
+        if archive is None:
+            raise UsageError(f"{what} revision '{spec}' has no schema/ directory")
+        dest.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(dest, filter="data")
+        with contextlib.chdir(dest):   # locations read schema/..., shown as REV:schema/...
+            catalogue, rep = compile_schema(Path("schema"))
+        label = f"{spec}:"
+    if catalogue is None:
+        _print_diagnostics(rep.sorted(), label)
+        print(f"tdx-codegen: error: {what} ({spec}) is not a valid schema", file=sys.stderr)
+    return catalogue, label
+
+
+def _git(repo: Path, *argv: str, text: bool = True):
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *argv], capture_output=True, text=text)
+    except OSError as exc:
+        raise UsageError(f"cannot run git: {exc.strerror or exc}") from None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _print_diagnostics(diags, label: str) -> None:
+    from dataclasses import replace
+
+    from codegen.diagnostics import format_text, summary
+
+    def relabel(loc):
+        return replace(loc, file=label + loc.file) if loc is not None else None
+
+    diags = [replace(d, loc=relabel(d.loc),
+                     notes=tuple(replace(n, loc=relabel(n.loc)) for n in d.notes))
+             for d in diags]
+    sys.stderr.write(format_text(diags))
+    sys.stderr.write(f"{summary(diags)}\n")
+
+
+# -- Intel's JSON ------------------------------------------------------------------
+
+def _load_json(path: Path):
+    from codegen.diagnostics import display_path
+    from codegen.evolve import intel_json
+
+    try:
+        return intel_json.load(path, display_path(path))
+    except intel_json.IntelJsonError as exc:
+        for problem in exc.problems:
+            print(f"{problem}", file=sys.stderr)
+        print(f"tdx-codegen: error: {display_path(path)} is not usable as Intel's global "
+              f"metadata JSON ({len(exc.problems)} problem(s))", file=sys.stderr)
+        return None
+
+
+def cmd_import_json(args) -> int:
+    from codegen import fieldid
+    from codegen.evolve import importer
+
+    rel = _load_json(args.file)
+    if rel is None:
+        return EXIT_INVALID
+    if args.format == "json":
+        print(json.dumps(importer.records(rel), indent=2))
+        return EXIT_OK
+    if args.format == "toml":
+        catalogue = load_catalogue(args)
+        if catalogue is None:
+            return EXIT_INVALID
+        sys.stdout.write(importer.toml_stubs(rel, catalogue))
+        return EXIT_OK
+    print(f"{rel.file}: {rel.info or 'no Info'}, release {rel.version or 'unknown'}, "
+          f"{len(rel.fields)} fields")
+    for f in rel.fields:
+        print(f"  {f.class_code:#04x}  {fieldid.fmt(f.id)}  {f.name:<36} {f.element_size}  "
+              f"{f.num_fields}x{f.num_elements}")
+    return EXIT_OK
+
+
+def cmd_reconcile(args) -> int:
+    from codegen.evolve import reconcile
+
+    rel = _load_json(args.file)
+    if rel is None:
+        return EXIT_INVALID
+    catalogue = load_catalogue(args)
+    if catalogue is None:
+        return EXIT_INVALID
+    diffs = reconcile.reconcile(catalogue, rel)
+    unused = reconcile.unused_overrides(catalogue, diffs, rel)
+    unexplained = sum(not d.explained for d in diffs)
+    if args.format == "json":
+        print(json.dumps({"json": rel.file, "release": rel.version,
+                          "unexplained": unexplained, "unused_overrides": unused,
+                          "differences": [d.to_dict() for d in diffs]}, indent=2))
+    else:
+        sys.stdout.write(reconcile.format_text(diffs, rel, catalogue))
+        for line in unused:
+            print(f"{line} (warning: remove it if this release is current)")
+    return EXIT_INVALID if unexplained else EXIT_OK
+
+
+# -- kernel tree -------------------------------------------------------------------
+
+def _tree_plan(args, catalogue, flavor):
+    from codegen.evolve import kernel_tree
+
+    try:
+        return kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor))
+    except kernel_tree.TreeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _report_edited(plan, tree: Path) -> None:
+    for out in plan.edited:
+        print(f"tdx-codegen: error: {tree / out.path} was edited by hand (its content hash does "
+              "not match); not overwritten. Move the change into the schema, or run with "
+              "--force to discard it.", file=sys.stderr)
+
+
+def build_kernel_tree(args, catalogue, flavor: str) -> int:
+    """build --kernel-tree PATH: write the kernel outputs in place (called by codegen.cli)."""
+    from codegen import writer
+
+    plan = _tree_plan(args, catalogue, flavor)
+    if not plan.create + plan.update + plan.edited:
+        print(f"no kernel outputs in {plan.root}" if not plan.unchanged
+              else f"{len(plan.unchanged)} kernel files in {plan.root} up to date")
+    if args.check or args.diff:
+        if args.diff:
+            sys.stdout.write(writer.diff(plan))
+        for out in plan.changes:
+            print(f"{plan.root / out.path}: out of date")
+        _report_edited(plan, plan.root)
+        return EXIT_INVALID if plan.changes else EXIT_OK
+    for rel in writer.apply(plan, force=args.force):
+        print(f"wrote {plan.root / rel}")
+    if plan.edited and not args.force:
+        _report_edited(plan, plan.root)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _tree_catalogue(args):
+    catalogue = load_catalogue(args)
+    if catalogue is None:
+        return None, None
+    return catalogue, args.c_flavor or catalogue.settings.kernel.flavor
+
+
+def cmd_diff(args) -> int:
+    """Print what build --kernel-tree would change; exit 1 when something would."""
+    from codegen import writer
+
+    catalogue, flavor = _tree_catalogue(args)
+    if catalogue is None:
+        return EXIT_INVALID
+    plan = _tree_plan(args, catalogue, flavor)
+    sys.stdout.write(writer.diff(plan))
+    for out in plan.edited:
+        print(f"tdx-codegen: note: {plan.root / out.path} was edited by hand; 'build "
+              "--kernel-tree' will not overwrite it without --force", file=sys.stderr)
+    return EXIT_INVALID if plan.changes else EXIT_OK
+
+
+def cmd_patch(args) -> int:
+    from codegen import __version__
+    from codegen.evolve import kernel_tree
+
+    catalogue, flavor = _tree_catalogue(args)
+    if catalogue is None:
+        return EXIT_INVALID
+    plan = _tree_plan(args, catalogue, flavor)
+    if plan.edited and not args.force:
+        _report_edited(plan, plan.root)
+        return EXIT_INVALID
+    if not plan.changes:
+        print(f"kernel files in {plan.root} are up to date: no patch", file=sys.stderr)
+        return EXIT_OK
+    patch = kernel_tree.make_patch(plan, force=args.force, generator_version=__version__)
+    if args.output is None:
+        sys.stdout.write(patch)
+        return EXIT_OK
+    from codegen.writer import atomic_write
+
+    atomic_write(args.output, patch)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,169 @@
+"""The kernel outputs in a Linux checkout: build, diff and patch in place.
+
+The kernel emitter's outputs live under "linux/" in generated/; in a kernel
+tree the same files sit at their in-tree paths (the prefix stripped):
+arch/x86/include/asm/tdx_global_metadata.h and
+arch/x86/virt/vmx/tdx/tdx_global_metadata.c.  Only those files are looked
+at or written; the tree is never scanned.  A generated file whose content
+hash no longer matches was edited by hand: it is reported, not overwritten,
+unless forced.
+
+The patch changelog compares what the tree's current files declare with
+what the schema generates, both read the same way: field ids from the
+`#define MD_FIELD_ID_<NAME> <id>` lines (a raw hex id that no define names
+stands for itself), members from the `struct tdx_sys_info_* { ... };`
+declarations of the header.  Categories are compat's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen import fieldid, writer
+from codegen.evolve.compat import CATEGORIES, Change
+
+PREFIX = "linux/"
+SUBJECT = "x86/virt/tdx: Regenerate the global metadata readers with tdx-codegen"
+AUTHOR = "tdx-codegen <tdx-codegen@invalid>"
+
+
+class TreeError(Exception):
+    """The path is not a kernel tree we may write to (a usage error)."""
+
+
+def kernel_outputs(catalogue, flavor: str) -> list[writer.Output]:
+    """The kernel emitter's files at their in-tree paths."""
+    from codegen.emitters import EmitContext, emit_all
+
+    outs = emit_all(EmitContext(catalogue, flavor), only=("kernel",))
+    return [writer.Output(o.path[len(PREFIX):], o.content) for o in outs
+            if o.path.startswith(PREFIX)]
+
+
+def check_tree(tree: Path) -> None:
+    if not tree.is_dir():
+        raise TreeError(f"kernel tree {tree} is not a directory")
+    if not (tree / "arch" / "x86").is_dir():
+        raise TreeError(f"{tree} does not look like a Linux tree (no arch/x86/ in it)")
+
+
+def plan(tree: Path, outputs: list[writer.Output]) -> writer.Plan:
+    check_tree(tree)
+    return writer.plan(tree, outputs, scan_stale=False)
+
+
+# -- what a file declares ------------------------------------------------------
+
+_DEFINE = re.compile(r"^#define\s+MD_FIELD_ID_(\w+)\s+\(?(0x[0-9A-Fa-f]+)(?:ULL|UL|U)?\)?", re.M)
+_RAW_ID = re.compile(r"\b0x[0-9A-Fa-f]{16}\b")
+_STRUCT = re.compile(r"^struct\s+(\w+)\s*\{(.*?)^\};", re.M | re.S)
+_MEMBER = re.compile(r"^\s*(?:const\s+)?(\w+)\s+(\w+)((?:\s*\[[^\]]*\])*)\s*;", re.M)
+
+
+@dataclass
+class Declared:
+    ids: dict[str, int]                         # field name (or raw id text) -> id
+    members: dict[str, tuple[str, str]]         # "struct.member" -> (type, dims)
+
+
+def declared(texts: list[str]) -> Declared:
+    ids: dict[str, int] = {}
+    members: dict[str, tuple[str, str]] = {}
+    for text in texts:
+        for name, value in _DEFINE.findall(text):
+            ids[name] = int(value, 16)
+        named = set(ids.values())
+        for raw in _RAW_ID.findall(text):
+            value = int(raw, 16)
+            if value not in named:
+                ids[fieldid.fmt(value)] = value
+        for struct, body in _STRUCT.findall(text):
+            for ctype, member, dims in _MEMBER.findall(body):
+                if ctype != "struct":
+                    members[f"{struct}.{member}"] = (ctype, re.sub(r"\s+", "", dims))
+    return Declared(ids, members)
+
+
+def changelog_changes(old: Declared, new: Declared) -> list[Change]:
+    out = []
+    for name in sorted(old.ids.keys() | new.ids.keys()):
+        was, now = old.ids.get(name), new.ids.get(name)
+        if was == now:
+            continue
+        if was is None:
+            out.append(Change("ADDITIVE", "field-added", name,
+                              f"added {name} ({fieldid.fmt(now)})", "", ""))
+        elif now is None:
+            out.append(Change("MODULE_ABI", "field-removed", name,
+                              f"removed {name} ({fieldid.fmt(was)})", "", ""))
+        else:
+            out.append(Change("MODULE_ABI", "field-id", name, f"changed {name}: id "
+                              f"{fieldid.fmt(was)} -> {fieldid.fmt(now)}", "", ""))
+    for key in sorted(old.members.keys() | new.members.keys()):
+        was, now = old.members.get(key), new.members.get(key)
+        if was == now:
+            continue
+        if was is None:
+            out.append(Change("ADDITIVE", "member-added", key, f"added member {key}", "", ""))
+        elif now is None:
+            out.append(Change("KERNEL_API", "member-removed", key,
+                              f"removed member {key}", "", ""))
+        else:
+            out.append(Change("KERNEL_API", "member-retyped", key, f"changed member {key}: "
+                              f"{was[0]}{was[1]} -> {now[0]}{now[1]}", "", ""))
+    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    return sorted(out, key=lambda c: (rank[c.category], c.subject))
+
+
+# -- the patch -------------------------------------------------------------------
+
+def file_diff(path: str, old: str | None, new: str) -> str:
+    """One file's diff in git's form (git am needs the 'diff --git' header for new files)."""
+    head = [f"diff --git a/{path} b/{path}\n"]
+    if old is None:
+        head.append("new file mode 100644\n")
+    lines = difflib.unified_diff((old or "").splitlines(keepends=True),
+                                 new.splitlines(keepends=True),
+                                 fromfile="/dev/null" if old is None else f"a/{path}",
+                                 tofile=f"b/{path}")
+    body = "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n"
+                   for x in lines)
+    return "".join(head) + body
+
+
+def make_patch(p: writer.Plan, *, force: bool, generator_version: str) -> str:
+    """An mbox patch for git am: subject, changelog, diffstat-free body, the diffs."""
+    changed = p.create + p.update + (p.edited if force else [])
+    old_texts = [p.old.get(o.path) or "" for o in changed] + \
+                [o.content for o in p.unchanged]
+    new_texts = [o.content for o in changed + p.unchanged]
+    changes = changelog_changes(declared(old_texts), declared(new_texts))
+    body = ["The TDX global metadata readers are generated from the tdx-codegen schema.",
+            "Regenerate them; the fields read and the struct members change as follows:", ""]
+    if not changes:
+        body.append("No field or member changes (layout or comments only).")
+    for cat in CATEGORIES:
+        items = [c for c in changes if c.category == cat]
+        if items:
+            body.append(f"{_TITLES[cat]}:")
+            body.extend(f"  - {c.message}" for c in items)
+            body.append("")
+    while body[-1] == "":
+        body.pop()
+    patch = [f"From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n",
+             f"From: {AUTHOR}\n", f"Subject: [PATCH] {SUBJECT}\n", "\n",
+             "\n".join(body) + "\n", "\n",
+             f"Generated by tdx-codegen {generator_version} (tdx-codegen patch).\n", "---\n"]
+    for out in sorted(changed, key=lambda o: o.path):
+        patch.append(file_diff(out.path, p.old.get(out.path) if out not in p.create else None,
+                               out.content))
+    patch.append("-- \ntdx-codegen\n")
+    return "".join(patch)
+
+
+_TITLES = {"MODULE_ABI": "Fields removed or changed (module ABI)",
+           "KERNEL_API": "Struct members removed or changed (kernel API)",
+           "ADDITIVE": "Fields and members added"}
