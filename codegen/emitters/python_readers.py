@@ -1,0 +1,104 @@
+"""Python readers: the importable package of dataclasses, field tables and readers.
+
+One module, python/<package>/__init__.py, rendered from
+templates/python/__init__.py.j2.  The reading itself lives in
+codegen.runtime; the generated file holds only what the schema decides
+(members, ids, shapes, counts, gates, named bits), as Python literals.
+"""
+
+from __future__ import annotations
+
+from codegen import fieldid
+from codegen.emitters.render import banner_lines, render
+from codegen.model import Catalogue, Field, Gate, Struct
+from codegen.writer import Output
+
+
+def class_name(c_name: str) -> str:
+    """tdx_sys_info_td_conf -> TdxSysInfoTdConf."""
+    return "".join(part[:1].upper() + part[1:] for part in c_name.split("_"))
+
+
+def docstring(text: str) -> str:
+    """A docstring literal for text: triple-quoted when that is safe."""
+    text = text.strip() or "(no description)"
+    if '"""' in text or "\\" in text or text.endswith('"'):
+        return repr(text)
+    return f'"""{text}"""'
+
+
+def gate_literal(gate: Gate | None) -> str:
+    if gate is None:
+        return "None"
+    if gate.release is not None:
+        return f'_Gate("{gate.text}", release={gate.release.code:#08x})'
+    return f'_Gate("{gate.text}", "{gate.feature_field}", {gate.bit})'
+
+
+def nullable(f: Field, catalogue: Catalogue) -> bool:
+    """Whether a reader may return None for this member."""
+    if f.gate is not None or catalogue.optional(f):
+        return True
+    return f.count is not None and nullable(catalogue.field(f.count), catalogue)
+
+
+def annotation(f: Field, catalogue: Catalogue) -> str:
+    text = "int" if f.num_elements == 1 else f"tuple[{', '.join(['int'] * f.num_elements)}]"
+    if f.is_array:
+        text = f"list[{text}]"
+    return f"{text} | None" if nullable(f, catalogue) else text
+
+
+def field_row(f: Field, catalogue: Catalogue) -> str:
+    count = f'"{f.count}"' if f.count else "None"
+    # Two lines per row: names on the first, numbers on the second (within 100 columns).
+    return (f'_Field("{f.name}", {fieldid.fmt(f.id)}, "{f.member}",\n'
+            f"{' ' * 11}{f.element_size}, {f.num_fields}, {f.num_elements}, {f.capacity}, "
+            f"{count}, {gate_literal(f.gate)}, {catalogue.optional(f)}, "
+            f"{f.member_bytes})")
+
+
+def member_comment(f: Field) -> str:
+    parts = [f.name]
+    if f.count:
+        parts.append(f"count {f.count}")
+    if f.gate:
+        parts.append(f"if {f.gate.text}")
+    return ", ".join(parts)
+
+
+def struct_view(s: Struct, catalogue: Catalogue) -> dict:
+    fields = catalogue.output_fields("python", s)
+    return {
+        "name": s.name,
+        "c_name": s.c_name,
+        "class_name": class_name(s.c_name),
+        "docstring": docstring(f"struct {s.c_name}: {s.description}"),
+        "table": f"{s.name.upper()}_FIELDS",
+        "gate": gate_literal(s.gate),
+        "gate_text": s.gate.text if s.gate else "",
+        "members": [{"member": f.member, "annotation": annotation(f, catalogue),
+                     "comment": member_comment(f)} for f in fields],
+        "rows": [field_row(f, catalogue) for f in fields],
+    }
+
+
+def flag_fields(structs) -> list[Field]:
+    return [f for s in structs for f in s.fields if f.bits]
+
+
+def emit(ctx) -> list[Output]:
+    catalogue = ctx.catalogue
+    structs = catalogue.output_structs("python")
+    package = catalogue.settings.python_package
+    content = render(
+        "python/__init__.py.j2",
+        banner=banner_lines(ctx),
+        package=package,
+        generator_version=ctx.generator_version,
+        baseline=str(catalogue.settings.baseline),
+        structs=[struct_view(s, catalogue) for s in structs],
+        flags=[{"name": f.name, "bits": [(b.name, b.bit) for b in f.bits]}
+               for f in flag_fields(structs)],
+    )
+    return [Output(f"python/{package}/__init__.py", content)]

@@ -1,0 +1,310 @@
+"""Runtime of the generated TDX metadata readers (the tdx_metadata package).
+
+The generated package holds the tables (which ids fill which members);
+this module holds the one implementation of reading them, by TDH.SYS.RD
+element by element or by parsing TDH.SYS.RDALL pages, so both paths share
+every rule: gates, live counts, optional fields, masking, errors.
+Standard library only (plus codegen's own stdlib-only codecs), so
+importing the readers stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from codegen import __version__ as VERSION
+from codegen import fieldid, mdlist
+from codegen import status as _status
+
+RD, RDALL = "TDH.SYS.RD", "TDH.SYS.RDALL"
+
+
+class Gate(NamedTuple):
+    """When a struct or field is read: a feature bit is set, or a minimum release."""
+    text: str                 # as the schema says it: "TDX_FEATURES0.TD_PRESERVING"
+    field: str | None = None  # feature gate: ABI name of the flag field
+    bit: int = 0              # feature gate: bit index
+    release: int = 0          # release gate: major << 16 | minor << 8 | update
+
+
+class Field(NamedTuple):
+    """One row of a generated field table."""
+    name: str                 # ABI name
+    id: int                   # base field id, as in the module's table
+    member: str               # dataclass member it fills
+    element_size: int         # bytes per element in the module
+    num_fields: int           # fields of the entry (module table)
+    num_elements: int         # elements per field
+    capacity: int             # fields the member holds (live count is bounded by it)
+    count: str | None         # ABI name of the live-count field
+    gate: Gate | None
+    optional: bool            # a module of the baseline release may lack it
+    member_size: int          # bytes of the C member (values are masked to it)
+
+
+# -- structs -----------------------------------------------------------------
+
+class Record:
+    """Base of the generated struct classes: frozen, compared and shown by member.
+
+    What @dataclass(frozen=True) would give (keyword or positional
+    construction, ==, repr, match) without running it at import: sixteen
+    frozen dataclasses cost about 15 ms to create, this costs nothing.
+    Members are the class's annotations, in order.
+    """
+
+    _members: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._members = tuple(cls.__dict__.get("__annotations__", ()))
+        cls.__match_args__ = cls._members
+
+    def __init__(self, *args, **kwargs):
+        name, members = type(self).__name__, self._members
+        if len(args) > len(members):
+            raise TypeError(f"{name}() takes {len(members)} members, {len(args)} given")
+        values = dict(zip(members, args))
+        for key, value in kwargs.items():
+            if key not in members or key in values:
+                raise TypeError(f"{name}() got an unexpected or repeated member '{key}'")
+            values[key] = value
+        missing = [m for m in members if m not in values]
+        if missing:
+            raise TypeError(f"{name}() is missing member(s) {', '.join(missing)}")
+        for m in members:
+            object.__setattr__(self, m, values[m])
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot set '{key}'")
+
+    def __delattr__(self, key):
+        raise AttributeError(f"{type(self).__name__} is frozen: cannot delete '{key}'")
+
+    def astuple(self) -> tuple:
+        return tuple(getattr(self, m) for m in self._members)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.astuple() == other.astuple()
+
+    def __hash__(self):
+        return hash(self.astuple())
+
+    def __repr__(self):
+        inner = ", ".join(f"{m}={getattr(self, m)!r}" for m in self._members)
+        return f"{type(self).__name__}({inner})"
+
+    def as_dict(self) -> dict:
+        """Members as a dict, nested structs as dicts (ready for json.dumps)."""
+        return {m: _plain(getattr(self, m)) for m in self._members}
+
+
+def _plain(value):
+    if isinstance(value, Record):
+        return value.as_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- errors ------------------------------------------------------------------
+
+class MetadataError(Exception):
+    """Reading TDX global metadata failed."""
+
+
+class SeamcallError(MetadataError):
+    """A SEAMCALL answered an error status while reading a field."""
+
+    def __init__(self, leaf: str, status: int, field: str, field_id: int, detail: str = ""):
+        self.leaf, self.status, self.field, self.field_id = leaf, status, field, field_id
+        self.status_name = _status.name(status)
+        super().__init__(f"{leaf} reading {field} ({fieldid.fmt(field_id)}) failed: "
+                         f"{self.status_name} ({status:#018x}){detail}")
+
+
+class CountError(MetadataError):
+    """A live count exceeds the array that holds it (the kernel's -EINVAL)."""
+
+    def __init__(self, field: str, count_field: str, count: int, capacity: int):
+        self.field, self.count_field, self.count, self.capacity = field, count_field, count, capacity
+        super().__init__(f"{count_field} = {count} exceeds the capacity of {field} ({capacity})")
+
+
+class ListError(MetadataError):
+    """A TDH.SYS.RDALL list that cannot be parsed or does not progress."""
+
+
+def require(generator_version: str, package: str) -> None:
+    """Refuse to run generated readers against a different runtime."""
+    if generator_version != VERSION:
+        raise ImportError(f"{package} was generated by tdx-codegen {generator_version} but the "
+                          f"installed codegen runtime is {VERSION}; regenerate it with "
+                          "'tdx-codegen build' or install the matching tdx-codegen")
+
+
+# -- sources -----------------------------------------------------------------
+
+class Source:
+    """One snapshot of a module's global metadata, read field by field.
+
+    Values are read once and kept, so gates and counts needed by later
+    structs are not read again; use a fresh source for a fresh snapshot.
+    """
+
+    leaf = RD
+
+    def __init__(self, fields: dict[str, Field]):
+        self.fields = fields
+        self._values: dict[str, object] = {}
+
+    def element(self, f: Field, index: int) -> int | None:
+        """Element `index` of f (field * num_elements + element); None when absent."""
+        raise NotImplementedError
+
+    def value(self, f: Field):
+        if f.name not in self._values:
+            self._values[f.name] = self._read(f)
+        return self._values[f.name]
+
+    def gate_open(self, gate: Gate | None) -> bool:
+        if gate is None:
+            return True
+        if gate.field is not None:
+            flags = self.value(self.fields[gate.field])
+            return flags is not None and bool(flags >> gate.bit & 1)
+        parts = [self.value(self.fields[n])
+                 for n in ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")]
+        if None in parts:
+            return False
+        major, minor, update = parts
+        return (major << 16 | minor << 8 | update) >= gate.release
+
+    def _read(self, f: Field):
+        if not self.gate_open(f.gate):
+            return None
+        if f.count is None:
+            n = f.num_fields
+        else:
+            n = self.value(self.fields[f.count])
+            if n is None:
+                return None
+            if n > f.capacity:
+                raise CountError(f.name, f.count, n, f.capacity)
+        mask = (1 << 8 * min(f.element_size, f.member_size)) - 1
+        rows = []
+        for i in range(n):
+            elements = []
+            for e in range(f.num_elements):
+                v = self.element(f, i * f.num_elements + e)
+                if v is None:
+                    return None
+                elements.append(v & mask)
+            rows.append(elements[0] if f.num_elements == 1 else tuple(elements))
+        return rows if f.num_fields > 1 else rows[0]
+
+
+class RdSource(Source):
+    """Reads each element with TDH.SYS.RD: backend.rd(id) -> (status, next_id, value)."""
+
+    def __init__(self, backend, fields: dict[str, Field]):
+        super().__init__(fields)
+        self.backend = backend
+
+    def element(self, f: Field, index: int) -> int | None:
+        fid = fieldid.element_id(f.id, index)
+        st, _next, value = self.backend.rd(fid)
+        if st == _status.TDX_SUCCESS:
+            return value
+        if st == _status.TDX_METADATA_FIELD_ID_INCORRECT and f.optional:
+            return None
+        raise SeamcallError(RD, st, f.name, fid)
+
+
+class RdallSource(Source):
+    """Parses the TDH.SYS.RDALL list: backend.rdall(id) -> (status, next_id, page).
+
+    Pages are fetched up front, following next_id while the module answers
+    TDX_METADATA_LIST_OVERFLOW, and parsed by their sequence headers.
+    """
+
+    leaf = RDALL
+
+    def __init__(self, backend, fields: dict[str, Field]):
+        super().__init__(fields)
+        self.elements: dict[tuple[int, int], int] = {}
+        start = fieldid.NULL_ID
+        while True:
+            st, next_id, page = backend.rdall(start)
+            if st not in (_status.TDX_SUCCESS, _status.TDX_METADATA_LIST_OVERFLOW):
+                raise SeamcallError(RDALL, st, self._name_at(start), start)
+            try:
+                sequences = mdlist.parse(page)
+            except mdlist.ListFormatError as exc:
+                raise ListError(f"{RDALL} page starting at {self._name_at(start)} "
+                                f"({fieldid.fmt(start)}): {exc}") from None
+            for seq in sequences:
+                for eid, value in seq.element_ids():
+                    self.elements[fieldid.key(eid)] = value
+            if st == _status.TDX_SUCCESS:
+                break
+            if not sequences or next_id == start:
+                raise ListError(f"{RDALL} answered TDX_METADATA_LIST_OVERFLOW at "
+                                f"{fieldid.fmt(start)} without progress (next id "
+                                f"{fieldid.fmt(next_id)})")
+            start = next_id
+
+    def _name_at(self, field_id: int) -> str:
+        """Name of the field a start id points into, for error messages."""
+        if field_id == fieldid.NULL_ID:
+            return "the first field"
+        want = fieldid.key(field_id)
+        for f in self.fields.values():
+            for k in range(f.num_fields * f.num_elements):
+                if fieldid.key(fieldid.element_id(f.id, k)) == want:
+                    return f.name
+        return "an unknown field"
+
+    def element(self, f: Field, index: int) -> int | None:
+        fid = fieldid.element_id(f.id, index)
+        value = self.elements.get(fieldid.key(fid))
+        if value is None and not f.optional:
+            raise SeamcallError(RDALL, _status.TDX_METADATA_FIELD_ID_INCORRECT, f.name, fid,
+                                "; the field is missing from the list")
+        return value
+
+
+def as_source(backend_or_source, fields: dict[str, Field]) -> Source:
+    """A Source as given, or TDH.SYS.RD reads through a backend."""
+    if isinstance(backend_or_source, Source):
+        return backend_or_source
+    return RdSource(backend_or_source, fields)
+
+
+def read_struct(source: Source, cls, table: tuple[Field, ...], gate: Gate | None):
+    """An instance of cls from its field table, or None when its gate is closed."""
+    if not source.gate_open(gate):
+        return None
+    return cls(*[source.value(f) for f in table])
+
+
+# -- named bits --------------------------------------------------------------
+
+def has_bit(bits: dict[str, dict[str, int]], value: int | None, name: str) -> bool:
+    """Whether bit "FIELD.BIT" is set in value (False when value is None)."""
+    field, _, bit = name.partition(".")
+    try:
+        index = bits[field][bit]
+    except KeyError:
+        known = ", ".join(f"{f}.{b}" for f in sorted(bits) for b in bits[f]) or "none"
+        raise KeyError(f"no named bit '{name}' (known: {known})") from None
+    return value is not None and bool(value >> index & 1)
+
+
+def set_bits(bits: dict[str, int], value: int | None) -> list[str]:
+    """Names of the named bits set in value, lowest bit first."""
+    if value is None:
+        return []
+    return [n for n, i in sorted(bits.items(), key=lambda kv: kv[1]) if value >> i & 1]
