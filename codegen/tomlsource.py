@@ -49,7 +49,9 @@ class Document:
         return Location(self.shown, 1, 1, 1, self.line(1))
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
+        lines = self.__dict__.get("_lines")
+        if lines is None:
+            lines = self.__dict__["_lines"] = self.text.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
@@ -92,6 +94,8 @@ _WS = re.compile(r"[ \t\r]*")
 _WS_NL = re.compile(r"[ \t\r\n]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]*")
 _BARE_VALUE = re.compile(r"[^,\]}\n#]*?(?=[ \t\r]*(?:[,\]}\n#]|$))")
+_SIMPLE_KV = re.compile(
+    r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*("(?:[^"\\\n]|\\.)*"|[0-9A-Za-z+\-.:_]+)[ \t]*(?:#[^\n]*)?(?=\n|$)')
 _BASIC = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 _LITERAL = re.compile(r"'([^'\n]*)'")
 
@@ -147,7 +151,7 @@ class _Scanner:
                 break
             if self.peek() == "[":
                 table = self.header()
-            else:
+            elif not self.simple_keyval(table):
                 self.keyval(table)
         return self.values, self.keys
 
@@ -191,6 +195,19 @@ class _Scanner:
         self.advance()  # '='
         self.skip_ws()
         self.value(path)
+
+    def simple_keyval(self, table: tuple) -> bool:
+        """Fast path for the common line `key = "text"` or `key = 123`."""
+        m = _SIMPLE_KV.match(self.s, self.i)
+        if m is None:
+            return False
+        line, start = self.line, self.i - self.line_start + 1
+        path = table + (m.group(1),)
+        self.keys[path] = (line, start, len(m.group(1)))
+        vstart = m.start(2) - self.line_start + 1
+        self.values[path] = (line, vstart, m.end(2) - m.start(2))
+        self.i = m.end()  # the match never crosses a newline
+        return True
 
     def dotted_key(self) -> list[str]:
         names = [self.simple_key()]
