@@ -1,0 +1,504 @@
+"""The generated Python readers (tdx_metadata) and their runtime, against a fake TDX module.
+
+FakeModule answers TDH.SYS.RD and TDH.SYS.RDALL the way TDX_ABI.md sections
+3 and 4 describe (next-id rule, sequence merging, paging with
+TDX_METADATA_LIST_OVERFLOW); it is built from the package's own field
+tables, so a test chooses which fields the module has and their values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import tdx_metadata as md
+from codegen import fieldid, mdlist, runtime, status
+from codegen.compiler import compile_or_raise
+from codegen.emitters import EmitContext, python_readers
+
+# -- a fake TDX module -----------------------------------------------------------
+
+
+class FakeModule:
+    """Global metadata of one module: its table entries and element values."""
+
+    def __init__(self, fields, values: dict[str, object], page_size: int = mdlist.PAGE_SIZE):
+        self.entries = sorted(fields, key=lambda f: fieldid.key(f.id))
+        self.page_size = page_size
+        self.values = {}  # element key -> value
+        self.calls = []
+        for f in self.entries:
+            given = values.get(f.name, 0)
+            flat = given if isinstance(given, list) else [given]
+            flat = [v for item in flat for v in (item if isinstance(item, tuple) else (item,))]
+            for k in range(f.num_fields * f.num_elements):
+                self.values[fieldid.key(fieldid.element_id(f.id, k))] = flat[k] if k < len(flat) else 0
+        self.fail = {}  # element id -> status to answer instead
+
+    def _find(self, fid):
+        cls, code = fieldid.key(fid)
+        for i, f in enumerate(self.entries):
+            fcls, fcode = fieldid.key(f.id)
+            if fcls == cls and 0 <= code - fcode < f.num_fields * f.num_elements:
+                return i, code - fcode
+        return None
+
+    @staticmethod
+    def _mask(f, value):
+        return value & ((1 << 8 * f.element_size) - 1)
+
+    def rd(self, fid):
+        self.calls.append(("rd", fid))
+        if fid in self.fail:
+            return self.fail[fid], fieldid.NULL_ID, 0
+        fid &= ~fieldid.CONTEXT_MASK
+        if fid == fieldid.NULL_ID & ~fieldid.CONTEXT_MASK:
+            return status.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT, self.entries[0].id, 0
+        found = None if fid & (fieldid.RESERVED_MASK | fieldid.LAST_MASK) else self._find(fid)
+        if found is None:
+            return status.TDX_METADATA_FIELD_ID_INCORRECT, fieldid.NULL_ID, 0
+        i, offset = found
+        f = self.entries[i]
+        if offset + 1 < f.num_fields * f.num_elements:
+            next_id = fid + 1
+        else:
+            next_id = self.entries[i + 1].id if i + 1 < len(self.entries) else fieldid.NULL_ID
+        return status.TDX_SUCCESS, next_id, self._mask(f, self.values[fieldid.key(fid)])
+
+    def _fields_from(self, start):
+        """(table id, elements per field, values) of every field from start on."""
+        first = 0
+        if start != fieldid.NULL_ID:
+            found = self._find(start & ~fieldid.CONTEXT_MASK)
+            if found is None:
+                return None
+            first, offset = found
+            f = self.entries[first]
+            if offset % f.num_elements or fieldid.element_size(start) != f.element_size:
+                return None
+            out = self._fields_of(f, offset // f.num_elements)
+            return out + [x for e in self.entries[first + 1:] for x in self._fields_of(e, 0)]
+        return [x for e in self.entries for x in self._fields_of(e, 0)]
+
+    def _fields_of(self, f, from_field):
+        return [(fieldid.element_id(f.id, i * f.num_elements), f.num_elements,
+                 [self._mask(f, self.values[fieldid.key(fieldid.element_id(f.id, i * f.num_elements + e))])
+                  for e in range(f.num_elements)])
+                for i in range(from_field, f.num_fields)]
+
+    def rdall(self, start):
+        self.calls.append(("rdall", start))
+        if start in self.fail:
+            return self.fail[start], fieldid.NULL_ID, b""
+        todo = self._fields_from(start)
+        if todo is None:
+            return status.TDX_METADATA_FIELD_ID_INCORRECT, fieldid.NULL_ID, b""
+        sequences, used = [], mdlist.HEADER_SIZE  # [first id, elements, fields, values]
+        for n, (fid, elements, vals) in enumerate(todo):
+            last = sequences[-1] if sequences else None
+            joins = last is not None and fieldid.key(fid) == (
+                fieldid.key(last[0])[0], fieldid.key(last[0])[1] + last[2] * elements) \
+                and last[1] == elements and fieldid.element_size(last[0]) == fieldid.element_size(fid)
+            need = 8 * elements + (0 if joins else mdlist.HEADER_SIZE)
+            if used + need > self.page_size:
+                return status.TDX_METADATA_LIST_OVERFLOW, fid, self._page(sequences)
+            used += need
+            if joins:
+                last[2] += 1
+                last[3].extend(vals)
+            else:
+                sequences.append([fid, elements, 1, list(vals)])
+        return status.TDX_SUCCESS, fieldid.NULL_ID, self._page(sequences)
+
+    @staticmethod
+    def _page(sequences):
+        return mdlist.pack([(mdlist.sequence_header(fid, fields, elements), vals)
+                            for fid, elements, fields, vals in sequences])
+
+
+# A 1.5.01-like module (TDX_ABI.md section 6): no field first seen later.
+FEATURES_1_5_01 = 0xF0FBF  # bits 0-5, 7-11, 16-19: TD_PRESERVING and NO_RBP_MOD set
+PROFILE_1_5_01 = {
+    "NUM_PKGS": 2, "PKG_FMS": [0x806F8, 0x806F8],
+    "VENDOR_ID": 0x8086, "BUILD_DATE": 20230323, "BUILD_NUM": 541, "MINOR_VERSION": 5,
+    "MAJOR_VERSION": 1, "UPDATE_VERSION": 1, "INTERNAL_VERSION": 0,
+    "MODULE_HV": 1, "MIN_UPDATE_HV": 0, "NUM_HANDOFF_PAGES": 4,
+    "NUM_TDX_FEATURES": 1, "TDX_FEATURES0": FEATURES_1_5_01,
+    "NUM_CMRS": 3, "CMR_BASE": [0x0, 0x100000, 0x100000000] + [0xDEAD] * 29,
+    "CMR_SIZE": [0x80000, 0x7FF00000, 0x80000000] + [0xDEAD] * 29,
+    "MAX_TDMRS": 64, "MAX_RESERVED_PER_TDMR": 16, "PAMT_4K_ENTRY_SIZE": 16,
+    "PAMT_2M_ENTRY_SIZE": 16, "PAMT_1G_ENTRY_SIZE": 16,
+    "TDR_BASE_SIZE": 0x1000, "TDCS_BASE_SIZE": 0x6000, "TDVPS_BASE_SIZE": 0x6000,
+    "ATTRIBUTES_FIXED0": 0x8000000070000001, "XFAM_FIXED0": 0x6DBE7, "XFAM_FIXED1": 3,
+    "NUM_CPUID_CONFIG": 12,
+    "CPUID_CONFIG_LEAVES": [0x1 | 0xFFFFFFFF << 32, 0x7] + [0x80000008] * 10 + [fieldid.MASK64] * 20,
+    "CPUID_CONFIG_VALUES": [(0x11, 0x22), (0x33, 0x44)] + [(5, 6)] * 10 + [(0, 0)] * 20,
+    "CONFIG_FLAGS_FIXED0": 7, "IA32_ARCH_CAPABILITIES_CONFIG_MASK": 0x1180010,
+    "NUM_ALLOWED_FMS": 1, "ALLOWED_FMS": [0x806F8], "NUM_DISALLOWED_FMS": 0,
+    "MAX_MIGS": 512, "NUM_IMMUTABLE_STATE_PAGES": 3, "NUM_TD_STATE_PAGES": 2,
+    "NUM_VP_STATE_PAGES": 5, "MAX_SERV_TDS": 1, "SERVTD_ATTR_FIXED0": 0x7FF00000001,
+    "GUEST_L2_GPA_ATTR_MASK": 0x807F, "VM_CTLS_FIXED0": 1, "VPCU_L2_CTLS_FIXED0": 3,
+    "VPCU_L2_DEBUG_CTLS_FIXED0": 7,
+}
+# The later fields a 2.0.08 module adds, with TDX Connect and Dynamic PAMT on.
+FEATURES_2_0 = FEATURES_1_5_01 | md.TDX_FEATURES0_TDX_CONNECT | md.TDX_FEATURES0_DYNAMIC_PAMT
+PROFILE_2_0 = {**PROFILE_1_5_01, "MAJOR_VERSION": 2, "MINOR_VERSION": 0, "UPDATE_VERSION": 8,
+               "TDX_FEATURES0": FEATURES_2_0, "MAX_VCPUS_PER_TD": 576, "MIN_VIRT_MAXPA": 36,
+               "MAX_EVENT_FILTERS": 512, "PAMT_PAGE_BITMAP_ENTRY_BITS": 1,
+               "MIN_DYNAMIC_PAMT_NUM_HKID_BITS": 3, "GUEST_GPA_ATTR_MASK": 1 << 51,
+               "TDX_CONNECT_FEATURES": 0x1281}
+
+LATER_FIELDS = {"MAX_VCPUS_PER_TD", "MIN_VIRT_MAXPA", "MAX_EVENT_FILTERS",
+                "PAMT_PAGE_BITMAP_ENTRY_BITS", "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
+                "GUEST_GPA_ATTR_MASK", "TDX_CONNECT_FEATURES", "MEMORY_POOL_REQUIRED_PAGES",
+                "EXT_REQUIRED"}
+
+
+def module_1_5_01(**kw) -> FakeModule:
+    return FakeModule([f for f in md.FIELDS.values() if f.name not in LATER_FIELDS],
+                      PROFILE_1_5_01, **kw)
+
+
+def module_2_0(**kw) -> FakeModule:
+    return FakeModule([f for f in md.FIELDS.values() if f.name not in {
+        "MEMORY_POOL_REQUIRED_PAGES", "EXT_REQUIRED"}], PROFILE_2_0, **kw)
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def test_rd_reads_a_1_5_01_module_with_absent_later_fields_as_none():
+    info = md.read_all_rd(module_1_5_01())
+    assert info.version == md.TdxSysInfoVersion(
+        vendor_id=0x8086, build_date=20230323, build_num=541, minor_version=5, major_version=1,
+        update_version=1, internal_version=0)
+    # fields first seen after 1.5.01 are absent, not 0
+    assert (info.td_conf.max_vcpus_per_td, info.td_conf.min_virt_maxpa,
+            info.td_conf.max_event_filters) == (None, None, None)
+    assert info.mem_mgmt.guest_gpa_attr_mask is None
+    # gated: the struct or field is None when its bit is clear
+    assert (info.connect, info.ext) == (None, None)
+    assert (info.tdmr.pamt_page_bitmap_entry_bits, info.tdmr.min_dynamic_pamt_num_hkid_bits) \
+        == (None, None)
+    assert info.handoff == md.TdxSysInfoHandoff(1, 0, 0, 4, 0, 0, 0)  # TD_PRESERVING is set
+    # arrays: as long as the live count, values past it not returned
+    assert info.cmr.cmr_base == [0x0, 0x100000, 0x100000000]
+    assert info.cmr.cmr_size == [0x80000, 0x7FF00000, 0x80000000]
+    assert len(info.td_conf.cpuid_config_leaves) == 12
+    assert info.td_conf.cpuid_config_leaves[:2] == [0xFFFFFFFF00000001, 0x7]
+    assert info.td_conf.cpuid_config_values[:2] == [(0x11, 0x22), (0x33, 0x44)]
+    assert info.td_conf.allowed_fms == [0x806F8] and info.td_conf.disallowed_fms == []
+    assert info.platform.pkg_fms == [0x806F8, 0x806F8]
+
+
+def test_rd_reads_only_the_live_elements():
+    fake = module_1_5_01()
+    md.read_cmr(fake)
+    cmr_base = md.FIELDS["CMR_BASE"].id
+    assert [fid for _, fid in fake.calls if fid & ~0xFF == cmr_base & ~0xFF] == \
+        [cmr_base, cmr_base + 1, cmr_base + 2]
+
+
+def test_rd_reads_gated_and_later_fields_of_a_2_0_module():
+    info = md.read_all_rd(module_2_0())
+    assert info.connect == md.TdxSysInfoConnect(tdx_connect_features=0x1281)
+    assert (info.tdmr.pamt_page_bitmap_entry_bits, info.tdmr.min_dynamic_pamt_num_hkid_bits) == (1, 3)
+    assert (info.td_conf.max_vcpus_per_td, info.td_conf.min_virt_maxpa,
+            info.td_conf.max_event_filters) == (576, 36, 512)
+    assert info.mem_mgmt.guest_gpa_attr_mask == 1 << 51
+    assert info.ext is None  # EXT bit clear
+
+
+@pytest.mark.parametrize("make", [module_1_5_01, module_2_0])
+@pytest.mark.parametrize("page_size", [mdlist.PAGE_SIZE, 256, 64])
+def test_rdall_gives_the_same_structs_as_rd(make, page_size):
+    fake = make(page_size=page_size)
+    by_rdall = md.read_all_rdall(fake)
+    assert by_rdall == md.read_all_rd(make())
+    pages = [c for c in fake.calls if c[0] == "rdall"]
+    assert pages[0] == ("rdall", fieldid.NULL_ID)
+    if page_size == mdlist.PAGE_SIZE:
+        assert len(pages) == 1
+    else:
+        assert len(pages) > 5
+    assert not [c for c in fake.calls if c[0] == "rd"]
+
+
+def test_rdall_overflow_resumes_at_the_id_the_module_gives():
+    fake = module_1_5_01(page_size=512)
+    md.read_all_rdall(fake)
+    starts = [fid for kind, fid in fake.calls if kind == "rdall"]
+    first_page = fake.rdall(fieldid.NULL_ID)
+    assert first_page[0] == status.TDX_METADATA_LIST_OVERFLOW
+    assert starts[1] == first_page[1]
+
+
+def test_struct_readers_take_a_backend_and_read_gates_on_demand():
+    fake = module_1_5_01()
+    assert md.read_handoff(fake).num_handoff_pages == 4
+    assert fake.calls[0] == ("rd", md.FIELDS["TDX_FEATURES0"].id)
+    fake = module_1_5_01()
+    fake.values[fieldid.key(md.FIELDS["TDX_FEATURES0"].id)] = 0
+    assert md.read_handoff(fake) is None
+    assert fake.calls == [("rd", md.FIELDS["TDX_FEATURES0"].id)]  # no handoff id was read
+
+
+def test_a_source_is_one_snapshot_shared_by_struct_readers():
+    fake = module_1_5_01()
+    source = md.rd_source(fake)
+    md.read_features(source)
+    md.read_handoff(source)
+    ids = [fid for _, fid in fake.calls]
+    assert ids.count(md.FIELDS["TDX_FEATURES0"].id) == 1
+
+
+def test_values_are_masked_to_the_element_size():
+    class Wide(FakeModule):  # a backend that does not mask R8
+        def rd(self, fid):
+            st, nxt, value = super().rd(fid)
+            return st, nxt, value | 0xABCD0000 if fid == md.FIELDS["MAX_TDMRS"].id else value
+    assert md.read_tdmr(Wide(module_1_5_01().entries, PROFILE_1_5_01)).max_tdmrs == 64
+
+
+# -- errors ----------------------------------------------------------------------
+
+
+def test_an_error_status_names_status_field_and_id():
+    fake = module_1_5_01()
+    fid = md.FIELDS["MAX_TDMRS"].id
+    fake.fail[fid] = status.TDX_SYS_BUSY
+    with pytest.raises(md.SeamcallError) as exc:
+        md.read_all_rd(fake)
+    e = exc.value
+    assert (e.status, e.status_name, e.field, e.field_id) == \
+        (0x8000020200000000, "TDX_SYS_BUSY", "MAX_TDMRS", 0x9100000100000008)
+    assert str(e) == ("TDH.SYS.RD reading MAX_TDMRS (0x9100000100000008) failed: "
+                      "TDX_SYS_BUSY (0x8000020200000000)")
+
+
+def test_an_error_inside_an_array_names_the_element_id():
+    fake = module_1_5_01()
+    fake.fail[md.FIELDS["CMR_SIZE"].id + 2] = status.TDX_OPERAND_INVALID | status.OPERAND_RDX
+    with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RD reading CMR_SIZE \(0x9000000300000102\) "
+                       r"failed: TDX_OPERAND_INVALID\(RDX\) \(0xc000010000000002\)$"):
+        md.read_cmr(fake)
+
+
+def test_a_required_field_the_module_lacks_is_an_error_on_both_paths():
+    fields = [f for f in md.FIELDS.values() if f.name not in LATER_FIELDS | {"MAX_MIGS"}]
+    with pytest.raises(md.SeamcallError) as rd:
+        md.read_all_rd(FakeModule(fields, PROFILE_1_5_01))
+    with pytest.raises(md.SeamcallError) as rdall:
+        md.read_all_rdall(FakeModule(fields, PROFILE_1_5_01))
+    assert str(rd.value) == ("TDH.SYS.RD reading MAX_MIGS (0xA000000100000010) failed: "
+                             "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000)")
+    assert str(rdall.value) == ("TDH.SYS.RDALL reading MAX_MIGS (0xA000000100000010) failed: "
+                                "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000); the field "
+                                "is missing from the list")
+
+
+def test_an_rdall_error_status_names_where_the_list_started():
+    fake = module_1_5_01()
+    fake.fail[fieldid.NULL_ID] = status.TDX_SYS_LP_INIT_NOT_DONE
+    with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RDALL reading the first field "
+                       r"\(0xFFFFFFFFFFFFFFFF\) failed: TDX_SYS_LP_INIT_NOT_DONE"):
+        md.read_all_rdall(fake)
+
+
+@pytest.mark.parametrize("path", ["rd", "rdall"])
+def test_a_count_above_the_capacity_is_refused(path):
+    fake = module_1_5_01()
+    fake.values[fieldid.key(md.FIELDS["NUM_CPUID_CONFIG"].id)] = 129
+    with pytest.raises(md.CountError) as exc:
+        (md.read_all_rd if path == "rd" else md.read_all_rdall)(fake)
+    assert str(exc.value) == "NUM_CPUID_CONFIG = 129 exceeds the capacity of CPUID_CONFIG_LEAVES (128)"
+    assert isinstance(exc.value, md.MetadataError)
+
+
+def test_a_malformed_rdall_page_is_a_list_error():
+    class Truncated(FakeModule):
+        def rdall(self, start):
+            st, nxt, page = super().rdall(start)
+            return st, nxt, page[:100]
+    with pytest.raises(md.ListError, match=r"^TDH.SYS.RDALL page starting at the first field "
+                       r"\(0xFFFFFFFFFFFFFFFF\): list header says 3\d\d\d bytes used in a 100-byte page$"):
+        md.read_all_rdall(Truncated(module_1_5_01().entries, PROFILE_1_5_01))
+
+
+def test_an_overflow_without_progress_is_a_list_error():
+    class Stuck:
+        def rdall(self, start):
+            return status.TDX_METADATA_LIST_OVERFLOW, start, mdlist.pack([])
+    with pytest.raises(md.ListError, match="without progress"):
+        md.read_all_rdall(Stuck())
+
+
+# -- named bits, records ---------------------------------------------------------
+
+
+def test_named_bits():
+    assert md.TDX_FEATURES0_NO_RBP_MOD == 1 << 18
+    assert md.TDX_FEATURES0_DYNAMIC_PAMT == 1 << 36
+    assert md.has_bit(FEATURES_1_5_01, "TDX_FEATURES0.NO_RBP_MOD")
+    assert not md.has_bit(FEATURES_1_5_01, "TDX_FEATURES0.TDX_CONNECT")
+    assert not md.has_bit(None, "TDX_FEATURES0.NO_RBP_MOD")
+    assert md.set_bits("TDX_FEATURES0", 0b110 | 1 << 18) == ["TD_PRESERVING", "SERVICE_TD", "NO_RBP_MOD"]
+    with pytest.raises(KeyError, match="no named bit 'TDX_FEATURES0.NO_SUCH'"):
+        md.has_bit(1, "TDX_FEATURES0.NO_SUCH")
+
+
+def test_records_are_frozen_compared_by_value_and_serialisable():
+    info = md.read_all_rd(module_1_5_01())
+    with pytest.raises(AttributeError, match="TdxSysInfoTdmr is frozen: cannot set 'max_tdmrs'"):
+        info.tdmr.max_tdmrs = 1
+    assert repr(info.features) == f"TdxSysInfoFeatures(tdx_features0={FEATURES_1_5_01})"
+    assert md.TdxSysInfoFeatures(1) != md.TdxSysInfoFeatures(2)
+    data = json.loads(json.dumps(info.as_dict()))
+    assert data["td_conf"]["cpuid_config_values"][0] == [0x11, 0x22]
+    assert data["connect"] is None
+    with pytest.raises(TypeError, match=r"TdxSysInfoFeatures\(\) is missing member\(s\) tdx_features0"):
+        md.TdxSysInfoFeatures()
+
+
+# -- the package itself ----------------------------------------------------------
+
+
+def test_the_package_records_the_generator_version():
+    assert md.GENERATOR_VERSION == runtime.VERSION
+    assert md.BASELINE_RELEASE == "1.5.01"
+
+
+def test_the_package_imports_only_the_standard_library_and_the_runtime():
+    probe = textwrap.dedent("""
+        import sys
+        before = set(sys.modules)
+        import tdx_metadata
+        new = sorted(m for m in set(sys.modules) - before
+                     if m.split(".")[0] not in sys.stdlib_module_names)
+        print(" ".join(new))
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["codegen", "codegen.fieldid", "codegen.mdlist", "codegen.runtime",
+                                  "codegen.status", "tdx_metadata"]
+
+
+def generate(tmp_path, schema_dir, version="0.1.0", package=None):
+    """Emit the readers of schema_dir into tmp_path and import them."""
+    catalogue = compile_or_raise(schema_dir)
+    [out] = python_readers.emit(EmitContext(catalogue, "map", generator_version=version))
+    target = tmp_path / "python" / out.path.removeprefix("python/")
+    target.parent.mkdir(parents=True)
+    target.write_text(out.content)
+    sys.path.insert(0, str(tmp_path / "python"))
+    try:
+        return importlib.import_module(target.parent.name)
+    finally:
+        sys.path.remove(str(tmp_path / "python"))
+        sys.modules.pop(target.parent.name, None)
+
+
+MINI_CLASS = """\
+[class]
+code = 0x11
+name = "TDMR Info"
+
+[[struct]]
+name = "{struct}"
+c_name = "tdx_sys_info_{struct}"
+description = "Mini."
+"""
+MINI_SETTINGS = """\
+[kernel]
+structs = ["version", "{struct}"]
+[python]
+package = "{package}"
+structs = ["version", "{struct}"]
+[docs]
+structs = ["version", "{struct}"]
+"""
+
+
+def mini_schema(tmp_path, struct, package, extra_field):
+    """The real version class plus one class with a release-gated field."""
+    schema = tmp_path / "schema"
+    schema.mkdir()
+    (schema / "08-module-version.toml").write_text(
+        (md_schema_dir() / "08-module-version.toml").read_text())
+    (schema / "11.toml").write_text(MINI_CLASS.format(struct=struct) + extra_field)
+    (schema / "settings.toml").write_text(MINI_SETTINGS.format(struct=struct, package=package))
+    return schema
+
+
+def md_schema_dir():
+    from codegen.cli import DEFAULT_SCHEMA
+    return DEFAULT_SCHEMA
+
+
+RELEASE_GATED = """
+[[field]]
+name = "MAX_TDMRS"
+id = "0x9100000100000008"
+class = 0x11
+element_size = 2
+struct = "mini"
+member = "max_tdmrs"
+type = "u16"
+since = "1.5.01"
+gate = { release = "1.5.06" }
+description = "Read from 1.5.06 on."
+"""
+
+
+def test_a_release_gate_compares_the_module_version(tmp_path):
+    pkg = generate(tmp_path, mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED))
+    assert pkg.MINI_FIELDS[0].gate == runtime.Gate("release >= 1.5.06", release=0x010506)
+    values = {"MAJOR_VERSION": 1, "MINOR_VERSION": 5, "MAX_TDMRS": 64}
+    for update, expect in ((5, None), (6, 64), (8, 64)):
+        fake = FakeModule(pkg.FIELDS.values(), {**values, "UPDATE_VERSION": update})
+        assert pkg.read_all_rd(fake).mini.max_tdmrs == expect
+        assert pkg.read_all_rdall(fake).mini.max_tdmrs == expect
+
+
+def test_a_package_from_another_generator_version_refuses_to_import(tmp_path):
+    schema = mini_schema(tmp_path, "mini", "tdx_md_old", RELEASE_GATED)
+    with pytest.raises(ImportError) as exc:
+        generate(tmp_path, schema, version="0.0.9")
+    assert str(exc.value) == (
+        f"tdx_md_old was generated by tdx-codegen 0.0.9 but the installed codegen runtime is "
+        f"{runtime.VERSION}; regenerate it with 'tdx-codegen build' or install the matching "
+        "tdx-codegen")
+
+
+def test_generated_struct_text(tmp_path):
+    schema = mini_schema(tmp_path, "mini", "tdx_md_text", RELEASE_GATED)
+    [out] = python_readers.emit(EmitContext(compile_or_raise(schema), "map"))
+    text = out.content
+    start, end = text.index("class TdxSysInfoMini"), text.index("class TdxSysInfo(")
+    assert text[start:end] == '''\
+class TdxSysInfoMini(_rt.Record):
+    """struct tdx_sys_info_mini: Mini."""
+
+    max_tdmrs: int | None  # MAX_TDMRS, if release >= 1.5.06
+
+
+MINI_FIELDS = (
+    # name, id, member,
+    #   element size, num_fields, num_elements, capacity, count, gate, optional, member size
+    _Field("MAX_TDMRS", 0x9100000100000008, "max_tdmrs",
+           2, 1, 1, 1, None, _Gate("release >= 1.5.06", release=0x010506), False, 2),
+)
+MINI_GATE = None
+
+
+def read_mini(source) -> TdxSysInfoMini:
+    """Read struct tdx_sys_info_mini."""
+    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoMini, MINI_FIELDS,
+                           MINI_GATE)
+
+
+'''
