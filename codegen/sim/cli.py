@@ -1,0 +1,357 @@
+"""`tdx-codegen sim`: the simulated TDX module on the command line.
+
+    tdx-codegen sim --profile 1.5.01 rd 0x9900000100000004
+    tdx-codegen sim --profile 2.0.08 walk
+    tdx-codegen sim --replay dump.json rdall
+    tdx-codegen sim --profile 1.5.01 dump --format pages -o pages.bin
+    tdx-codegen sim --profile 1.5.01 serve --unix /tmp/tdx.sock
+    tdx-codegen sim --profile 1.5.01 batch < calls.jsonl
+
+Module options (--profile, --replay, --no-lp-init, --shutdown, --fault,
+--set) may be given before or after the subcommand.  Imports are lazy:
+registering the verb costs nothing until it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    from codegen.cli import add_schema_arg
+
+    p = sub.add_parser("sim", help="a simulated TDX module: TDH.SYS.RD / TDH.SYS.RDALL",
+                       description="Answer TDH.SYS.RD and TDH.SYS.RDALL as a TDX module does, "
+                       "over the schema and a value profile.")
+    _module_args(p, argparse.SUPPRESS)
+    add_schema_arg(p)
+    verbs = p.add_subparsers(metavar="SUBCOMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _module_args(common, argparse.SUPPRESS)
+
+    v = verbs.add_parser("rd", parents=[common], help="TDH.SYS.RD of each id")
+    v.add_argument("ids", nargs="+", metavar="ID", help="field id (hex); -1 is the null id")
+    v.set_defaults(func=cmd_rd)
+
+    v = verbs.add_parser("rdall", parents=[common], help="one TDH.SYS.RDALL, decoded")
+    v.add_argument("id", nargs="?", default="-1", metavar="ID",
+                   help="first field id (default: -1, the first field)")
+    v.add_argument("--page", default="0x100000", metavar="ADDR",
+                   help="physical address of the list page (default 0x100000)")
+    v.set_defaults(func=cmd_rdall)
+
+    v = verbs.add_parser("walk", parents=[common],
+                         help="every element, following TDH.SYS.RD's next id from the null id")
+    v.set_defaults(func=cmd_walk)
+
+    v = verbs.add_parser("dump", parents=[common], help="the module's fields, for --replay")
+    v.add_argument("--format", choices=("json", "pages"), default="json",
+                   help="json: the simulator's dump; pages: raw TDH.SYS.RDALL pages")
+    v.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE, not stdout")
+    v.set_defaults(func=cmd_dump)
+
+    v = verbs.add_parser("serve", parents=[common], help="serve SEAMCALLs over a socket "
+                         "(protocol: docs/sim-protocol.md)")
+    where = v.add_mutually_exclusive_group(required=True)
+    where.add_argument("--unix", type=Path, metavar="PATH", help="Unix socket path")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="loopback TCP address, e.g. 127.0.0.1:7070")
+    v.add_argument("--max-clients", type=int, default=64, metavar="N",
+                   help="connections served at once; more are closed (default 64)")
+    v.set_defaults(func=cmd_serve)
+
+    v = verbs.add_parser("batch", parents=[common], help="JSON lines of calls on stdin, "
+                         "one JSON line of registers per call on stdout")
+    v.set_defaults(func=cmd_batch)
+    p.set_defaults(func=lambda args: _no_verb(p))
+
+
+def _module_args(p, default) -> None:
+    p.add_argument("--profile", default=default, metavar="NAME|FILE",
+                   help="value profile: a name under schema/profiles/ or a TOML file")
+    p.add_argument("--replay", default=default, type=Path, metavar="FILE",
+                   help="replay a module from a JSON dump or raw TDH.SYS.RDALL pages")
+    p.add_argument("--no-lp-init", action="store_true", default=default,
+                   help="this logical processor has not run TDH.SYS.LP.INIT")
+    p.add_argument("--shutdown", action="store_true", default=default,
+                   help="the module has been shut down")
+    p.add_argument("--fault", action="append", default=default, metavar="[FIELD=]STATUS[:COUNT]",
+                   help="answer STATUS (name or number) on calls touching FIELD (a name or id; "
+                   "omitted: every call), COUNT times or always; repeatable")
+    p.add_argument("--set", action="append", default=default, metavar="FIELD=VALUE[,VALUE...]",
+                   help="override values without checks, e.g. NUM_CPUID_CONFIG=200; repeatable")
+
+
+def _no_verb(p) -> int:
+    from codegen.cli import UsageError
+    raise UsageError("sim needs a subcommand: rd, rdall, walk, dump, serve or batch")
+
+
+# -- building the simulator ------------------------------------------------------
+
+def build_simulator(args):
+    """The Simulator the options describe, or an int exit status after diagnostics."""
+    from codegen.cli import EXIT_INVALID, UsageError, load_catalogue
+    from codegen.diagnostics import format_text, summary
+    from codegen.sim import profile
+    from codegen.sim.simulator import Simulator
+
+    spec, replay = getattr(args, "profile", None), getattr(args, "replay", None)
+    if (spec is None) == (replay is None):
+        names = ", ".join(profile.profile_names(args.schema)) or "none"
+        raise UsageError(f"give --profile NAME|FILE or --replay FILE (profiles: {names})")
+    if spec is not None:
+        path = profile.resolve(spec, args.schema)
+        if not path.exists():
+            names = ", ".join(profile.profile_names(args.schema)) or "none"
+            raise UsageError(f"no profile '{spec}' ({path} does not exist; profiles: {names})")
+    catalogue = load_catalogue(args)
+    if catalogue is None:
+        return EXIT_INVALID
+    try:
+        module = (profile.load_profile(path, catalogue) if spec is not None
+                  else profile.load_replay(replay, catalogue))
+    except profile.ProfileError as exc:
+        sys.stderr.write(format_text(exc.diagnostics))
+        sys.stderr.write(f"{summary(exc.diagnostics)}\n")
+        return EXIT_INVALID
+    sim = Simulator(module, lp_init=not getattr(args, "no_lp_init", False),
+                    shutdown=getattr(args, "shutdown", False))
+    for text in getattr(args, "set", None) or ():
+        _apply_set(sim, text)
+    for text in getattr(args, "fault", None) or ():
+        _apply_fault(sim, text)
+    return sim
+
+
+def _field_name(sim, text: str) -> str:
+    """A field given by ABI name or by any id of its elements."""
+    from codegen import fieldid
+    from codegen.cli import UsageError
+
+    if text in sim._index:
+        return text
+    try:
+        found = sim._locate(fieldid.parse(text))
+    except ValueError:
+        found = None
+    if found is None:
+        raise UsageError(f"'{text}' is not a field of module {sim.module.name}")
+    return sim.fields[found[0]].name
+
+
+def _apply_set(sim, text: str) -> None:
+    from codegen.cli import UsageError
+
+    name, sep, values = text.partition("=")
+    if not sep:
+        raise UsageError(f"--set {text}: expected FIELD=VALUE[,VALUE...]")
+    try:
+        vals = [int(v, 0) for v in values.split(",")]
+    except ValueError:
+        raise UsageError(f"--set {text}: values are integers (0x... or decimal)") from None
+    if any(not 0 <= v < 1 << 64 for v in vals):
+        raise UsageError(f"--set {text}: values must fit in 64 bits")
+    sim.set_value(_field_name(sim, name), vals)
+
+
+def _apply_fault(sim, text: str) -> None:
+    from codegen import status
+    from codegen.cli import UsageError
+
+    target, sep, rest = text.rpartition("=")
+    code, _, count = rest.partition(":")
+    try:
+        value = status.parse(code)
+        times = int(count) if count else None
+    except ValueError as exc:
+        raise UsageError(f"--fault {text}: {exc}") from None
+    if times is not None and times < 1:
+        raise UsageError(f"--fault {text}: COUNT must be at least 1")
+    sim.inject(_field_name(sim, target) if sep else None, value, times)
+
+
+def _run(args, body) -> int:
+    sim = build_simulator(args)
+    if isinstance(sim, int):
+        return sim
+    return body(sim)
+
+
+# -- subcommands -------------------------------------------------------------------
+
+def _describe(sim, field_id: int) -> str:
+    from codegen import fieldid
+
+    if field_id == fieldid.NULL_ID:
+        return "-1"
+    found = sim._locate(field_id)
+    if found is None:
+        return "?"
+    f = sim.fields[found[0]]
+    index, element = divmod(found[1], f.num_elements)
+    where = f.name + (f"[{index}]" if f.is_array else "")
+    return where + (f".{element}" if f.num_elements > 1 else "")
+
+
+def _parse_id(text: str) -> int:
+    from codegen import fieldid
+    from codegen.cli import UsageError
+
+    try:
+        return fieldid.parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_rd(args) -> int:
+    from codegen import fieldid, status
+
+    ids = [_parse_id(t) for t in args.ids]
+
+    def body(sim) -> int:
+        failed = False
+        for fid in ids:
+            rax, rdx, r8 = sim.rd(fid)
+            failed |= status.is_error(rax)
+            print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  rax={fieldid.fmt(rax)} "
+                  f"{status.name(rax)}  rdx={fieldid.fmt(rdx)}  r8={fieldid.fmt(r8)}")
+        return 1 if failed else 0
+    return _run(args, body)
+
+
+def cmd_rdall(args) -> int:
+    from codegen import fieldid, mdlist, status
+
+    start, page = _parse_id(args.id), _parse_id(args.page)
+
+    def body(sim) -> int:
+        regs, written = sim.call(status.TDH_SYS_RDALL, 0, page, start)
+        print(f"rax={fieldid.fmt(regs.rax)} {status.name(regs.rax)}  r8={fieldid.fmt(regs.r8)}")
+        if written is None:
+            print("nothing written")
+            return 1 if status.is_error(regs.rax) and regs.rax != status.TDX_METADATA_LIST_OVERFLOW \
+                else 0
+        header = int.from_bytes(written[:8], "little")
+        seqs = mdlist.parse(written)
+        print(f"list header {fieldid.fmt(header)}: {len(written)} bytes, {len(seqs)} sequences")
+        for seq in seqs:
+            print(f"  {fieldid.fmt(seq.header)}  {seq.num_fields} field(s) x "
+                  f"{seq.num_elements} element(s)")
+            for eid, value in seq.element_ids():
+                print(f"    {fieldid.fmt(eid)}  {_describe(sim, eid):<28}  {fieldid.fmt(value)}")
+        return 0
+    return _run(args, body)
+
+
+def cmd_walk(args) -> int:
+    from codegen import fieldid, status
+
+    def body(sim) -> int:
+        n = 0
+        for fid, rax, value in sim.walk():
+            if rax != status.TDX_SUCCESS:
+                print(f"{fieldid.fmt(fid)}  {status.name(rax)}", file=sys.stderr)
+                return 1
+            n += 1
+            print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  {fieldid.fmt(value)}")
+        print(f"{n} elements, then -1")
+        return 0
+    return _run(args, body)
+
+
+def cmd_dump(args) -> int:
+    from codegen.cli import UsageError
+    from codegen.sim import profile
+
+    if args.format == "pages" and args.output is None and sys.stdout.isatty():
+        raise UsageError("--format pages writes binary: give -o FILE or redirect stdout")
+
+    def body(sim) -> int:
+        if args.format == "json":
+            data = profile.dump_json(sim).encode()
+        else:
+            sim.lp_init, sim.shutdown = True, False   # a dump is of the values, not the state
+            data = b"".join(sim.dump_pages())
+        if args.output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            _write_file(args.output, data)
+        return 0
+    return _run(args, body)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write all of data or nothing: a temporary file renamed over path."""
+    import os
+
+    from codegen.cli import UsageError
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def cmd_serve(args) -> int:
+    from codegen.cli import UsageError
+    from codegen.sim import server
+
+    if args.max_clients < 1:
+        raise UsageError("--max-clients must be at least 1")
+    address = server.parse_tcp(args.tcp) if args.tcp else None
+
+    def body(sim) -> int:
+        return server.serve(sim, unix=args.unix, tcp=address, max_clients=args.max_clients)
+    return _run(args, body)
+
+
+def cmd_batch(args) -> int:
+    def body(sim) -> int:
+        for n, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            out = batch_call(sim, line, n)
+            sys.stdout.write(json.dumps(out) + "\n")
+            sys.stdout.flush()
+        return 0
+    return _run(args, body)
+
+
+def batch_call(sim, line: str, n: int) -> dict:
+    """One batch line -> the output object (registers, page, or an error)."""
+    from codegen import status
+
+    try:
+        call = json.loads(line)
+    except ValueError as exc:
+        return {"error": f"line {n}: not JSON: {exc}"}
+    if not isinstance(call, dict):
+        return {"error": f"line {n}: expected an object such as {{\"leaf\": 34, \"rdx\": \"0x0\"}}"}
+    unknown = sorted(set(call) - {"leaf", "rcx", "rdx", "r8"})
+    if unknown:
+        return {"error": f"line {n}: unknown key(s) {', '.join(unknown)}"}
+    regs = {}
+    for key in ("leaf", "rcx", "rdx", "r8"):
+        raw = call.get(key, 0)
+        if isinstance(raw, str):
+            try:
+                raw = int(raw, 16) if raw.lower().startswith("0x") else int(raw, 10)
+            except ValueError:
+                return {"error": f"line {n}: {key} {raw!r} is not a number (write \"0x...\")"}
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 64:
+            return {"error": f"line {n}: {key} must be a 64-bit value"}
+        regs[key] = raw
+    if "leaf" not in call:
+        return {"error": f"line {n}: missing \"leaf\" (34 TDH.SYS.RD, 37 TDH.SYS.RDALL)"}
+    out, written = sim.call(regs["leaf"], regs["rcx"], regs["rdx"], regs["r8"])
+    result = {"rax": f"0x{out.rax:016x}", "rdx": f"0x{out.rdx:016x}", "r8": f"0x{out.r8:016x}"}
+    if regs["leaf"] & 0xFFFF == status.TDH_SYS_RDALL and written is not None:
+        result["page"] = written.hex()
+    return result

@@ -1,0 +1,72 @@
+"""Python client of `tdx-codegen sim serve`: the readers' backend over a socket.
+
+    with Client(unix="/tmp/tdx.sock") as module:
+        status, next_id, value = module.rd(0x9900000100000004)
+        info = tdx_metadata.read_rd(module)      # any reader taking rd()/rdall()
+
+Client.call() sends one request and returns the output registers and the
+bytes TDH.SYS.RDALL wrote (None when it wrote nothing), as Simulator.call()
+does, so code runs unchanged against either.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from codegen.sim import server
+from codegen.sim.simulator import Backend, Regs
+
+
+class ProtocolError(ConnectionError):
+    """The server answered something that is not a response frame."""
+
+
+class Client(Backend):
+    def __init__(self, *, unix: str | Path | None = None, tcp: tuple[str, int] | None = None,
+                 timeout: float = 30.0):
+        if (unix is None) == (tcp is None):
+            raise ValueError("give unix=PATH or tcp=(HOST, PORT)")
+        if unix is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address = str(unix)
+        else:
+            self.sock = socket.socket(socket.AF_INET6 if ":" in tcp[0] else socket.AF_INET,
+                                      socket.SOCK_STREAM)
+            address = tcp
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(address)
+        except OSError:
+            self.sock.close()
+            raise
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _recv(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ProtocolError(f"server closed the connection after {len(buf)} of {n} bytes")
+            buf += chunk
+        return bytes(buf)
+
+    def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
+        self.sock.sendall(server.pack_request(rax, rcx, rdx, r8))
+        magic, version, error, *regs, page_len, _ = server.RESPONSE.unpack(
+            self._recv(server.RESPONSE.size))
+        if magic != server.RESPONSE_MAGIC or version != server.VERSION:
+            raise ProtocolError(f"not a tdx-codegen sim response (magic {magic:#x}, "
+                                f"version {version})")
+        if error:
+            raise ProtocolError(f"server refused the request: {server.ERRORS.get(error, error)}")
+        page = self._recv(page_len) if page_len else None
+        return Regs(*regs), page
