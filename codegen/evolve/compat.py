@@ -127,9 +127,8 @@ def _field(a: Field, b: Field, d: _Diff) -> None:
     if a.member != b.member:
         add("KERNEL_API", "member-renamed", f"member {a.member} -> {b.member}")
     if a.ctype != b.ctype:
-        narrowed = b.member_bytes < a.member_bytes
-        add("KERNEL_API", "member-narrowed" if narrowed else "member-retyped",
-            f"member type {a.ctype} -> {b.ctype}")
+        kind = "narrowed" if b.member_bytes < a.member_bytes else "retyped"
+        add("KERNEL_API", f"member-{kind}", f"member {kind} {a.ctype} -> {b.ctype}")
     if a.is_array and b.is_array and a.capacity != b.capacity:
         if b.capacity < a.capacity:
             add("KERNEL_API", "capacity-shrunk", f"array capacity {a.capacity} -> {b.capacity}")

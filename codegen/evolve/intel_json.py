@@ -71,19 +71,39 @@ class _Obj(dict):
     line = 0
 
 
+class _List(list):
+    """A JSON list that remembers the line of each element."""
+    lines: list[int] = []
+
+
 def _decode(text: str) -> object:
-    """json.loads, but every object carries its line (pure-Python scanner)."""
+    """json.loads, but objects and list elements carry lines (pure-Python scanner)."""
     starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     decoder = json.JSONDecoder()
-    plain = decoder.parse_object
+    plain_object, plain_array = decoder.parse_object, decoder.parse_array
+
+    def line_of(index: int) -> int:
+        return bisect.bisect_right(starts, index)
 
     def parse_object(s_and_end, *args):
-        obj, end = plain(s_and_end, *args)
+        obj, end = plain_object(s_and_end, *args)
         out = _Obj(obj)
-        out.line = bisect.bisect_right(starts, s_and_end[1] - 1)
+        out.line = line_of(s_and_end[1] - 1)
         return out, end
 
-    decoder.parse_object = parse_object
+    def parse_array(s_and_end, scan_once):
+        at: list[int] = []
+
+        def scan(s, index):
+            at.append(index)
+            return scan_once(s, index)
+
+        values, end = plain_array(s_and_end, scan)
+        out = _List(values)
+        out.lines = [line_of(i) for i in at]
+        return out, end
+
+    decoder.parse_object, decoder.parse_array = parse_object, parse_array
     decoder.scan_once = json.scanner.py_make_scanner(decoder)
     return decoder.decode(text)
 
@@ -128,7 +148,7 @@ def parse(text: str, shown: str) -> JsonRelease:
     names: dict[str, JsonField] = {}
     keys: dict[tuple[int, int], JsonField] = {}
     for index, entry in enumerate(entries):
-        f = _field(entry, index, shown, doc.line, problems)
+        f = _field(entry, index, shown, entries.lines[index], problems)
         if f is None:
             continue
         if f.name in names:
@@ -147,12 +167,11 @@ def parse(text: str, shown: str) -> JsonRelease:
     return JsonRelease(shown, info, version, tuple(sorted(fields, key=lambda f: f.key)))
 
 
-def _field(entry, index: int, shown: str, list_line: int, problems: list[str]) -> JsonField | None:
+def _field(entry, index: int, shown: str, line: int, problems: list[str]) -> JsonField | None:
     if not isinstance(entry, dict):
-        problems.append(f"{shown}:{list_line}: \"Fields\" entry {index + 1} must be an object, "
+        problems.append(f"{shown}:{line}: \"Fields\" entry {index + 1} must be an object, "
                         f"not {_kind(entry)}")
         return None
-    line = entry.line
     name = entry.get("Field Name")
     label = name if isinstance(name, str) and name else f"entry {index + 1}"
     before = len(problems)
@@ -174,8 +193,8 @@ def _field(entry, index: int, shown: str, list_line: int, problems: list[str]) -
     num_fields = _number(entry, present[-1], bad, 1, fieldid.MAX_FIELDS) if present else None
     num_elements = _number(entry, "Num Elements", bad, 1, fieldid.MAX_ELEMENTS)
     if fid is not None and size is not None and fieldid.element_size(fid) != size:
-        bad(f"{ID_KEY} {fieldid.fmt(fid)} encodes {fieldid.element_size(fid)}-byte elements "
-            f"but {SIZE_KEY} is {size}")
+        bad(f"\"{ID_KEY}\" {fieldid.fmt(fid)} encodes {fieldid.element_size(fid)}-byte "
+            f"elements but \"{SIZE_KEY}\" is {size}")
     texts = {}
     for key in ("Class", "Host VMM Access", "Guest Access"):
         value = entry.get(key, "")

@@ -70,11 +70,11 @@ def reconcile(cat: Catalogue, rel: JsonRelease) -> list[Difference]:
 
 
 def unused_overrides(cat: Catalogue, diffs: list[Difference], rel: JsonRelease) -> list[str]:
-    """Overrides of fields the JSON has that explained nothing: candidates for removal."""
-    used = {(d.name, d.attribute) for d in diffs if d.explained}
+    """Overrides of attributes on which the JSON agrees with the schema: candidates for removal."""
+    used = {(d.name, d.attribute) for d in diffs}
     present = {j.name for j in rel.fields}
-    return [f"{f.source}: {f.name}: override of {o.key} explains no difference with "
-            f"{rel.file}" for f in cat.fields if f.name in present
+    return [f"{f.source}: {f.name}: override of {o.key} is not needed for "
+            f"{rel.file}, which agrees with the schema" for f in cat.fields if f.name in present
             for o in f.overrides if (f.name, o.key) not in used]
 
 

@@ -1,0 +1,191 @@
+"""tdx-codegen compat OLD NEW: schema directories and git revisions, run as a user runs it."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema"
+EXE = shutil.which("tdx-codegen") or "tdx-codegen"
+
+
+def run(*args, cwd=ROOT):
+    """The installed tdx-codegen command: (exit status, stdout, stderr)."""
+    p = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+def edited_schema(tmp_path: Path, name: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
+    """A copy of the shipped schema with (old, new) text replacements per file."""
+    dest = tmp_path / name
+    shutil.copytree(SCHEMA, dest)
+    for file, pairs in edits.items():
+        path = dest / file
+        text = path.read_text()
+        for old, new in pairs:
+            assert old in text, (file, old)
+            text = text.replace(old, new, 1)
+        path.write_text(text)
+    return dest
+
+
+def table_line(path: Path, name: str, table: str = "[[field]]") -> int:
+    """Line of the [[field]] (or [[struct]]) table that declares name: where changes point."""
+    lines = path.read_text().splitlines()
+    at = lines.index(f'name = "{name}"')
+    return max(i for i in range(at) if lines[i] == table) + 1
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@t",
+                           *args], check=True, capture_output=True, text=True).stdout
+
+
+BREAKS = {
+    "10-cmr-info.toml": [('name = "CMR_SIZE"\nid = "0x9000000300000100"',
+                          'name = "CMR_SIZE"\nid = "0x9000000300000200"')],
+    "11-tdmr-info.toml": [('name = "MAX_TDMRS"', 'name = "MAX_TDMR_COUNT"'),
+                          ('member = "pamt_4k_entry_size"\ntype = "u16"',
+                           'member = "pamt_4k_entry_size"\ntype = "u8"\ntruncate = true')],
+    "19-td-configurability.toml": [("capacity = 128", "capacity = 64")],
+}
+
+
+def test_identical_schemas_have_no_changes():
+    assert run("compat", "schema", "schema") == (0, "compat schema -> schema: no changes\n", "")
+
+
+def test_every_category_with_both_locations(tmp_path):
+    new = edited_schema(tmp_path, "new", BREAKS)
+    extra = new / "08-module-version.toml"
+    extra.write_text(extra.read_text() + '''
+[[field]]
+name = "NEW_VERSION_FIELD"
+id = "0x0800000100000007"
+class = 0x08
+element_size = 2
+struct = "version"
+member = "new_version_field"
+type = "u16"
+description = "A field a later release adds."
+''')
+    code, out, err = run("compat", SCHEMA, "new", cwd=tmp_path)
+    old = str(SCHEMA)
+    cmr = table_line(SCHEMA / "10-cmr-info.toml", "CMR_SIZE")
+    cpuid = table_line(SCHEMA / "19-td-configurability.toml", "CPUID_CONFIG_LEAVES")
+    tdmrs = table_line(SCHEMA / "11-tdmr-info.toml", "MAX_TDMRS")
+    pamt = table_line(SCHEMA / "11-tdmr-info.toml", "PAMT_4K_ENTRY_SIZE")
+    added = table_line(extra, "NEW_VERSION_FIELD")
+    assert (code, err) == (1, "")
+    assert out == (
+        f"compat {old} -> new: 1 MODULE_ABI, 3 KERNEL_API, 1 ADDITIVE\n"
+        f"MODULE_ABI: CMR_SIZE: id 0x9000000300000100 -> 0x9000000300000200 "
+        f"[{old}/10-cmr-info.toml:{cmr} -> new/10-cmr-info.toml:{cmr}]\n"
+        f"KERNEL_API: CPUID_CONFIG_LEAVES: array capacity 128 -> 64 "
+        f"[{old}/19-td-configurability.toml:{cpuid} -> new/19-td-configurability.toml:{cpuid}]\n"
+        f"KERNEL_API: field MAX_TDMRS was renamed MAX_TDMR_COUNT (same id 0x9100000100000008) "
+        f"[{old}/11-tdmr-info.toml:{tdmrs} -> new/11-tdmr-info.toml:{tdmrs}]\n"
+        f"KERNEL_API: PAMT_4K_ENTRY_SIZE: member narrowed u16 -> u8 "
+        f"[{old}/11-tdmr-info.toml:{pamt} -> new/11-tdmr-info.toml:{pamt}]\n"
+        f"ADDITIVE: new field NEW_VERSION_FIELD (0x0800000100000007) "
+        f"[new/08-module-version.toml:{added}]\n"
+        f"1 change(s) at or above MODULE_ABI\n")
+
+
+def test_fail_on_threshold_and_json(tmp_path):
+    new = edited_schema(tmp_path, "new", {"11-tdmr-info.toml": BREAKS["11-tdmr-info.toml"]})
+    assert run("compat", "schema", new)[0] == 0          # KERNEL_API only: passes by default
+    code, out, err = run("compat", "schema", new, "--fail-on", "KERNEL_API", "--format", "json")
+    assert (code, err) == (1, "")
+    report = json.loads(out)
+    pamt = table_line(SCHEMA / "11-tdmr-info.toml", "PAMT_4K_ENTRY_SIZE")
+    assert report["counts"] == {"MODULE_ABI": 0, "KERNEL_API": 2, "ADDITIVE": 0}
+    assert report["failed"] is True
+    assert report["changes"][1] == {
+        "category": "KERNEL_API", "kind": "member-narrowed", "subject": "PAMT_4K_ENTRY_SIZE",
+        "message": "PAMT_4K_ENTRY_SIZE: member narrowed u16 -> u8",
+        "old": f"schema/11-tdmr-info.toml:{pamt}", "new": f"{new}/11-tdmr-info.toml:{pamt}"}
+
+
+def test_removed_field_struct_and_gate(tmp_path):
+    text = (SCHEMA / "09-module-handoff.toml").read_text()
+    new = edited_schema(tmp_path, "new", {
+        "08-module-version.toml": [('name = "INTERNAL_VERSION"',
+                                    'name = "INTERNAL_VERSION"\ngate = { release = "1.5.06" }')],
+    })
+    (new / "09-module-handoff.toml").write_text(text.split("[[struct]]")[0])
+    settings = new / "settings.toml"
+    settings.write_text(settings.read_text().replace('"handoff", ', ""))
+    code, out, _ = run("compat", "schema", new)
+    handoff = SCHEMA / "09-module-handoff.toml"
+    version = SCHEMA / "08-module-version.toml"
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"compat schema -> {new}: 7 MODULE_ABI, 2 KERNEL_API, 0 ADDITIVE"
+    assert lines[5] == (f"MODULE_ABI: field MODULE_HV (0x8900000100000000) was removed "
+                        f"[schema/09-module-handoff.toml:{table_line(handoff, 'MODULE_HV')}]")
+    at = table_line(version, "INTERNAL_VERSION")
+    assert lines[8:] == [
+        f"KERNEL_API: INTERNAL_VERSION: now read only when release >= 1.5.06 (was read "
+        f"unconditionally) [schema/08-module-version.toml:{at} -> {new}/08-module-version.toml:{at}]",
+        f"KERNEL_API: struct tdx_sys_info_handoff was removed "
+        f"[schema/09-module-handoff.toml:{table_line(handoff, 'handoff', '[[struct]]')}]",
+        "7 change(s) at or above MODULE_ABI"]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A git repository with two commits of the schema: the second breaks an id."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SCHEMA, repo / "schema")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "schema")
+    git(repo, "commit", "-q", "-m", "schema")
+    edited = edited_schema(tmp_path, "tmp", {"10-cmr-info.toml": BREAKS["10-cmr-info.toml"]})
+    shutil.copy(edited / "10-cmr-info.toml", repo / "schema" / "10-cmr-info.toml")
+    git(repo, "commit", "-q", "-am", "break")
+    return repo
+
+
+def test_git_revisions(repo):
+    code, out, err = run("compat", "HEAD~1", "main", "--repo", repo)
+    cmr = table_line(SCHEMA / "10-cmr-info.toml", "CMR_SIZE")
+    assert (code, err) == (1, "")
+    assert out == (
+        "compat HEAD~1 -> main: 1 MODULE_ABI, 0 KERNEL_API, 0 ADDITIVE\n"
+        "MODULE_ABI: CMR_SIZE: id 0x9000000300000100 -> 0x9000000300000200 "
+        f"[HEAD~1:schema/10-cmr-info.toml:{cmr} -> main:schema/10-cmr-info.toml:{cmr}]\n"
+        "1 change(s) at or above MODULE_ABI\n")
+
+
+def test_revision_against_directory(repo):
+    code, out, _ = run("compat", "HEAD~1", repo / "schema", "--repo", repo)
+    cmr = table_line(SCHEMA / "10-cmr-info.toml", "CMR_SIZE")
+    assert code == 1
+    assert out.splitlines()[1].endswith(
+        f"[HEAD~1:schema/10-cmr-info.toml:{cmr} -> {repo}/schema/10-cmr-info.toml:{cmr}]")
+
+
+def test_unknown_revision_is_a_usage_error(repo):
+    assert run("compat", "no-such-rev", "main", "--repo", repo) == (
+        2, "", f"tdx-codegen: error: OLD 'no-such-rev' is neither a schema directory nor a git "
+               f"revision of {repo}\n")
+
+
+def test_invalid_old_schema_reports_its_diagnostics(repo):
+    path = repo / "schema" / "10-cmr-info.toml"
+    path.write_text(path.read_text().replace('element_size = 2\n', 'element_size = 3\n', 1))
+    git(repo, "commit", "-q", "-am", "invalid")
+    line = path.read_text().splitlines().index("element_size = 3") + 1
+    code, out, err = run("compat", "HEAD", "HEAD~1", "--repo", repo)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"HEAD:schema/10-cmr-info.toml:{line}:16: error[BAD-VALUE]: 'element_size' must be one "
+        "of 1, 2, 4 or 8, not 3\n"
+        f"   {line} | element_size = 3\n"
+        "      |                ^\n"
+        "1 error, 0 warnings\n"
+        "tdx-codegen: error: OLD (HEAD) is not a valid schema\n")
