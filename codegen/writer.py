@@ -123,20 +123,52 @@ def diff(p: Plan) -> str:
 
 
 def atomic_write(target: Path, content: str) -> None:
-    """Write content to target so readers see the old file or the new one, never a mix."""
+    """Write content to target so readers see the old file or the new one, never a mix.
+
+    The data goes to an unnamed file (O_TMPFILE) in the target's directory,
+    which vanishes if the process is killed; it gets a temporary name only
+    for the instant between link and rename.  Where O_TMPFILE or /proc is
+    missing, a named temporary file is used and the next build removes any
+    leftover.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode("utf-8")
     tmp = target.parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}{TMP_SUFFIX}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_new(os.open(target.parent, os.O_TMPFILE | os.O_WRONLY, 0o644), data, tmp, True)
+    except (AttributeError, OSError):
+        tmp.unlink(missing_ok=True)
+        _write_new(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), data, tmp, False)
+    try:
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_new(fd: int, data: bytes, tmp: Path, unnamed: bool) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        if unnamed:
+            _link_unnamed(fd, tmp)
+    finally:
+        os.close(fd)
+
+
+def _link_unnamed(fd: int, path: Path) -> None:
+    """Give an O_TMPFILE file a name.
+
+    linkat() must follow the /proc/self/fd link; os.link only passes
+    AT_SYMLINK_FOLLOW when given a directory fd, hence src_dir_fd.
+    """
+    proc = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(str(fd), path, src_dir_fd=proc, follow_symlinks=True)
+    finally:
+        os.close(proc)
 
 
 def remove_leftovers(root: Path) -> None:
