@@ -1,0 +1,262 @@
+"""`tdx-codegen build` as a user runs it: determinism, writing only changes,
+--check / --diff, hand-edit detection, failed runs, and the acceptance diff
+of the Python package and the docs when a field is added to the schema."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen.cli import DEFAULT_SCHEMA, main
+
+PY = "python/tdx_metadata/__init__.py"
+DOC = "docs/global-metadata.md"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A copy of the project's schema in tmp_path/schema; cwd is tmp_path."""
+    shutil.copytree(DEFAULT_SCHEMA, tmp_path / "schema")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def build(capsys, *args) -> tuple[int, str, str]:
+    code = main(["build", "--schema", "schema", "--out", "out", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def generated_files(root: Path) -> dict[str, bytes]:
+    return {k: v for k, (v, _) in snapshot(root).items()}
+
+
+# -- determinism -----------------------------------------------------------------
+
+
+def reversed_fields(text: str) -> str:
+    """The same file with its [[field]] tables in reverse order."""
+    head, *fields = text.split("\n[[field]]\n")
+    return "\n[[field]]\n".join([head, *reversed([f.rstrip("\n") + "\n" for f in fields])])
+
+
+def test_output_is_the_same_bytes_under_any_hash_seed_and_file_order(tmp_path):
+    runs = []
+    for n, (seed, shuffle) in enumerate((("0", False), ("4242", True), ("random", True))):
+        work = tmp_path / f"run{n}"
+        (work / "schema").mkdir(parents=True)
+        files = sorted(DEFAULT_SCHEMA.glob("*.toml"))
+        for src in (reversed(files) if shuffle else files):  # creation (directory) order
+            text = src.read_text()
+            (work / "schema" / src.name).write_text(reversed_fields(text) if shuffle else text)
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "codegen", "build", "--schema", "schema",
+                        "--out", "out"], cwd=work, env=env, check=True, capture_output=True)
+        runs.append(generated_files(work / "out"))
+    assert PY in runs[0] and DOC in runs[0]
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_reversed_fields_really_reorders():
+    text = (DEFAULT_SCHEMA / "08-module-version.toml").read_text()
+    names = re.findall(r'^name = "([A-Z_]+)"', reversed_fields(text), re.M)
+    assert names[0] == "INTERNAL_VERSION" and names[-1] == "VENDOR_ID"
+
+
+def test_the_committed_python_and_docs_match_the_schema(capsys):
+    main(["build", "--check"])  # the kernel C is checked by its own tests
+    out, _ = capsys.readouterr()
+    assert [line for line in out.splitlines() if "/python/" in line or "/docs/" in line] == []
+
+
+# -- writing only what changed ---------------------------------------------------
+
+
+def test_build_twice_writes_nothing_the_second_time(work, capsys):
+    code, out, _ = build(capsys)
+    assert code == 0 and f"wrote out/{PY}\n" in out and f"wrote out/{DOC}\n" in out
+    before = snapshot(work / "out")
+    code, out, err = build(capsys)
+    assert (code, out, err) == (0, f"{len(before)} generated files up to date\n", "")
+    assert snapshot(work / "out") == before  # same bytes, same mtimes
+
+
+def add_field(schema: Path) -> None:
+    path = schema / "18-td-control-structures.toml"
+    path.write_text(path.read_text() + NEW_FIELD)
+
+
+NEW_FIELD = """
+[[field]]
+name = "TDVPS_PAGES"
+id = "0x9800000100000202"
+class = 0x18
+element_size = 2
+struct = "td_ctrl"
+member = "tdvps_pages"
+type = "u16"
+since = "2.0.08"
+guest_readable = false
+description = "Pages of a vCPU's TDVPS | one per L2 VM more."
+"""
+
+
+def test_check_and_diff_report_stale_files_and_write_nothing(work, capsys):
+    build(capsys)
+    assert build(capsys, "--check") == (0, "", "")
+    assert build(capsys, "--diff") == (0, "", "")
+    add_field(work / "schema")
+    before = snapshot(work / "out")
+    code, out, err = build(capsys, "--check")
+    assert code == 1 and err == ""
+    assert f"out/{PY}: out of date\n" in out and f"out/{DOC}: out of date\n" in out
+    assert out.endswith("generated files do not match the schema: run 'tdx-codegen build'\n")
+    code, out, _ = build(capsys, "--diff")
+    assert code == 1 and f"+++ b/{PY}\n" in out and "+    tdvps_pages: int | None  # TDVPS_PAGES\n" in out
+    assert snapshot(work / "out") == before
+
+
+# -- hand edits ------------------------------------------------------------------
+
+
+def test_a_hand_edit_is_reported_by_name_and_kept_unless_forced(work, capsys):
+    build(capsys)
+    target = work / "out" / PY
+    edited = target.read_text().replace("MAX_TDMRS", "MAX_TDMRS_LOCAL", 1)
+    target.write_text(edited)
+    code, out, err = build(capsys)
+    assert code == 1
+    assert err == (f"tdx-codegen: error: out/{PY} was edited by hand (its content hash does not "
+                   "match); not overwritten. Move the change into the schema, or run with --force "
+                   "to discard it.\n")
+    assert target.read_text() == edited
+    code, out, err = build(capsys, "--check")
+    assert code == 1 and f"out/{PY}: out of date\n" in out and "edited by hand" in err
+    code, out, err = build(capsys, "--force")
+    assert (code, out, err) == (0, f"wrote out/{PY}\n", "")
+    assert "MAX_TDMRS_LOCAL" not in target.read_text()
+
+
+# -- failed runs -----------------------------------------------------------------
+
+
+def test_an_invalid_schema_changes_nothing(work, capsys):
+    build(capsys)
+    before = snapshot(work / "out")
+    add_field(work / "schema")
+    path = work / "schema" / "18-td-control-structures.toml"
+    path.write_text(path.read_text().replace('type = "u16"\nsince = "2.0.08"', 'type = "u8"\nsince = "2.0.08"'))
+    code, out, err = build(capsys)
+    assert code == 1 and out == ""
+    assert "error[" in err and "18-td-control-structures.toml" in err
+    assert snapshot(work / "out") == before
+
+
+def test_a_failing_emitter_changes_nothing(work, capsys, monkeypatch):
+    build(capsys)
+    add_field(work / "schema")
+    before = snapshot(work / "out")
+    from codegen.emitters import docs
+
+    def broken(ctx):
+        raise RuntimeError("template exploded")
+    monkeypatch.setattr(docs, "emit", broken)
+    code, out, err = build(capsys)
+    assert code == 3 and out == ""
+    assert err.startswith("tdx-codegen: internal error: RuntimeError: template exploded\n")
+    assert snapshot(work / "out") == before
+
+
+# -- acceptance: one field added, the exact Python and docs diff -------------------
+
+
+def diff_of(text: str, path: str) -> str:
+    """The part of a multi-file unified diff for one file, content hashes masked."""
+    lines, mine = text.splitlines(keepends=True), []
+    for i, line in enumerate(lines):
+        if line == f"--- a/{path}\n":
+            mine.append(line)
+            for line in lines[i + 1:]:
+                if line.startswith("--- ") or line[:1] not in ("+", "-", " ", "@", "\\"):
+                    break
+                mine.append(line)
+    return re.sub(r"content-hash [0-9a-f]{64}", "content-hash <sha256>", "".join(mine))
+
+
+def test_adding_a_field_gives_exactly_this_diff(work, capsys):
+    build(capsys)
+    add_field(work / "schema")
+    code, out, _ = build(capsys, "--diff")
+    assert code == 1
+    assert diff_of(out, PY) == EXPECTED_PY_DIFF
+    assert diff_of(out, DOC) == EXPECTED_DOC_DIFF
+
+
+EXPECTED_PY_DIFF = """\
+--- a/python/tdx_metadata/__init__.py
++++ b/python/tdx_metadata/__init__.py
+@@ -15,7 +15,7 @@
+ #   schema/31-module-extensions.toml
+ #   schema/settings.toml
+ # Do not edit: change the schema and run 'tdx-codegen build'.
+-# content-hash <sha256>
++# content-hash <sha256>
+ \"\"\"TDX global metadata readers, generated by tdx-codegen from its schema.
+ 
+ Read everything into one TdxSysInfo (one member per struct, in read order):
+@@ -293,6 +293,7 @@
+     tdcs_size_per_l2_vm: int  # TDCS_SIZE_PER_L2_VM
+     tdvps_base_size: int  # TDVPS_BASE_SIZE
+     tdvps_size_per_l2_vm: int  # TDVPS_SIZE_PER_L2_VM
++    tdvps_pages: int | None  # TDVPS_PAGES
+ 
+ 
+ TD_CTRL_FIELDS = (
+@@ -308,6 +309,8 @@
+            2, 1, 1, 1, None, None, False, 2),
+     _Field("TDVPS_SIZE_PER_L2_VM", 0x9800000100000201, "tdvps_size_per_l2_vm",
+            2, 1, 1, 1, None, None, False, 2),
++    _Field("TDVPS_PAGES", 0x9800000100000202, "tdvps_pages",
++           2, 1, 1, 1, None, None, True, 2),
+ )
+ TD_CTRL_GATE = None
+ 
+"""
+EXPECTED_DOC_DIFF = """\
+--- a/docs/global-metadata.md
++++ b/docs/global-metadata.md
+@@ -16,12 +16,12 @@
+   schema/31-module-extensions.toml
+   schema/settings.toml
+ Do not edit: change the schema and run 'tdx-codegen build'.
+-content-hash <sha256>
++content-hash <sha256>
+ -->
+ 
+ # TDX global metadata fields
+ 
+-The 74 global metadata fields the host reads with TDH.SYS.RD and TDH.SYS.RDALL,
++The 75 global metadata fields the host reads with TDH.SYS.RD and TDH.SYS.RDALL,
+ by class and field code.
+ 
+ - **ID**: the base field id as in the module's table; element k of field i is base + i * elements + k.
+@@ -159,6 +159,7 @@
+ | `TDCS_SIZE_PER_L2_VM` | `0x9800000100000101` | 2 | 1 | `tdx_sys_info_td_ctrl.tdcs_size_per_l2_vm` |  |  | 1.5.01 | Extra TDCS bytes for each L2 VM of a partitioned TD. |
+ | `TDVPS_BASE_SIZE` | `0x9800000100000200` | 2 | 1 | `tdx_sys_info_td_ctrl.tdvps_base_size` |  |  | 1.5.01 | Bytes of the TDVPS pages of a vCPU. |
+ | `TDVPS_SIZE_PER_L2_VM` | `0x9800000100000201` | 2 | 1 | `tdx_sys_info_td_ctrl.tdvps_size_per_l2_vm` |  |  | 1.5.01 | Extra TDVPS bytes for each L2 VM of a partitioned TD. |
++| `TDVPS_PAGES` | `0x9800000100000202` | 2 | 1 | `tdx_sys_info_td_ctrl.tdvps_pages` |  |  | 2.0.08, optional | Pages of a vCPU's TDVPS \\| one per L2 VM more. |
+ 
+ ## Class 0x19: TD Configurability
+ 
+"""
