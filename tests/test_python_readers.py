@@ -502,3 +502,39 @@ def read_mini(source) -> TdxSysInfoMini:
 
 
 '''
+
+
+# -- against the simulator (codegen.sim), every shipped profile --------------------
+
+
+def simulator(profile: str, **kw):
+    from codegen.cli import DEFAULT_SCHEMA
+    from codegen.sim.profile import load_profile, resolve
+    from codegen.sim.simulator import Simulator
+    catalogue = compile_or_raise(DEFAULT_SCHEMA)
+    return Simulator(load_profile(resolve(profile, DEFAULT_SCHEMA), catalogue), **kw)
+
+
+@pytest.mark.parametrize("profile", ["1.5.01", "1.5.06+f97a493", "2.0.08"])
+@pytest.mark.parametrize("list_size", [mdlist.PAGE_SIZE, 512])
+def test_rd_and_rdall_agree_on_the_simulator(profile, list_size):
+    by_rd = md.read_all_rd(simulator(profile))
+    by_rdall = md.read_all_rdall(simulator(profile, list_size=list_size))
+    assert by_rd == by_rdall
+    assert by_rd.version.major_version in (1, 2)
+    assert len(by_rd.td_conf.cpuid_config_leaves) == by_rd.td_conf.num_cpuid_config
+
+
+def test_the_simulated_1_5_01_module_lacks_the_later_fields():
+    info = md.read_all_rd(simulator("1.5.01"))
+    assert (info.version.major_version, info.version.minor_version) == (1, 5)
+    assert info.td_conf.max_vcpus_per_td is None and info.td_conf.min_virt_maxpa is None
+    assert info.mem_mgmt.guest_gpa_attr_mask is None and info.connect is None
+
+
+def test_a_fault_injected_in_the_simulator_surfaces_with_its_name():
+    sim = simulator("1.5.01")
+    sim.inject("NUM_CMRS", status.TDX_SYS_BUSY)
+    with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RD reading NUM_CMRS \(0x9000000100000000\) "
+                       r"failed: TDX_SYS_BUSY \(0x8000020200000000\)$"):
+        md.read_all_rd(sim)
