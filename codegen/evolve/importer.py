@@ -2,7 +2,8 @@
 
 The TOML is a starting point for fields the schema lacks (matched by class
 and field code): id, class, shape and access come from the JSON; struct is
-the one the schema already uses for that class (when there is exactly one),
+the one of the schema field just before it in its class ("TODO" for a new
+class),
 member and type follow the ABI name and element size.  The compiler then
 checks the result like any other schema text.
 """
@@ -36,9 +37,6 @@ def _q(text: str) -> str:
 
 def toml_stubs(rel: JsonRelease, cat: Catalogue) -> str:
     known = {f.key for f in cat.fields}
-    structs: dict[int, set[str]] = {}
-    for f in cat.fields:
-        structs.setdefault(f.class_code, set()).add(f.struct)
     try:
         since = str(Release.parse(rel.version.strip()))
     except ValueError:
@@ -47,12 +45,19 @@ def toml_stubs(rel: JsonRelease, cat: Catalogue) -> str:
     out = [f"# {len(missing)} field(s) of {rel.file} that the schema lacks"]
     for f in missing:
         out.append("")
-        out.extend(_stub(f, structs.get(f.class_code, set()), since))
+        out.extend(_stub(f, _neighbour_struct(cat, f), since))
     return "\n".join(out) + "\n"
 
 
-def _stub(f: JsonField, structs: set[str], since: str | None) -> list[str]:
-    struct = next(iter(structs)) if len(structs) == 1 else "TODO"
+def _neighbour_struct(cat: Catalogue, f: JsonField) -> str:
+    """The struct of the schema field just before this one in its class (else just after)."""
+    same = [g for g in cat.fields if g.class_code == f.class_code]
+    before = [g for g in same if g.key < f.key]
+    pick = before[-1] if before else (same[0] if same else None)
+    return pick.struct if pick else "TODO"
+
+
+def _stub(f: JsonField, struct: str, since: str | None) -> list[str]:
     lines = ["[[field]]", f"name = {_q(f.name)}", f'id = "{fieldid.fmt(f.id)}"',
              f"class = {f.class_code:#04x}", f"element_size = {f.element_size}"]
     if f.num_fields > 1:
