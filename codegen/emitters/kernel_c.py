@@ -13,6 +13,7 @@ after read_sys_metadata_field(), so it does not compile alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
+from itertools import groupby
 
 from codegen import fieldid
 from codegen.emitters import cformat
@@ -25,9 +26,9 @@ HEADER_PATH = "linux/arch/x86/include/asm/tdx_global_metadata.h"
 SOURCE_PATH = "linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
 FLAVORS = ("map", "functions")
 RELEASE_FIELDS = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
-SOURCE_TITLE = ("Readers of TDX global metadata into struct tdx_sys_info. This file does not "
-                "compile on its own: tdx.c includes it after read_sys_metadata_field(), the "
-                "SEAMCALL wrapper that reads one field.")
+SOURCE_TITLE = ["Readers of TDX global metadata into struct tdx_sys_info.", "",
+                "This file does not compile on its own: tdx.c includes it after "
+                "read_sys_metadata_field(), the SEAMCALL wrapper that reads one field."]
 
 
 def emit(ctx) -> list[Output]:
@@ -41,7 +42,7 @@ def emit(ctx) -> list[Output]:
                     bit_groups=k.bit_groups(), structs=k.header_structs(),
                     members=[(s.c_name, s.name) for s in k.structs])
     source = render("kernel/tdx_global_metadata.c.j2",
-                    banner=cformat.comment([SOURCE_TITLE, "", *banner]),
+                    banner=cformat.comment([*SOURCE_TITLE, "", *banner]),
                     flavor=k.flavor, init=k.init_attr, id_defines=k.id_defines(),
                     size_code=fieldid.LAYOUT[[n for n, _, _ in fieldid.LAYOUT]
                                              .index("ELEMENT_SIZE_CODE")],
@@ -189,12 +190,14 @@ class _Kernel:
     def functions_body(self, s: Struct, fn: _Function) -> None:
         w = CodeWriter()
         loops = set()
-        for f in self.fields[s.name]:
-            if f.gate is not None:
-                with w.block(f"if ({self.gate_expr(f.gate, s)})"):
-                    self.read_elements(w, f, s, loops)
+        for gate, fields in groupby(self.fields[s.name], key=lambda f: f.gate):
+            if gate is not None:  # consecutive fields behind one gate share its test
+                with w.block(f"if ({self.gate_expr(gate, s)})"):
+                    for f in fields:
+                        self.read_elements(w, f, s, loops)
             else:
-                self.read_elements(w, f, s, loops)
+                for f in fields:
+                    self.read_elements(w, f, s, loops)
         w.line("")
         w.line("return 0;")
         fn.locals = ["u64 val;"]

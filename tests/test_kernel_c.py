@@ -1,0 +1,315 @@
+"""Kernel C emitter: exact text, kernel style, gcc -Werror, and the compiled reader's results."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from codegen.compiler import compile_or_raise
+from codegen.emitters import EmitContext, cformat, kernel_c
+from codegen.writer import seal
+from kernel import cbuild
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SMALL = DATA / "kernel_small"
+EXPECTED = DATA / "kernel_small_expected"
+EINVAL, EIO = 22, 5
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return compile_or_raise(ROOT / "schema")
+
+
+@pytest.fixture(scope="module")
+def every_struct(shipped):
+    """All 15 structs (the gated ones included), no field excluded."""
+    return cbuild.with_kernel(shipped, structs=shipped.settings.python_structs,
+                              exclude_fields=())
+
+
+@pytest.fixture(scope="module")
+def small():
+    return compile_or_raise(SMALL)
+
+
+def emit(cat, flavor):
+    return {o.path: seal(o.content) for o in kernel_c.emit(EmitContext(cat, flavor))}
+
+
+# -- exact text ------------------------------------------------------------------
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_small_schema_exact_text(small, flavor):
+    got = emit(small, flavor)
+    for path, text in got.items():
+        assert text == (EXPECTED / flavor / Path(path).name).read_text(), path
+
+
+def test_paths_mirror_the_kernel_tree(shipped):
+    assert sorted(emit(shipped, "map")) == [
+        "linux/arch/x86/include/asm/tdx_global_metadata.h",
+        "linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c",
+    ]
+
+
+def test_committed_files_match_the_schema(shipped):
+    for path, text in emit(shipped, shipped.settings.kernel.flavor).items():
+        assert (ROOT / "generated" / path).read_text() == text, f"{path}: run tdx-codegen build"
+
+
+def test_unknown_flavour_is_refused(shipped):
+    with pytest.raises(ValueError, match="unknown kernel C flavour 'tables'"):
+        kernel_c.emit(EmitContext(shipped, "tables"))
+
+
+# -- every flavour x settings combination: style, gcc -Werror, every member --------
+
+COMBINATIONS = list(itertools.product(["map", "functions"], [True, False], [True, False],
+                                      [True, False], ["shipped", "every_struct"]))
+
+
+@pytest.mark.parametrize("flavor,init,named_ids,prints,structs", COMBINATIONS,
+                         ids=["-".join(map(str, c)) for c in COMBINATIONS])
+def test_every_combination_compiles_and_reads(request, tmp_path, flavor, init, named_ids, prints,
+                                              structs):
+    base = request.getfixturevalue(structs)
+    cat = cbuild.with_kernel(base, flavor=flavor, init=init, named_ids=named_ids,
+                             print=base.settings.kernel.print if prints else ())
+    files = emit(cat, flavor)
+    for path, text in files.items():
+        assert cformat.problems(text) == [], path
+        first = "// SPDX-License-Identifier: GPL-2.0" if path.endswith(".c") else \
+            "/* SPDX-License-Identifier: GPL-2.0 */"
+        assert text.split("\n", 1)[0] == first
+        banner = text.split("\n", 1)[1].split("*/", 1)[0]   # the comment after SPDX
+        assert banner.startswith("/*\n") and "\n * content-hash " in banner
+    source = files[kernel_c.SOURCE_PATH]
+    assert ("__init" in source) == init
+    assert ("MD_FIELD_ID_" in source) == (named_ids or flavor == "map")
+    assert "static " + ("__init " if init else "") + \
+        "int get_tdx_sys_info(struct tdx_sys_info *sysinfo)" in source
+    values = cbuild.default_values(cat)
+    dump = cbuild.build_and_run(cat, tmp_path, values)
+    assert dump.ret == 0
+    assert dump.members == cbuild.expected(cat, values)
+    assert ("info: version.major_version=" in dump.stderr) == prints
+
+
+# -- the shipped settings are a drop-in for the kernel ---------------------------------
+
+# TDX_ABI.md section 7: the kernel's structs today, in order.
+KERNEL_STRUCTS = {
+    "tdx_sys_info_version": ["u16 minor_version", "u16 major_version", "u16 update_version"],
+    "tdx_sys_info_features": ["u64 tdx_features0"],
+    "tdx_sys_info_tdmr": ["u16 max_tdmrs", "u16 max_reserved_per_tdmr", "u16 pamt_4k_entry_size",
+                          "u16 pamt_2m_entry_size", "u16 pamt_1g_entry_size"],
+    "tdx_sys_info_td_ctrl": ["u16 tdr_base_size", "u16 tdcs_base_size", "u16 tdvps_base_size"],
+    "tdx_sys_info_td_conf": ["u64 attributes_fixed0", "u64 attributes_fixed1", "u64 xfam_fixed0",
+                             "u64 xfam_fixed1", "u16 num_cpuid_config", "u16 max_vcpus_per_td",
+                             "u64 cpuid_config_leaves[128]", "u64 cpuid_config_values[128][2]"],
+    "tdx_sys_info": ["struct tdx_sys_info_version version",
+                     "struct tdx_sys_info_features features", "struct tdx_sys_info_tdmr tdmr",
+                     "struct tdx_sys_info_td_ctrl td_ctrl", "struct tdx_sys_info_td_conf td_conf"],
+}
+
+
+def structs_of(header: str) -> dict[str, list[str]]:
+    return {name: [m.strip().rstrip(";") for m in body.strip().split("\n")]
+            for name, body in re.findall(r"^struct (\w+) \{\n(.*?)^\};", header, re.M | re.S)}
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_header_is_a_drop_in_for_the_kernel(shipped, flavor):
+    header = emit(shipped, flavor)[kernel_c.HEADER_PATH]
+    assert structs_of(header) == KERNEL_STRUCTS
+    assert "#define TDX_FEATURES0_NO_RBP_MOD\t\t\tBIT_ULL(18)\n" in header
+
+
+def kernel_read_order(num_cpuid_config: int) -> list[int]:
+    """The ids the kernel's generated tdx_global_metadata.c reads, in its order."""
+    ids = [0x0800000100000003, 0x0800000100000004, 0x0800000100000005, 0x0A00000300000008,
+           0x9100000100000008, 0x9100000100000009, 0x9100000100000010, 0x9100000100000011,
+           0x9100000100000012, 0x9800000100000000, 0x9800000100000100, 0x9800000100000200,
+           0x1900000300000000, 0x1900000300000001, 0x1900000300000002, 0x1900000300000003,
+           0x9900000100000004, 0x9900000100000008]
+    ids += [0x9900000300000400 + i for i in range(num_cpuid_config)]
+    ids += [0x9900000300000500 + i * 2 + j for i in range(num_cpuid_config) for j in range(2)]
+    return ids
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_reads_the_kernels_ids_in_the_kernels_order(shipped, tmp_path, flavor):
+    cat = cbuild.with_kernel(shipped, flavor=flavor)
+    values = cbuild.default_values(cat)
+    values[0x9900000100000004] = 12                     # NUM_CPUID_CONFIG as on 1.5.01
+    dump = cbuild.build_and_run(cat, tmp_path, values)
+    assert dump.ret == 0
+    assert dump.reads == kernel_read_order(12)
+    assert dump.members == cbuild.expected(cat, values)
+    assert dump.members["td_conf.cpuid_config_values[11][1]"] == values[0x9900000300000517]
+    assert dump.members["td_conf.cpuid_config_values[12][0]"] == 0
+
+
+# -- what the kernel had to hand-edit, now from the schema ---------------------------
+
+def cpuid_values(cat, count: int) -> dict[int, int]:
+    """Values with NUM_CPUID_CONFIG = count and every CPUID element up to the capacity."""
+    values = cbuild.default_values(cat)
+    for name in ("CPUID_CONFIG_LEAVES", "CPUID_CONFIG_VALUES"):
+        f = cat.field(name)
+        for i in range(f.capacity):
+            for j in range(f.num_elements):
+                values[f.element_id(i, j)] = (i << 8) | j | 0x1000
+    values[cat.field("NUM_CPUID_CONFIG").id] = count
+    return values
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_count_up_to_the_kernel_capacity_is_read(shipped, tmp_path, flavor):
+    cat = cbuild.with_kernel(shipped, flavor=flavor)
+    values = cpuid_values(cat, 128)                     # more than the module table's 32
+    dump = cbuild.build_and_run(cat, tmp_path, values)
+    assert dump.ret == 0
+    assert dump.members["td_conf.cpuid_config_leaves[127]"] == 0x7F00 | 0x1000
+    assert dump.members["td_conf.cpuid_config_values[127][1]"] == 0x7F01 | 0x1000
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_count_beyond_capacity_is_einval(shipped, tmp_path, flavor):
+    cat = cbuild.with_kernel(shipped, flavor=flavor)
+    dump = cbuild.build_and_run(cat, tmp_path, cpuid_values(cat, 129))
+    assert dump.ret == -EINVAL
+    assert dump.reads[-1] == 0x9900000100000008         # nothing read past the guard
+    assert dump.members["td_conf.cpuid_config_leaves[0]"] == 0
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+@pytest.mark.parametrize("preserving", [False, True])
+def test_gated_struct_read_only_when_its_bit_is_set(every_struct, tmp_path, flavor, preserving):
+    cat = cbuild.with_kernel(every_struct, flavor=flavor)
+    values = cbuild.default_values(cat)
+    features = cat.field("TDX_FEATURES0")
+    bit = 1 << 1                                        # TD_PRESERVING
+    values[features.id] = values[features.id] | bit if preserving else values[features.id] & ~bit
+    dump = cbuild.build_and_run(cat, tmp_path, values)
+    assert dump.ret == 0
+    handoff_ids = [f.id for f in cat.struct("handoff").fields]
+    assert any(i in dump.reads for i in handoff_ids) == preserving
+    assert dump.members == cbuild.expected(cat, values)
+    assert (dump.members["handoff.module_hv"] != 0) == preserving
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+@pytest.mark.parametrize("dynamic_pamt,release,read", [
+    (False, (1, 5, 6), {0x9000000100000041}),
+    (True, (1, 5, 5), {0x9000000000000040}),
+    (True, (1, 5, 6), {0x9000000000000040, 0x9000000100000041}),
+    (True, (2, 0, 0), {0x9000000000000040, 0x9000000100000041}),
+])
+def test_feature_and_release_gated_fields(small, tmp_path, flavor, dynamic_pamt, release, read):
+    values = cbuild.default_values(small)
+    values[0x0800000100000004], values[0x0800000100000003], values[0x0800000100000005] = release
+    values[0x0A00000300000008] = (1 << 18) | (int(dynamic_pamt) << 36)
+    dump = cbuild.build_and_run(small, tmp_path, values, flavor=flavor)
+    assert dump.ret == 0
+    assert {0x9000000000000040, 0x9000000100000041} & set(dump.reads) == read
+    assert dump.members == cbuild.expected(small, values)
+    assert (dump.members["tables.dyn_bits"] != 0) == dynamic_pamt
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_every_shape_lands_where_the_schema_says(small, tmp_path, flavor):
+    values = cbuild.default_values(small)
+    values[0x0A00000300000008] = (1 << 18) | (1 << 36) | (1 << 1)
+    values[0x9000000100000002] = 0x1234                 # SHORT_TRUNC: u8, truncate = true
+    values[0x9000000000000001] = 0xAB                   # BYTE_WIDE: 1 byte into a u32
+    values[0x9000000100000000] = 3                      # NUM_ENTRIES: 3 of 4 (capacity 6)
+    dump = cbuild.build_and_run(small, tmp_path, values, flavor=flavor)
+    assert dump.ret == 0
+    assert dump.members == cbuild.expected(small, values)
+    m = dump.members
+    assert m["tables.short_trunc"] == 0x34
+    assert m["tables.byte_wide"] == 0xAB
+    assert [m[f"tables.entry_base[{i}]"] for i in range(6)] == \
+        [values[0x9000000300000010 + i] for i in range(3)] + [0, 0, 0]
+    assert m["tables.entry_pair[2][1]"] == values[0x9000000300000025]
+    assert m["tables.entry_pair[3][0]"] == 0
+    assert [m[f"tables.small_array[{i}]"] for i in range(3)] == \
+        [values[0x9000000000000030 + i] for i in range(3)]
+    assert m["handoff.module_hv"] == values[0x8900000100000000]
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_read_error_stops_the_read(shipped, tmp_path, flavor):
+    cat = cbuild.with_kernel(shipped, flavor=flavor)
+    values = cbuild.default_values(cat)
+    dump = cbuild.build_and_run(cat, tmp_path, values, {0x9100000100000009: -EIO})
+    assert dump.ret == -EIO
+    assert dump.reads[-1] == 0x9100000100000009
+    assert dump.members["tdmr.max_tdmrs"] == values[0x9100000100000008]
+    assert dump.members["tdmr.max_reserved_per_tdmr"] == 0
+    assert dump.members["td_conf.attributes_fixed0"] == 0
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_required_feature_missing_is_einval(small, tmp_path, flavor):
+    values = cbuild.default_values(small)
+    values[0x0A00000300000008] = 1 << 36                # NO_RBP_MOD clear
+    dump = cbuild.build_and_run(small, tmp_path, values, flavor=flavor)
+    assert dump.ret == -EINVAL
+    assert dump.reads[-1] == 0x0A00000300000008         # stops right after the features
+    assert "err: TDX module lacks required feature TDX_FEATURES0.NO_RBP_MOD\n" in dump.stderr
+
+
+def test_version_print(small, tmp_path):
+    values = cbuild.default_values(small)
+    values.update({0x0800000100000004: 1, 0x0800000100000003: 5, 0x0800000100000005: 1})
+    dump = cbuild.build_and_run(small, tmp_path, values)
+    assert dump.stderr.startswith(
+        "info: version.major_version=1 version.minor_version=5 version.update_version=1\n")
+
+
+def test_element_too_wide_for_its_member_fails_the_build(small, tmp_path):
+    """The map flavour's build-time check is real: shrink a member and gcc refuses."""
+    out, build = tmp_path / "out", tmp_path / "build"
+    build.mkdir()
+    cbuild.generate(small, out, "map")
+    header = out / kernel_c.HEADER_PATH
+    header.write_text(header.read_text().replace("\tu16 num_entries;", "\tu8 num_entries;"))
+    (build / "tdx_dump.h").write_text(cbuild.dump_header(small))
+    (build / "fake_values.h").write_text(cbuild.fake_values_header({}))
+    with pytest.raises(cbuild.BuildError, match="negative width in bit-field"):
+        cbuild.compile_reader(build, out)
+
+
+# -- layout helpers -----------------------------------------------------------------
+
+def test_defines_align_at_one_tab_stop():
+    assert cformat.align_defines([("A", "1"), ("LONGER_NAME", "2")]) == [
+        "#define A\t\t1", "#define LONGER_NAME\t2"]   # both values at column 24
+
+
+def test_fill_breaks_after_a_piece_and_aligns_under_the_parenthesis():
+    w = cformat.CodeWriter(level=1)
+    w.fill("ret = f(", ["a" * 50 + ",", "b" * 40], ");")      # 110 columns on one line
+    assert w.lines == ["\tret = f(" + "a" * 50 + ",", "\t\t" + "b" * 40 + ");"]
+
+
+def test_comment_wraps_within_the_limit():
+    lines = cformat.comment(["word " * 40], indent=1)
+    assert lines[0] == "\t/*" and lines[-1] == "\t */"
+    assert all(cformat.columns(line) <= 100 and line.startswith("\t *") for line in lines[1:])
+
+
+def test_problems_names_the_line():
+    assert cformat.problems("ok\n  spaced \n" + "x" * 101 + "\n") == [
+        "line 2: trailing whitespace", "line 2: indented with spaces",
+        "line 3: 101 columns (limit 100)"]
