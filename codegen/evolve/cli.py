@@ -280,12 +280,18 @@ def cmd_patch(args) -> int:
     if not plan.changes:
         print(f"kernel files in {plan.root} are up to date: no patch", file=sys.stderr)
         return EXIT_OK
-    patch = kernel_tree.make_patch(plan, force=args.force, generator_version=__version__)
+    patch = kernel_tree.make_patch(plan, force=args.force, generator_version=__version__,
+                                   author=kernel_tree.tree_author(args.kernel_tree))
     if args.output is None:
         sys.stdout.write(patch)
         return EXIT_OK
     from codegen.writer import atomic_write
 
-    atomic_write(args.output, patch)
+    try:
+        atomic_write(args.output, patch)
+    except OSError as exc:
+        print(f"tdx-codegen: error: cannot write {args.output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_INVALID
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK

@@ -12,7 +12,9 @@ The patch changelog compares what the tree's current files declare with
 what the schema generates, both read the same way: field ids from the
 `#define MD_FIELD_ID_<NAME> <id>` lines (a raw hex id that no define names
 stands for itself), members from the `struct tdx_sys_info_* { ... };`
-declarations of the header.  Categories are compat's.
+declarations of the header.  Comparing two generated files, not two
+schemas, keeps the patch honest about what the tree really had, hand
+edits and older generators included.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codegen import fieldid, writer
-from codegen.evolve.compat import CATEGORIES, Change
 
 PREFIX = "linux/"
 SUBJECT = "x86/virt/tdx: Regenerate the global metadata readers with tdx-codegen"
@@ -58,7 +59,7 @@ def plan(tree: Path, outputs: list[writer.Output]) -> writer.Plan:
 # -- what a file declares ------------------------------------------------------
 
 _DEFINE = re.compile(r"^#define\s+MD_FIELD_ID_(\w+)\s+\(?(0x[0-9A-Fa-f]+)(?:ULL|UL|U)?\)?", re.M)
-_RAW_ID = re.compile(r"\b0x[0-9A-Fa-f]{16}\b")
+_RAW_ID = re.compile(r"\b0x[0-9A-Fa-f]{16}(?=(?:ULL|UL|U)?\b)")
 _STRUCT = re.compile(r"^struct\s+(\w+)\s*\{(.*?)^\};", re.M | re.S)
 _MEMBER = re.compile(r"^\s*(?:const\s+)?(\w+)\s+(\w+)((?:\s*\[[^\]]*\])*)\s*;", re.M)
 
@@ -87,35 +88,30 @@ def declared(texts: list[str]) -> Declared:
     return Declared(ids, members)
 
 
-def changelog_changes(old: Declared, new: Declared) -> list[Change]:
-    out = []
+SECTIONS = ("Fields added", "Fields removed", "Fields changed",
+            "Struct members added", "Struct members removed", "Struct members changed")
+
+
+def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
+    """Section -> lines, for fields (by name and id) and struct members (by type and dims)."""
+    out: dict[str, list[str]] = {s: [] for s in SECTIONS}
     for name in sorted(old.ids.keys() | new.ids.keys()):
         was, now = old.ids.get(name), new.ids.get(name)
-        if was == now:
-            continue
         if was is None:
-            out.append(Change("ADDITIVE", "field-added", name,
-                              f"added {name} ({fieldid.fmt(now)})", "", ""))
+            out["Fields added"].append(f"{name} ({fieldid.fmt(now)})")
         elif now is None:
-            out.append(Change("MODULE_ABI", "field-removed", name,
-                              f"removed {name} ({fieldid.fmt(was)})", "", ""))
-        else:
-            out.append(Change("MODULE_ABI", "field-id", name, f"changed {name}: id "
-                              f"{fieldid.fmt(was)} -> {fieldid.fmt(now)}", "", ""))
+            out["Fields removed"].append(f"{name} ({fieldid.fmt(was)})")
+        elif was != now:
+            out["Fields changed"].append(f"{name}: id {fieldid.fmt(was)} -> {fieldid.fmt(now)}")
     for key in sorted(old.members.keys() | new.members.keys()):
         was, now = old.members.get(key), new.members.get(key)
-        if was == now:
-            continue
         if was is None:
-            out.append(Change("ADDITIVE", "member-added", key, f"added member {key}", "", ""))
+            out["Struct members added"].append(f"{key} ({''.join(now)})")
         elif now is None:
-            out.append(Change("KERNEL_API", "member-removed", key,
-                              f"removed member {key}", "", ""))
-        else:
-            out.append(Change("KERNEL_API", "member-retyped", key, f"changed member {key}: "
-                              f"{was[0]}{was[1]} -> {now[0]}{now[1]}", "", ""))
-    rank = {c: i for i, c in enumerate(CATEGORIES)}
-    return sorted(out, key=lambda c: (rank[c.category], c.subject))
+            out["Struct members removed"].append(f"{key} ({''.join(was)})")
+        elif was != now:
+            out["Struct members changed"].append(f"{key}: {''.join(was)} -> {''.join(now)}")
+    return {k: v for k, v in out.items() if v}
 
 
 # -- the patch -------------------------------------------------------------------
@@ -134,27 +130,21 @@ def file_diff(path: str, old: str | None, new: str) -> str:
     return "".join(head) + body
 
 
-def make_patch(p: writer.Plan, *, force: bool, generator_version: str) -> str:
+def make_patch(p: writer.Plan, *, force: bool, generator_version: str, author: str = AUTHOR) -> str:
     """An mbox patch for git am: subject, changelog, diffstat-free body, the diffs."""
     changed = p.create + p.update + (p.edited if force else [])
     old_texts = [p.old.get(o.path) or "" for o in changed] + \
                 [o.content for o in p.unchanged]
     new_texts = [o.content for o in changed + p.unchanged]
-    changes = changelog_changes(declared(old_texts), declared(new_texts))
+    sections = changelog(declared(old_texts), declared(new_texts))
     body = ["The TDX global metadata readers are generated from the tdx-codegen schema.",
-            "Regenerate them; the fields read and the struct members change as follows:", ""]
-    if not changes:
-        body.append("No field or member changes (layout or comments only).")
-    for cat in CATEGORIES:
-        items = [c for c in changes if c.category == cat]
-        if items:
-            body.append(f"{_TITLES[cat]}:")
-            body.extend(f"  - {c.message}" for c in items)
-            body.append("")
-    while body[-1] == "":
-        body.pop()
+            "Regenerate them from the current schema."]
+    if not sections:
+        body.append("No field or struct member changes (layout or comments only).")
+    for title, items in sections.items():
+        body += ["", f"{title}:", *(f"  - {x}" for x in items)]
     patch = [f"From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n",
-             f"From: {AUTHOR}\n", f"Subject: [PATCH] {SUBJECT}\n", "\n",
+             f"From: {author}\n", f"Subject: [PATCH] {SUBJECT}\n", "\n",
              "\n".join(body) + "\n", "\n",
              f"Generated by tdx-codegen {generator_version} (tdx-codegen patch).\n", "---\n"]
     for out in sorted(changed, key=lambda o: o.path):
@@ -164,6 +154,17 @@ def make_patch(p: writer.Plan, *, force: bool, generator_version: str) -> str:
     return "".join(patch)
 
 
-_TITLES = {"MODULE_ABI": "Fields removed or changed (module ABI)",
-           "KERNEL_API": "Struct members removed or changed (kernel API)",
-           "ADDITIVE": "Fields and members added"}
+def tree_author(tree: Path) -> str:
+    """The tree's git identity (user.name, user.email), else tdx-codegen's own."""
+    import subprocess
+
+    def config(key: str) -> str:
+        try:
+            done = subprocess.run(["git", "-C", str(tree), "config", key], capture_output=True,
+                                  text=True)
+        except OSError:
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    name, email = config("user.name"), config("user.email")
+    return f"{name} <{email}>" if name and email else AUTHOR
