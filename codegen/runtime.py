@@ -245,9 +245,9 @@ class RdallSource(Source):
             except mdlist.ListFormatError as exc:
                 raise ListError(f"{RDALL} page starting at {self._name_at(start)} "
                                 f"({fieldid.fmt(start)}): {exc}") from None
-            for seq in sequences:
-                for eid, value in seq.element_ids():
-                    self.elements[fieldid.key(eid)] = value
+            for seq in sequences:  # element i of a sequence has field code first + i
+                for i, value in enumerate(seq.values):
+                    self.elements[seq.class_code, seq.field_code + i] = value
             if st == _status.TDX_SUCCESS:
                 break
             if not sequences or next_id == start:
@@ -260,17 +260,18 @@ class RdallSource(Source):
         """Name of the field a start id points into, for error messages."""
         if field_id == fieldid.NULL_ID:
             return "the first field"
-        want = fieldid.key(field_id)
+        class_code, field_code = fieldid.key(field_id)
         for f in self.fields.values():
-            for k in range(f.num_fields * f.num_elements):
-                if fieldid.key(fieldid.element_id(f.id, k)) == want:
-                    return f.name
+            f_class, f_code = fieldid.key(f.id)
+            if f_class == class_code and 0 <= field_code - f_code < f.num_fields * f.num_elements:
+                return f.name
         return "an unknown field"
 
     def element(self, f: Field, index: int) -> int | None:
-        fid = fieldid.element_id(f.id, index)
-        value = self.elements.get(fieldid.key(fid))
+        class_code, field_code = fieldid.key(f.id)
+        value = self.elements.get((class_code, field_code + index))
         if value is None and not f.optional:
+            fid = fieldid.element_id(f.id, index)
             raise SeamcallError(RDALL, _status.TDX_METADATA_FIELD_ID_INCORRECT, f.name, fid,
                                 "; the field is missing from the list")
         return value
