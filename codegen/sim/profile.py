@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 
 from codegen import fieldid, mdlist, tomlsource
-from codegen.diagnostics import CompileError, Location, Reporter, display_path
+from codegen.diagnostics import CompileError, Location, Note, Reporter, display_path
 from codegen.model import Catalogue, Field
 from codegen.release import Release
 from codegen.sim.simulator import Module, Simulator
@@ -117,17 +117,15 @@ class _ProfileChecker:
         given: dict[str, list[list[int]]] = {}
         for fname, raw in data.get("values", {}).items():
             f = self.field(fname, names, release, "values")
-            if f is not None:
-                rows = self.shape(raw, f)
-                if rows is not None:
-                    given[fname] = rows
+            rows = None if f is None else self.shape(raw, f)
+            given[fname] = rows          # None: reported already
         quirk = self.quirks(data.get("quirks", {}), names, release)
         self.counts(present, given)
-        if release is None:
+        if release is None or self.rep.errors:
             return None
         values = {}
         for f in present:
-            rows = given.get(f.name, [])
+            rows = given.get(f.name) or []
             flat = [v for row in rows for v in row]
             values[f.name] = tuple(flat + [fill.get(f.name, 0)] * (f.num_ids - len(flat)))
         return Module(self.name, release, tuple(present), values, frozenset(quirk))
@@ -234,13 +232,16 @@ class _ProfileChecker:
     def counts(self, present: list[Field], given: dict) -> None:
         """A live count must not exceed the fields given for its arrays."""
         for f in present:
-            if f.count is None or f.count not in given:
+            if f.count is None or not given.get(f.count) or given.get(f.name, []) is None:
                 continue
             count = given[f.count][0][0]
             have = len(given.get(f.name, []))
             if count > have:
-                self.error("PROFILE-COUNT", f"{f.count} = {count} but only {have} fields of "
-                           f"{f.name} are given", "values", f.count)
+                where = self.doc.loc(("values", f.name), key=True) if f.name in given else None
+                self.rep.error("PROFILE-COUNT", f"{f.count} = {count} but {have} fields of "
+                               f"{f.name} are given", self.doc.loc(("values", f.count)),
+                               Note(f"{f.name} is here" if where else
+                                    f"give {f.name} = [...] in [values]", where))
 
 
 # -- replay ----------------------------------------------------------------------
