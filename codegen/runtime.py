@@ -129,7 +129,8 @@ class CountError(MetadataError):
     """A live count exceeds the array that holds it (the kernel's -EINVAL)."""
 
     def __init__(self, field: str, count_field: str, count: int, capacity: int):
-        self.field, self.count_field, self.count, self.capacity = field, count_field, count, capacity
+        self.field, self.count_field = field, count_field
+        self.count, self.capacity = count, capacity
         super().__init__(f"{count_field} = {count} exceeds the capacity of {field} ({capacity})")
 
 
@@ -153,8 +154,6 @@ class Source:
     Values are read once and kept, so gates and counts needed by later
     structs are not read again; use a fresh source for a fresh snapshot.
     """
-
-    leaf = RD
 
     def __init__(self, fields: dict[str, Field]):
         self.fields = fields
@@ -229,8 +228,6 @@ class RdallSource(Source):
     Pages are fetched up front, following next_id while the module answers
     TDX_METADATA_LIST_OVERFLOW, and parsed by their sequence headers.
     """
-
-    leaf = RDALL
 
     def __init__(self, backend, fields: dict[str, Field]):
         super().__init__(fields)

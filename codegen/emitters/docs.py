@@ -64,7 +64,8 @@ def emit(ctx) -> list[Output]:
             "name": cell(md_class.name),
             "description": cell(md_class.description),
             "rows": [field_row(f, structs[f.struct], catalogue) for f in mine],
-            "flags": [{"name": f.name, "bits": [(b.bit, b.name, cell(b.description)) for b in f.bits]}
+            "flags": [{"name": f.name,
+                       "bits": [(b.bit, b.name, cell(b.description)) for b in f.bits]}
                       for f in mine if f.bits],
         })
     content = render(
