@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -538,3 +539,52 @@ def test_a_fault_injected_in_the_simulator_surfaces_with_its_name():
     with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RD reading NUM_CMRS \(0x9000000100000000\) "
                        r"failed: TDX_SYS_BUSY \(0x8000020200000000\)$"):
         md.read_all_rd(sim)
+
+
+# -- against the compiled kernel C readers -------------------------------------------
+
+
+class ValuesBackend:
+    """TDH.SYS.RD over a dict element id -> value (the kernel tests' fake table)."""
+
+    def __init__(self, values: dict[int, int]):
+        self.by_key = {fieldid.key(fid): v for fid, v in values.items()}
+
+    def rd(self, fid):
+        value = self.by_key.get(fieldid.key(fid))
+        if value is None:
+            return status.TDX_METADATA_FIELD_ID_INCORRECT, fieldid.NULL_ID, 0
+        return status.TDX_SUCCESS, fieldid.NULL_ID, value
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+@pytest.mark.parametrize("num_cpuid_config", [None, 5])
+def test_the_compiled_kernel_reader_and_the_python_readers_agree(tmp_path, flavor, num_cpuid_config):
+    from codegen.cli import DEFAULT_SCHEMA
+    from kernel import cbuild
+    catalogue = compile_or_raise(DEFAULT_SCHEMA)
+    values = cbuild.default_values(catalogue)
+    if num_cpuid_config is not None:
+        values[catalogue.field("NUM_CPUID_CONFIG").id] = num_cpuid_config
+    dump = cbuild.build_and_run(catalogue, tmp_path, values, flavor=flavor)
+    assert dump.ret == 0
+    info = md.read_all_rd(ValuesBackend(values))
+    compared = 0
+    for s, f in cbuild.kernel_fields(catalogue):
+        py = getattr(getattr(info, s.name), f.member)
+        for key, c_value in dump.members.items():
+            name, _, index = key.partition("[")
+            if name != f"{s.name}.{f.member}":
+                continue
+            indices = [int(i) for i in index.rstrip("]").split("][")] if index else []
+            value = py
+            for i in indices:
+                if i >= len(value):  # past the live count: Python returns no value
+                    break
+                value = value[i]
+            else:
+                assert value == c_value, key
+                compared += 1
+    live = num_cpuid_config or catalogue.field("CPUID_CONFIG_LEAVES").num_fields
+    assert compared == sum(1 for _ in cbuild.kernel_fields(catalogue)) - 2 + 3 * live
