@@ -1,0 +1,152 @@
+"""`tdx-codegen sim`: what a user sees on stdout, stderr and in the exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from codegen.cli import main
+
+
+def run(capsys, *argv, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_rd(capsys):
+    code, out, err = run(capsys, "sim", "--profile", "1.5.01", "rd", "0x9900000100000004", "-1",
+                         "0x9900000100000008")
+    assert code == 1 and err == ""
+    assert out.splitlines() == [
+        "0x9900000100000004  NUM_CPUID_CONFIG              rax=0x0000000000000000 TDX_SUCCESS  "
+        "rdx=0x9900000300000006  r8=0x000000000000000C",
+        "0xFFFFFFFFFFFFFFFF  -1                            rax=0x00000C0B00000000 "
+        "TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT  rdx=0x0000000200000000  r8=0x0000000000000000",
+        "0x9900000100000008  ?                             rax=0xC0000C0000000000 "
+        "TDX_METADATA_FIELD_ID_INCORRECT  rdx=0xFFFFFFFFFFFFFFFF  r8=0x0000000000000000",
+    ]
+
+
+def test_module_options_after_the_subcommand(capsys):
+    code, out, _ = run(capsys, "sim", "rd", "--profile", "2.0.08", "--no-lp-init", "0")
+    assert code == 1
+    assert "rax=0xC000050200000000 TDX_SYS_LP_INIT_NOT_DONE" in out
+    code, out, _ = run(capsys, "sim", "--shutdown", "rd", "--profile", "2.0.08", "0")
+    assert "rax=0xC000050600000000 TDX_SYS_SHUTDOWN  rdx=0x0000000000000000" in out
+
+
+def test_fault_and_set(capsys):
+    code, out, _ = run(capsys, "sim", "--profile", "1.5.01", "--fault", "NUM_CPUID_CONFIG=TDX_SYS_BUSY:1",
+                       "--set", "NUM_CPUID_CONFIG=200", "rd", "0x9900000100000004",
+                       "0x9900000100000004")
+    lines = out.splitlines()
+    assert "rax=0x8000020200000000 TDX_SYS_BUSY  rdx=0xFFFFFFFFFFFFFFFF" in lines[0]
+    assert lines[1].endswith("TDX_SUCCESS  rdx=0x9900000300000006  r8=0x00000000000000C8")
+    code, out, _ = run(capsys, "sim", "--profile", "1.5.01", "--fault", "0x8000020300000000",
+                       "rd", "0")
+    assert "TDX_RND_NO_ENTROPY" in out
+
+
+def test_walk(capsys):
+    code, out, _ = run(capsys, "sim", "--profile", "1.5.01", "walk")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 355
+    assert lines[0] == "0x0000000200000000  NUM_PKGS                      0x0000000000000002"
+    assert lines[-2] == "0xA200000300000006  VCPU_L2_DEBUG_CTLS_FIXED1     0x0000000000000000"
+    assert lines[-1] == "354 elements, then -1"
+    code, out, err = run(capsys, "sim", "--profile", "1.5.01", "--no-lp-init", "walk")
+    assert code == 1 and out == "" and err == "0xFFFFFFFFFFFFFFFF  TDX_SYS_LP_INIT_NOT_DONE\n"
+
+
+def test_rdall(capsys):
+    code, out, _ = run(capsys, "sim", "--profile", "2.0.08", "rdall", "0x3000000300000000")
+    assert code == 0
+    assert out == (
+        "rax=0x0000000000000000 TDX_SUCCESS  r8=0xFFFFFFFFFFFFFFFF\n"
+        "list header 0x0000000000010018: 24 bytes, 1 sequences\n"
+        "  0x3000000300000000  1 field(s) x 1 element(s)\n"
+        "    0x3000000300000000  TDX_CONNECT_FEATURES          0x0000000000001281\n")
+    code, out, _ = run(capsys, "sim", "--profile", "2.0.08", "rdall", "--page", "0x1001")
+    assert (code, out) == (1, "rax=0xC000010000000002 TDX_OPERAND_INVALID(RDX)  "
+                              "r8=0xFFFFFFFFFFFFFFFF\nnothing written\n")
+
+
+BATCH_IN = """{"leaf": 34, "rdx": "0x9900000100000004"}
+not json
+{"leaf": 37, "rdx": "0x2000", "r8": "0x3000000300000000"}
+
+{"leaf": 37, "rdx": "0x2001", "r8": "0xffffffffffffffff"}
+{"leaf": 34, "rdx": "0x1ffffffffffffffff"}
+{"leaf": 34, "rbx": "0x0"}
+[1, 2]
+{"rdx": "0x0"}
+{"leaf": "34", "rdx": "zz"}
+{"leaf": 65570, "rcx": "0x5", "rdx": "0x7", "r8": "0x9"}
+"""
+
+
+def test_batch(capsys, monkeypatch):
+    code, out, err = run(capsys, "sim", "--profile", "2.0.08", "batch", stdin=BATCH_IN,
+                         monkeypatch=monkeypatch)
+    assert code == 0 and err == ""
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"rax": "0x0000000000000000", "rdx": "0x9900000300000006", "r8": "0x0000000000000014"},
+        {"error": "line 2: not JSON: Expecting value: line 1 column 1 (char 0)"},
+        {"rax": "0x0000000000000000", "rdx": "0x0000000000002000", "r8": "0xffffffffffffffff",
+         "page": "180001000000000000000000030000308112000000000000"},
+        {"rax": "0xc000010000000002", "rdx": "0x0000000000002001", "r8": "0xffffffffffffffff"},
+        {"error": "line 6: rdx must be a 64-bit value"},
+        {"error": "line 7: unknown key(s) rbx"},
+        {"error": "line 8: expected an object such as {\"leaf\": 34, \"rdx\": \"0x0\"}"},
+        {"error": "line 9: missing \"leaf\" (34 TDH.SYS.RD, 37 TDH.SYS.RDALL)"},
+        {"error": "line 10: rdx 'zz' is not a number (write \"0x...\")"},
+        {"rax": "0xc000010000000000", "rdx": "0x0000000000000007", "r8": "0x0000000000000009"},
+    ]
+
+
+def test_dump_and_replay(capsys, tmp_path):
+    code, out, _ = run(capsys, "sim", "--profile", "1.5.01", "--set", "NUM_PKGS=7", "dump")
+    doc = json.loads(out)
+    assert code == 0 and doc["format"] == "tdx-codegen-sim-dump" and len(doc["fields"]) == 65
+    assert doc["fields"][0] == {"name": "NUM_PKGS", "id": "0x0000000200000000", "values": ["0x7"]}
+    dump = tmp_path / "m.json"
+    dump.write_text(out)
+    pages = tmp_path / "m.bin"
+    assert run(capsys, "sim", "--replay", str(dump), "dump", "--format", "pages", "-o", str(pages))[0] == 0
+    assert pages.stat().st_size == 4096
+    code, out, _ = run(capsys, "sim", "--replay", str(pages), "rd", "0")
+    assert out.endswith("r8=0x0000000000000007\n")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sim", "walk"], "tdx-codegen: error: give --profile NAME|FILE or --replay FILE (profiles: "
+                      "1.5.01, 1.5.06+f97a493, 2.0.08)\n"),
+    (["sim", "--profile", "9.9", "walk"], "tdx-codegen: error: no profile '9.9' ("),
+    (["sim", "--profile", "1.5.01"], "tdx-codegen: error: sim needs a subcommand: rd, rdall, walk, "
+                                     "dump, serve or batch\n"),
+    (["sim", "--profile", "1.5.01", "rd", "0xZZ"], "tdx-codegen: error: '0xZZ' is not a number"),
+    (["sim", "--profile", "1.5.01", "--set", "NOPE=1", "walk"],
+     "tdx-codegen: error: 'NOPE' is not a field of module 1.5.01\n"),
+    (["sim", "--profile", "1.5.01", "--fault", "NUM_PKGS=TDX_NOPE", "walk"],
+     "tdx-codegen: error: --fault NUM_PKGS=TDX_NOPE: unknown status 'TDX_NOPE'"),
+    (["sim", "--profile", "1.5.01", "serve", "--tcp", "10.0.0.1:7070"],
+     "tdx-codegen: error: --tcp 10.0.0.1:7070: only loopback addresses are served"),
+])
+def test_usage_errors(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.startswith(message)
+
+
+def test_invalid_profile_file(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text('[profile]\nrelease = "1.5.01"\n[values]\nNUM_PKGS = 1.5\n')
+    code, out, err = run(capsys, "sim", "--profile", "bad.toml", "walk")
+    assert (code, out) == (1, "")
+    assert err == ("bad.toml:4:12: error[PROFILE-VALUE]: NUM_PKGS takes integers, not float\n"
+                   "    4 | NUM_PKGS = 1.5\n      |            ^~~\n1 error, 0 warnings\n")
