@@ -313,3 +313,18 @@ def test_problems_names_the_line():
     assert cformat.problems("ok\n  spaced \n" + "x" * 101 + "\n") == [
         "line 2: trailing whitespace", "line 2: indented with spaces",
         "line 3: 101 columns (limit 100)"]
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_struct_of_one_array_and_struct_with_nothing_to_read(small, tmp_path, flavor):
+    """Excluding fields may leave a struct with only an uncounted array, or with nothing."""
+    keep = {"SMALL_ARRAY"}
+    excluded = [f.name for f in small.struct("tables").fields if f.name not in keep] + ["MODULE_HV"]
+    cat = cbuild.with_kernel(small, flavor=flavor, exclude_fields=excluded)
+    values = cbuild.default_values(cat)
+    dump = cbuild.build_and_run(cat, tmp_path, values)
+    assert dump.ret == 0
+    assert dump.reads[-3:] == [0x9000000000000030, 0x9000000000000031, 0x9000000000000032]
+    header = (tmp_path / "out" / kernel_c.HEADER_PATH).read_text()
+    assert "struct tdx_sys_info_handoff {\n};" in header
+    assert dump.members == cbuild.expected(cat, values)

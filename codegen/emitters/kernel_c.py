@@ -46,7 +46,7 @@ def emit(ctx) -> list[Output]:
                     flavor=k.flavor, init=k.init_attr, id_defines=k.id_defines(),
                     size_code=fieldid.LAYOUT[[n for n, _, _ in fieldid.LAYOUT]
                                              .index("ELEMENT_SIZE_CODE")],
-                    need_array=k.has_arrays, need_release=k.has_release_gate,
+                    need_multi=k.has_scalars, need_array=k.has_arrays, need_release=k.has_release_gate,
                     release=k.release_members(), functions=k.functions(),
                     top=k.top_function())
     outputs = [Output(HEADER_PATH, header),
@@ -78,10 +78,13 @@ class _Kernel:
         self.init_attr = "__init " if self.opts.init else ""
         self.structs = catalogue.output_structs("kernel")
         self.fields = {s.name: catalogue.output_fields("kernel", s) for s in self.structs}
+        # a struct all of whose fields are excluded is declared but has nothing to read
+        self.read_structs = [s for s in self.structs if self.fields[s.name]]
         every = [f for s in self.structs for f in self.fields[s.name]]
         self.by_name = {f.name: f for f in every}
+        self.has_scalars = any(f.is_scalar for f in every)
         self.has_arrays = any(not f.is_scalar for f in every)
-        gates = [s.gate for s in self.structs] + [f.gate for f in every]
+        gates = [s.gate for s in self.read_structs] + [f.gate for f in every]
         self.has_release_gate = any(g is not None and g.release is not None for g in gates)
 
     # -- header -------------------------------------------------------------
@@ -151,7 +154,7 @@ class _Kernel:
 
     def functions(self) -> list[_Function]:
         out = []
-        for s in self.structs:
+        for s in self.read_structs:
             params = [f"struct {s.c_name} *sysinfo_{s.name}"]
             if self.needs_sysinfo(s):
                 params.append("const struct tdx_sys_info *sysinfo")
@@ -257,12 +260,6 @@ class _Kernel:
             fn.table.extend(w.lines)
         steps = self.map_steps(fields)
         w = CodeWriter()
-        if len(steps) == 1 and steps[0][0] == "multi" and steps[0][1] is None \
-                and len(steps[0][2]) == len(fields):
-            w.line(f"return read_sys_metadata_multi(fields, ARRAY_SIZE(fields), sysinfo_{s.name});")
-            fn.body = w.lines
-            fn.locals = []
-            return
         for n, (kind, gate, indexes) in enumerate(steps):
             if gate is not None:
                 with w.block(f"if ({self.gate_expr(gate, s)})"):
@@ -272,7 +269,7 @@ class _Kernel:
         if steps[-1][1] is not None:
             w.line("")
             w.line("return 0;")
-        fn.locals = ["int ret;"]
+        fn.locals = ["int ret;"] if len(steps) > 1 or steps[-1][1] is not None else []
         fn.body = w.lines
 
     @staticmethod
@@ -294,8 +291,11 @@ class _Kernel:
         table = "fields" if first == 0 else f"&fields[{first}]"
         lhs = "return " if tail else "ret = "
         if kind == "multi":
+            nr = len(indexes)
+            whole = nr == len(self.fields[s.name])
             w.fill(f"{lhs}read_sys_metadata_multi(",
-                   [f"{table},", f"{len(indexes)},", f"sysinfo_{s.name}"], ");")
+                   [f"{table},", "ARRAY_SIZE(fields)," if whole else f"{nr},",
+                    f"sysinfo_{s.name}"], ");")
         else:
             f = self.fields[s.name][first]
             bound = self.guard(w, f, s)
@@ -312,19 +312,22 @@ class _Kernel:
     # get_tdx_sys_info(), shared by both flavours
     def top_function(self) -> dict:
         w = CodeWriter()
-        print_after = max((self.structs.index(self.cat.struct(sn)) for sn, _ in self.opts.print),
+        structs = self.read_structs
+        if not structs:
+            return {"locals": [], "body": ["\treturn 0;"]}
+        print_after = max((structs.index(self.cat.struct(sn)) for sn, _ in self.opts.print),
                           default=None)
         requires: dict[str, list[tuple[str, str]]] = {}
         for field_name, bit in self.opts.require_features:
             requires.setdefault(self.by_name[field_name].struct, []).append((field_name, bit))
-        for i, s in enumerate(self.structs):
+        for i, s in enumerate(structs):
             args = [f"&sysinfo->{s.name}"]
             if self.needs_sysinfo(s):
                 args.append("sysinfo")
             call = f"get_tdx_sys_info_{s.name}({', '.join(args)});"
             if i:
                 w.line("")
-            if i == len(self.structs) - 1 and s.gate is None and print_after != i \
+            if i == len(structs) - 1 and s.gate is None and print_after != i \
                     and s.name not in requires:
                 w.line(f"return {call}")   # the last read needs no check of its own
                 return {"locals": ["int ret;"] if i else [], "body": w.lines}
