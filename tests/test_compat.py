@@ -189,3 +189,23 @@ def test_invalid_old_schema_reports_its_diagnostics(repo):
         "      |                ^\n"
         "1 error, 0 warnings\n"
         "tdx-codegen: error: OLD (HEAD) is not a valid schema\n")
+
+
+def test_outputs_reordered_and_kernel_fields_dropped(tmp_path):
+    new = edited_schema(tmp_path, "new", {"settings.toml": [
+        ('structs = ["version", "features", "tdmr", "td_ctrl", "td_conf"]',
+         'structs = ["version", "features", "td_ctrl", "tdmr", "td_conf", "cmr"]'),
+        ('exclude_fields = [', 'exclude_fields = [\n    "MAX_VCPUS_PER_TD",')]})
+    settings = SCHEMA / "settings.toml"
+    conf = table_line(SCHEMA / "19-td-configurability.toml", "MAX_VCPUS_PER_TD")
+    cmr = table_line(SCHEMA / "10-cmr-info.toml", "cmr", "[[struct]]")
+    assert settings.read_text().count('"cmr"') == 2   # in python and docs, not kernel
+    assert run("compat", "schema", new, "--fail-on", "KERNEL_API") == (1, (
+        f"compat schema -> {new}: 0 MODULE_ABI, 2 KERNEL_API, 1 ADDITIVE\n"
+        f"KERNEL_API: MAX_VCPUS_PER_TD is no longer read by the kernel (exclude_fields) "
+        f"[schema/19-td-configurability.toml:{conf} -> {new}/19-td-configurability.toml:{conf}]\n"
+        f"KERNEL_API: kernel output: structs reordered: version, features, tdmr, td_ctrl, "
+        f"td_conf -> version, features, td_ctrl, tdmr, td_conf\n"
+        f"ADDITIVE: struct cmr joins the kernel output "
+        f"[schema/10-cmr-info.toml:{cmr} -> {new}/10-cmr-info.toml:{cmr}]\n"
+        f"2 change(s) at or above KERNEL_API\n"), "")

@@ -226,22 +226,28 @@ def build_kernel_tree(args, catalogue, flavor: str) -> int:
     from codegen import writer
 
     plan = _tree_plan(args, catalogue, flavor)
-    if not plan.create + plan.update + plan.edited:
-        print(f"no kernel outputs in {plan.root}" if not plan.unchanged
-              else f"{len(plan.unchanged)} kernel files in {plan.root} up to date")
+    say = print if args.format == "text" else (lambda *a, **k: None)
+    report = {"written": [], "unchanged": [o.path for o in plan.unchanged],
+              "hand_edited": [o.path for o in plan.edited], "would_change": []}
     if args.check or args.diff:
         if args.diff:
             sys.stdout.write(writer.diff(plan))
+        report["would_change"] = [o.path for o in plan.changes]
         for out in plan.changes:
-            print(f"{plan.root / out.path}: out of date")
-        _report_edited(plan, plan.root)
-        return EXIT_INVALID if plan.changes else EXIT_OK
-    for rel in writer.apply(plan, force=args.force):
-        print(f"wrote {plan.root / rel}")
+            say(f"{plan.root / out.path}: out of date")
+        status = EXIT_INVALID if plan.changes else EXIT_OK
+    else:
+        report["written"] = writer.apply(plan, force=args.force)
+        for rel in report["written"]:
+            say(f"wrote {plan.root / rel}")
+        if not report["written"] and not plan.edited:
+            say(f"{len(plan.unchanged)} kernel files in {plan.root} up to date")
+        status = EXIT_INVALID if plan.edited and not args.force else EXIT_OK
     if plan.edited and not args.force:
         _report_edited(plan, plan.root)
-        return EXIT_INVALID
-    return EXIT_OK
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    return status
 
 
 def _tree_catalogue(args):

@@ -218,7 +218,7 @@ def format_text(changes: list[Change], old_name: str, new_name: str, fail_on: st
                           for cat in CATEGORIES) if changes else "no changes")]
     for c in changes:
         where = " -> ".join(w for w in (c.old, c.new) if w)
-        lines.append(f"{c.category}: {c.message} [{where}]")
+        lines.append(f"{c.category}: {c.message}" + (f" [{where}]" if where else ""))
     failing = sum(at_or_above(c.category, fail_on) for c in changes)
     if failing:
         lines.append(f"{failing} change(s) at or above {fail_on}")
