@@ -53,11 +53,11 @@ class Record:
     Members are the class's annotations, in order.
     """
 
-    _members: tuple[str, ...] = ()
+    _members = ()  # member names, set per subclass from its own annotations
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._members = tuple(cls.__dict__.get("__annotations__", ()))
+        cls._members = tuple(cls.__annotations__)
         cls.__match_args__ = cls._members
 
     def __init__(self, *args, **kwargs):
