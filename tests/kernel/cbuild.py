@@ -14,12 +14,14 @@ fake C file is given, fake_values.h for fake_table.c; compiles with
 GCC_FLAGS against the shim in tests/kernel/include, runs and parses the
 output (format documented in harness.c).  A caller with its own fake
 (e.g. one backed by the simulator) passes fake_c=path: a C file defining
-`int fake_read(u64 field_id, u64 *data)`.
+`int fake_read(u64 field_id, u64 *data)` (its directory is on the include
+path), extra_c=(paths of further C files) and env={...} for the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -114,19 +116,24 @@ def fake_values_header(values: dict[int, int], errors: dict[int, int] | None = N
     return "\n".join(lines)
 
 
-def compile_reader(build: Path, out: Path, fake_c: Path | None = None) -> Path:
+def compile_reader(build: Path, out: Path, fake_c: Path | None = None,
+                   extra_c: tuple[Path, ...] = ()) -> Path:
+    """gcc harness.c + the fake (+ extra C files, e.g. a client library) -> executable."""
     exe = build / "harness"
-    cmd = ["gcc", *GCC_FLAGS, f"-I{SHIM}", f"-I{build}",
+    fake = Path(fake_c or FAKE_TABLE)
+    cmd = ["gcc", *GCC_FLAGS, f"-I{SHIM}", f"-I{build}", f"-I{fake.parent}",
            f"-I{out / 'linux/arch/x86/include'}", f"-I{out / 'linux/arch/x86/virt/vmx/tdx'}",
-           str(HARNESS), str(fake_c or FAKE_TABLE), "-o", str(exe)]
+           str(HARNESS), str(fake), *map(str, extra_c), "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise BuildError(proc.stderr)
     return exe
 
 
-def run(exe: Path) -> Dump:
-    proc = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+def run(exe: Path, env: dict[str, str] | None = None) -> Dump:
+    """Run the harness (env: extra environment variables for the fake)."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, check=True, env=full_env)
     return parse(proc.stdout, proc.stderr)
 
 
@@ -151,14 +158,15 @@ def parse(stdout: str, stderr: str = "") -> Dump:
 
 def build_and_run(catalogue: Catalogue, tmp: Path, values: dict[int, int] | None = None,
                   errors: dict[int, int] | None = None, *, flavor: str | None = None,
-                  fake_c: Path | None = None) -> Dump:
+                  fake_c: Path | None = None, extra_c: tuple[Path, ...] = (),
+                  env: dict[str, str] | None = None) -> Dump:
     out, build = tmp / "out", tmp / "build"
     build.mkdir(parents=True, exist_ok=True)
     generate(catalogue, out, flavor)
     (build / "tdx_dump.h").write_text(dump_header(catalogue))
     if fake_c is None:
         (build / "fake_values.h").write_text(fake_values_header(values or {}, errors))
-    return run(compile_reader(build, out, fake_c))
+    return run(compile_reader(build, out, fake_c, extra_c), env)
 
 
 # -- values a fake module serves, and what the reader must make of them --------
