@@ -44,9 +44,9 @@ def emit(ctx) -> list[Output]:
     source = render("kernel/tdx_global_metadata.c.j2",
                     banner=cformat.comment([*SOURCE_TITLE, "", *banner]),
                     flavor=k.flavor, init=k.init_attr, id_defines=k.id_defines(),
-                    size_code=fieldid.LAYOUT[[n for n, _, _ in fieldid.LAYOUT]
-                                             .index("ELEMENT_SIZE_CODE")],
-                    need_multi=k.has_scalars, need_array=k.has_arrays, need_release=k.has_release_gate,
+                    size_bits=_size_code_bits(),
+                    need_multi=k.has_scalars, need_array=k.has_arrays,
+                    need_release=k.has_release_gate,
                     release=k.release_members(), functions=k.functions(),
                     top=k.top_function())
     outputs = [Output(HEADER_PATH, header),
@@ -364,6 +364,12 @@ class _Kernel:
             args.append(f"sysinfo->{sname}.{member}")
         pieces = [f'"{" ".join(fmt)}\\n",'] + [a + "," for a in args[:-1]] + [args[-1]]
         w.fill("pr_info(", pieces, ");")
+
+
+def _size_code_bits() -> tuple[int, int]:
+    """(high, low) bit of ELEMENT_SIZE_CODE, for the C macro that decodes it."""
+    lo, width = next((lo, w) for name, lo, w in fieldid.LAYOUT if name == "ELEMENT_SIZE_CODE")
+    return lo + width - 1, lo
 
 
 def bit_define(f: Field, bit: str) -> str:
