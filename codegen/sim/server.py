@@ -9,7 +9,8 @@ The wire format (docs/sim-protocol.md) is fixed-size and little-endian:
                         then page_len bytes: what TDH.SYS.RDALL wrote
 
 A frame with a bad magic, version or size gets a response with `error`
-set and the connection is closed.  The server wraps the Simulator; it
+set and the connection is closed (after discarding up to 1 MiB or 1 s of
+further input, so the client can read the response).  The server wraps the Simulator; it
 does not reimplement it.  Every connection is served by one event loop,
 one request at a time, so memory per connection is one frame plus the
 transport's bounded buffers; connections beyond max_clients are closed.
@@ -32,6 +33,7 @@ REQUEST_MAGIC = 0x53584454     # b"TDXS"
 RESPONSE_MAGIC = 0x52584454    # b"TDXR"
 VERSION = 1
 ERR_NONE, ERR_MAGIC, ERR_VERSION, ERR_SIZE = 0, 1, 2, 3
+LINGER_BYTES, LINGER_SECONDS = 1 << 20, 1.0   # input discarded after an error response
 ERRORS = {ERR_MAGIC: "bad magic", ERR_VERSION: "unsupported version", ERR_SIZE: "bad frame size"}
 
 
@@ -77,14 +79,14 @@ def parse_tcp(text: str) -> tuple[str, int]:
 class Server:
     def __init__(self, sim, max_clients: int = 64):
         self.sim, self.max_clients = sim, max_clients
-        self.clients: set[asyncio.Task] = set()
+        self.clients: dict[asyncio.Task, asyncio.StreamWriter] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self.clients) >= self.max_clients:
             writer.close()
             return
         task = asyncio.current_task()
-        self.clients.add(task)
+        self.clients[task] = writer
         try:
             while True:
                 try:
@@ -95,6 +97,7 @@ class Server:
                 if error:
                     writer.write(pack_response((0, 0, 0, 0), None, error))
                     await writer.drain()
+                    await _linger(reader, writer)
                     break
                 regs, written = self.sim.call(*REQUEST.unpack(frame)[3:])
                 writer.write(pack_response(regs, written))
@@ -102,7 +105,7 @@ class Server:
         except (ConnectionError, OSError):
             pass
         finally:
-            self.clients.discard(task)
+            self.clients.pop(task, None)
             writer.close()
 
     async def run(self, unix: Path | None, tcp: tuple[str, int] | None) -> None:
@@ -124,12 +127,28 @@ class Server:
             await stop.wait()
         finally:
             server.close()
-            for task in list(self.clients):
-                task.cancel()
+            # closing the transports ends each handler's read; cancelling the
+            # handlers instead makes asyncio's stream callback report them
+            for writer in self.clients.values():
+                writer.close()
             await asyncio.gather(*self.clients, return_exceptions=True)
             if unix is not None:
                 _unlink(unix)
         print("tdx-codegen sim: stopped", file=sys.stderr, flush=True)
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Discard what the client still sends (bounded), so closing does not reset
+    the connection before it has read the error response."""
+    if writer.can_write_eof():
+        writer.write_eof()
+    try:
+        async with asyncio.timeout(LINGER_SECONDS):
+            left = LINGER_BYTES
+            while left > 0 and (chunk := await reader.read(min(left, 65536))):
+                left -= len(chunk)
+    except TimeoutError:
+        pass
 
 
 def _unlink(path: Path) -> None:

@@ -142,6 +142,19 @@ class Backend:
         regs, written = self.call(st.TDH_SYS_RDALL, 0, self.scratch_page, field_id)
         return regs.rax, regs.r8, written or b""
 
+    def walk(self):
+        """(id, status, value) of every element, following RDX from the null id."""
+        status, nxt, _ = self.rd(NULL_ID)
+        if status != st.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT:
+            yield NULL_ID, status, 0
+            return
+        while nxt != NULL_ID:
+            fid = nxt
+            status, nxt, value = self.rd(fid)
+            yield fid, status, value
+            if status != st.TDX_SUCCESS:
+                return
+
 
 class Simulator(Backend):
     """A TDX module's TDH.SYS.RD / TDH.SYS.RDALL over one Module."""
@@ -356,19 +369,6 @@ class Simulator(Backend):
         return self.values[f.count][0]
 
     # -- whole-context helpers (CLI, dumps, tests) ---------------------------
-    def walk(self):
-        """(id, status, value) of every element, following RDX from the null id."""
-        status, nxt, _ = self.rd(NULL_ID)
-        if status != st.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT:
-            yield NULL_ID, status, 0
-            return
-        while nxt != NULL_ID:
-            fid = nxt
-            status, nxt, value = self.rd(fid)
-            yield fid, status, value
-            if status != st.TDX_SUCCESS:
-                return
-
     def dump_pages(self) -> list[bytes]:
         """The whole context as RDALL writes it: one fresh zeroed 4 KB page per call."""
         pages, start = [], NULL_ID
