@@ -209,3 +209,16 @@ def test_outputs_reordered_and_kernel_fields_dropped(tmp_path):
         f"ADDITIVE: struct cmr joins the kernel output "
         f"[schema/10-cmr-info.toml:{cmr} -> {new}/10-cmr-info.toml:{cmr}]\n"
         f"2 change(s) at or above KERNEL_API\n"), "")
+
+
+def test_bits_renamed_removed_added(tmp_path):
+    new = edited_schema(tmp_path, "new", {"0a-module-info.toml": [
+        ("L2_TLB_INVD_OPT = 19", "L2_TLB_INVALIDATE_OPT = 19\nBIT_62_NEW = 62"),
+        ('NO_RBP_MOD = { bit = 18, description = "The module does not modify RBP; Linux rejects '
+         'modules without it." }\n', "")]})
+    at = table_line(SCHEMA / "0a-module-info.toml", "TDX_FEATURES0")
+    where = f"[schema/0a-module-info.toml:{at} -> {new}/0a-module-info.toml:{at}]"
+    assert run("compat", "schema", new)[1].splitlines()[1:] == [
+        f"KERNEL_API: TDX_FEATURES0: bit NO_RBP_MOD = 18 was removed {where}",
+        f"KERNEL_API: TDX_FEATURES0: bit 19 renamed L2_TLB_INVD_OPT -> L2_TLB_INVALIDATE_OPT {where}",
+        f"ADDITIVE: TDX_FEATURES0: new bit BIT_62_NEW = 62 {where}"]

@@ -125,3 +125,18 @@ def test_patch_adding_the_files_to_a_tree_without_them(tree, expected):
     assert {p: (tree / p).read_text() for p in (HEADER, SOURCE)} == expected
     body = git(tree, "log", "-1", "--format=%b")
     assert "Fields added:\n  - ATTRIBUTES_FIXED0 (0x1900000300000000)\n" in body
+
+
+def test_changelog_reads_defines_raw_ids_and_members():
+    from codegen.evolve.kernel_tree import changelog, declared
+
+    old = declared(["#define MD_FIELD_ID_MAX_TDMRS\t\t0x9100000100000008ULL\n"
+                    "struct tdx_sys_info_tdmr {\n\tu16 max_tdmrs;\n\tu64 cmr_base[32];\n};\n"
+                    "read(0x9000000300000080ULL, &val);\n"])
+    new = declared(["#define MD_FIELD_ID_MAX_TDMRS\t0x9100000200000008ULL\n"
+                    "struct tdx_sys_info_tdmr {\n\tu32 max_tdmrs;\n\tu64 cmr_base[64];\n};\n"])
+    assert changelog(old, new) == {
+        "Fields removed": ["0x9000000300000080 (0x9000000300000080)"],
+        "Fields changed": ["MAX_TDMRS: 0x9100000100000008 -> 0x9100000200000008"],
+        "Struct members changed": ["tdx_sys_info_tdmr.cmr_base: u64[32] -> u64[64]",
+                                   "tdx_sys_info_tdmr.max_tdmrs: u16 -> u32"]}

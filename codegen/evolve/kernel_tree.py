@@ -94,24 +94,21 @@ SECTIONS = ("Fields added", "Fields removed", "Fields changed",
 
 def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
     """Section -> lines, for fields (by name and id) and struct members (by type and dims)."""
-    out: dict[str, list[str]] = {s: [] for s in SECTIONS}
-    for name in sorted(old.ids.keys() | new.ids.keys()):
-        was, now = old.ids.get(name), new.ids.get(name)
-        if was is None:
-            out["Fields added"].append(f"{name} ({fieldid.fmt(now)})")
-        elif now is None:
-            out["Fields removed"].append(f"{name} ({fieldid.fmt(was)})")
-        elif was != now:
-            out["Fields changed"].append(f"{name}: id {fieldid.fmt(was)} -> {fieldid.fmt(now)}")
-    for key in sorted(old.members.keys() | new.members.keys()):
-        was, now = old.members.get(key), new.members.get(key)
-        if was is None:
-            out["Struct members added"].append(f"{key} ({''.join(now)})")
-        elif now is None:
-            out["Struct members removed"].append(f"{key} ({''.join(was)})")
-        elif was != now:
-            out["Struct members changed"].append(f"{key}: {''.join(was)} -> {''.join(now)}")
-    return {k: v for k, v in out.items() if v}
+    out: dict[str, list[str]] = {}
+    for what, before, after, show in (("Fields", old.ids, new.ids, fieldid.fmt),
+                                      ("Struct members", old.members, new.members, "".join)):
+        for key in sorted(before.keys() | after.keys()):
+            was, now = before.get(key), after.get(key)
+            if was is None:
+                section, text = "added", f"{key} ({show(now)})"
+            elif now is None:
+                section, text = "removed", f"{key} ({show(was)})"
+            elif was != now:
+                section, text = "changed", f"{key}: {show(was)} -> {show(now)}"
+            else:
+                continue
+            out.setdefault(f"{what} {section}", []).append(text)
+    return {s: out[s] for s in SECTIONS if s in out}
 
 
 # -- the patch -------------------------------------------------------------------
