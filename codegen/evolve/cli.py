@@ -8,22 +8,30 @@ hand-edited file, invalid input), 2 usage error.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import argparse
 import json
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 from codegen.cli import (EXIT_INVALID, EXIT_OK, PROJECT_ROOT, UsageError, add_format_arg,
                          add_schema_arg, load_catalogue)
 
 
+COMPAT_HELP = """\
+Compare two schemas and report every change, strictest category first:
+  MODULE_ABI  a field's id, element size, number of fields or elements per
+              field changed, or a field disappeared (almost always a bug)
+  KERNEL_API  a struct or member renamed, retyped, narrowed, moved, reordered
+              or removed, a capacity shrunk, a gate added, a bit renamed or
+              removed, a field or struct dropped from an output
+  ADDITIVE    new fields, structs, classes and bits; grown capacities
+OLD and NEW are schema directories or git revisions (HEAD~1, main)."""
+
+
 def register(sub) -> None:
     p = sub.add_parser("compat", help="compare two schemas and sort the changes by how much "
-                       "they break")
+                       "they break", description=COMPAT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("old", metavar="OLD", help="schema directory or git revision (e.g. HEAD~1)")
     p.add_argument("new", metavar="NEW", help="schema directory or git revision (e.g. main)")
     p.add_argument("--fail-on", default="MODULE_ABI", metavar="CAT",
@@ -69,6 +77,8 @@ def register(sub) -> None:
 # -- compat --------------------------------------------------------------------
 
 def cmd_compat(args) -> int:
+    import tempfile
+
     from codegen.evolve import compat
 
     with tempfile.TemporaryDirectory(prefix="tdx-codegen-compat-") as tmp:
@@ -92,6 +102,10 @@ def cmd_compat(args) -> int:
 
 def _load_side(spec: str, repo: Path, dest: Path, what: str):
     """(Catalogue or None, location label) for a schema directory or a git revision."""
+    import contextlib
+    import io
+    import tarfile
+
     from codegen.compiler import compile_schema
 
     if Path(spec).is_dir():
@@ -118,6 +132,8 @@ def _load_side(spec: str, repo: Path, dest: Path, what: str):
 
 
 def _git(repo: Path, *argv: str, text: bool = True):
+    import subprocess
+
     try:
         done = subprocess.run(["git", "-C", str(repo), *argv], capture_output=True, text=text)
     except OSError as exc:
