@@ -31,7 +31,8 @@ class UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -53,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_VERBS = ("validate", "build", "explain", "list")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the extra verbs are loaded only when argv may need them (startup time)."""
     parser = argparse.ArgumentParser(
         prog="tdx-codegen",
         description="Schema compiler, code generator and simulator for TDX global metadata.")
@@ -91,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_format_arg(p)
     p.set_defaults(func=cmd_list)
 
+    verb = next((a for a in argv or () if not a.startswith("-")), None)
+    if argv is not None and verb in CORE_VERBS:
+        return parser
     for module in EXTRA_COMMANDS:
         try:
             importlib.import_module(module).register(sub)
@@ -103,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 def add_schema_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, metavar="DIR",
                    help="schema directory (default: the project's schema/)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="validate and generate afresh, ignoring the result cache")
 
 
 def add_format_arg(p: argparse.ArgumentParser) -> None:
@@ -112,19 +122,49 @@ def add_format_arg(p: argparse.ArgumentParser) -> None:
 
 # -- schema loading shared by the verbs --------------------------------------
 
-def load_catalogue(args, *, quiet_ok: bool = True):
-    """Compile args.schema; print diagnostics; return the Catalogue or None."""
+def compile_cached(schema_dir: Path, use_cache: bool = True):
+    """(Catalogue or None, sorted diagnostics), from the cache when the inputs are unchanged."""
+    from codegen import cache
+
+    digest = cache.key("compile", schema_dir) if use_cache and cache.enabled() else None
+    hit = cache.load(digest) if digest else None
+    if hit is not None:
+        return hit
     from codegen.compiler import compile_schema
+
+    catalogue, rep = compile_schema(schema_dir)
+    result = (catalogue, rep.sorted())
+    if digest:
+        cache.store(digest, result)
+    return result
+
+
+def rendered(diags) -> tuple[str, str, bool]:
+    """Diagnostics as (text, JSON, failed): what report() prints, cacheable as plain strings."""
     from codegen.diagnostics import format_json, format_text, summary
 
-    catalogue, rep = compile_schema(args.schema)
-    diags = rep.sorted()
-    fmt = getattr(args, "format", "text")
-    if fmt == "json" and (catalogue is None or args.func is cmd_validate):
-        sys.stdout.write(format_json(diags))
-    elif diags:
-        sys.stderr.write(format_text(diags))
-        sys.stderr.write(f"{summary(diags)}\n")
+    text = format_text(diags) + f"{summary(diags)}\n" if diags else ""
+    return text, format_json(diags), any(d.severity == "error" for d in diags)
+
+
+def report(args, diags) -> None:
+    show(args, rendered(diags))
+
+
+def show(args, shown: tuple[str, str, bool]) -> None:
+    """Print rendered diagnostics: JSON on stdout with --format json, else text on stderr."""
+    text, as_json, failed = shown
+    if getattr(args, "format", "text") == "json":
+        if failed or args.func is cmd_validate:
+            sys.stdout.write(as_json)
+    else:
+        sys.stderr.write(text)
+
+
+def load_catalogue(args):
+    """Compile args.schema; print diagnostics; return the Catalogue or None."""
+    catalogue, diags = compile_cached(args.schema, not getattr(args, "no_cache", False))
+    report(args, diags)
     return catalogue
 
 
@@ -137,49 +177,79 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
+def emit_cached(args):
+    """Generated outputs for args (None when the schema is invalid); cached by input bytes."""
+    from codegen import cache
+
+    use = not args.no_cache and cache.enabled()
+    digest = cache.key("emit", args.schema, args.c_flavor or "") if use else None
+    hit = cache.load(digest) if digest else None
+    if hit is not None:  # no pydantic, jinja2 or emitter import on this path
+        shown, outputs = hit
+        show(args, shown)
+        return outputs
+    catalogue, diags = compile_cached(args.schema, use)
+    shown = rendered(diags)
+    show(args, shown)
+    outputs = None
+    if catalogue is not None:
+        from codegen.emitters import EmitContext, emit_all
+
+        flavor = args.c_flavor or catalogue.settings.kernel.flavor
+        outputs = emit_all(EmitContext(catalogue, flavor))
+    if digest:
+        cache.store(digest, (shown, outputs))
+    return outputs
+
+
 def cmd_build(args) -> int:
     from codegen import writer
-    from codegen.emitters import EmitContext, emit_all
 
-    catalogue = load_catalogue(args)
-    if catalogue is None:
-        return EXIT_INVALID
-    flavor = args.c_flavor or catalogue.settings.kernel.flavor
     if args.kernel_tree is not None:
+        catalogue = load_catalogue(args)
+        if catalogue is None:
+            return EXIT_INVALID
         from codegen.evolve.cli import build_kernel_tree
-        return build_kernel_tree(args, catalogue, flavor)
-    outputs = emit_all(EmitContext(catalogue, flavor))
+        return build_kernel_tree(args, catalogue, args.c_flavor or catalogue.settings.kernel.flavor)
+    outputs = emit_cached(args)
+    if outputs is None:
+        return EXIT_INVALID
     plan = writer.plan(args.out, outputs)
     out_shown = _shown(args.out)
-    report = {"written": [], "unchanged": len(plan.unchanged), "hand_edited": [],
+    result = {"written": [], "unchanged": len(plan.unchanged), "hand_edited": [],
               "stale": list(plan.stale), "would_change": []}
     if args.diff:
         sys.stdout.write(writer.diff(plan))
     status = EXIT_OK
     if args.check or args.diff:
-        report["would_change"] = [o.path for o in plan.changes] + plan.stale
-        for rel in report["would_change"]:
+        result["would_change"] = [o.path for o in plan.changes] + plan.stale
+        for rel in result["would_change"]:
             _say(args, f"{out_shown}/{rel}: out of date")
         if plan.dirty:
             _say(args, "generated files do not match the schema: run 'tdx-codegen build'")
             status = EXIT_INVALID
+    elif plan.edited and not args.force:
+        pass  # all or nothing: with a hand edit pending, no file is written
     else:
         written = writer.apply(plan, force=args.force)
-        report["written"] = written
+        result["written"] = written
         for rel in written:
             _say(args, f"wrote {out_shown}/{rel}" if rel not in plan.stale
                  else f"removed {out_shown}/{rel} (no longer generated)")
         if not written:
             _say(args, f"{len(plan.unchanged)} generated files up to date")
     if plan.edited and not args.force:
-        report["hand_edited"] = [o.path for o in plan.edited]
+        result["hand_edited"] = [o.path for o in plan.edited]
         for out in plan.edited:
             print(f"tdx-codegen: error: {out_shown}/{out.path} was edited by hand (its content hash "
                   "does not match); not overwritten. Move the change into the schema, or run "
                   "with --force to discard it.", file=sys.stderr)
+        if not (args.check or args.diff) and len(plan.changes) > len(plan.edited):
+            print("tdx-codegen: nothing was written, so the generated files stay consistent "
+                  "with each other", file=sys.stderr)
         status = EXIT_INVALID
     if args.format == "json":
-        print(json.dumps(report, indent=2))
+        print(json.dumps(result, indent=2))
     return status
 
 
@@ -189,7 +259,7 @@ def _say(args, text: str) -> None:
 
 
 def _shown(path: Path) -> str:
-    from codegen.diagnostics import display_path
+    from codegen.paths import display_path
     return display_path(path)
 
 

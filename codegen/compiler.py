@@ -29,6 +29,11 @@ class Entry:
         return self.doc.loc(self.path + keys, key=key)
 
     @property
+    def line(self) -> int:
+        """Line of this table's header (cheap: no full position scan)."""
+        return self.doc.header_line(self.path)
+
+    @property
     def name(self):
         value = self.raw.get("name") if isinstance(self.raw, dict) else None
         return value if isinstance(value, str) else None

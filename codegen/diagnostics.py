@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codegen.paths import display_path  # noqa: F401  (re-exported: diagnostics name files)
+
 
 @dataclass(frozen=True)
 class Location:
@@ -71,19 +73,6 @@ class Reporter:
 
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.items, key=Diagnostic.sort_key)
-
-
-def display_path(path: Path, base: Path | None = None) -> str:
-    """A path as the user should see it: relative to the cwd when inside it."""
-    path = Path(path)
-    for root in (base, Path.cwd()):
-        if root is None:
-            continue
-        try:
-            return str(path.resolve().relative_to(Path(root).resolve()))
-        except ValueError:
-            pass
-    return str(path)
 
 
 def _excerpt(loc: Location) -> list[str]:

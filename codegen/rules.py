@@ -51,7 +51,7 @@ class _Checker:
         if loaded.incomplete:  # a file is unreadable: any name may be in it
             self.known_field_names = _Everything()
             self.known_struct_names = _Everything()
-        self.entry_at = {(e.doc.shown, e.loc(key=True).line): e for e in self.fields}
+        self.entry_at = {(e.doc.shown, e.line): e for e in self.fields}
 
     def err(self, rule, message, loc, *notes):
         self.rep.error(rule, message, loc, *notes)
@@ -94,7 +94,7 @@ class _Checker:
                 self.dup("DUPLICATE-CLASS", f"class code {spec.code:#04x} is declared twice",
                          e.loc("code"), code_locs[spec.code])
                 continue
-            src = Source(e.doc.shown, e.loc(key=True).line)
+            src = Source(e.doc.shown, e.line)
             if spec.name in names:
                 self.dup("DUPLICATE-CLASS", f"class name '{spec.name}' is declared twice",
                          e.loc("name"), names[spec.name])
@@ -128,7 +128,7 @@ class _Checker:
             if s is None:
                 continue
             ok = True
-            src = Source(e.doc.shown, e.loc(key=True).line)
+            src = Source(e.doc.shown, e.line)
             if not RE_ABI_NAME.match(s.name):
                 self.err("BAD-NAME", f"field name '{s.name}' must be an upper-case ABI name "
                          "(A-Z, 0-9, _; starting with a letter)", e.loc("name"))
@@ -360,7 +360,7 @@ class _Checker:
             s = e.spec
             if s is None:
                 continue
-            src = Source(e.doc.shown, e.loc(key=True).line)
+            src = Source(e.doc.shown, e.line)
             ok = self.identifier(e, s.name, "name", lower=True)
             ok = self.identifier(e, s.c_name, "c_name", lower=True) and ok
             self.text_safe(e, s.description, "description")

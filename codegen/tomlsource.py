@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -25,14 +24,52 @@ from codegen.diagnostics import Location
 KeyPath = tuple  # of str keys and int array indices
 
 
-@dataclass
 class Document:
-    path: Path
-    shown: str                  # path as diagnostics print it
-    text: str
-    data: dict
-    positions: dict             # KeyPath -> (line, col, length) of the value
-    key_positions: dict         # KeyPath -> (line, col, length) of the key
+    """A parsed TOML file; source positions are scanned on first use.
+
+    Most runs report nothing, so the full position scan runs only when a
+    diagnostic asks for a location; table header lines (which the model
+    records as each entry's source) come from a cheap line scan.
+    """
+
+    def __init__(self, path: Path, shown: str, text: str, data: dict):
+        self.path, self.shown, self.text, self.data = path, shown, text, data
+        self._scan = None
+        self._headers = None
+
+    @property
+    def positions(self) -> dict:
+        """KeyPath -> (line, col, length) of the value."""
+        return self._scanned()[0]
+
+    @property
+    def key_positions(self) -> dict:
+        """KeyPath -> (line, col, length) of the key."""
+        return self._scanned()[1]
+
+    def _scanned(self):
+        if self._scan is None:
+            self._scan = _Scanner(self.text).run()
+        return self._scan
+
+    def header_line(self, keypath: KeyPath) -> int:
+        """Line of the table header of ("class",) or ("field", i), without the full scan."""
+        if self._headers is None:
+            self._headers = {}
+            counts: dict = {}
+            for number, line in enumerate(self.text.splitlines(), 1):
+                m = _HEADER_LINE.match(line)
+                if not m:
+                    continue
+                if m.group(1):  # [[name]]
+                    name = m.group(1)
+                    i = counts.get(name, 0)
+                    counts[name] = i + 1
+                    self._headers.setdefault((name, i), number)
+                else:
+                    self._headers.setdefault((m.group(2),), number)
+        line = self._headers.get(tuple(keypath))
+        return line if line is not None else self.loc(keypath, key=True).line
 
     def loc(self, keypath: KeyPath = (), *, key: bool = False) -> Location:
         """Location of a value (or its key) at keypath, falling back to parents."""
@@ -49,9 +86,9 @@ class Document:
         return Location(self.shown, 1, 1, 1, self.line(1))
 
     def line(self, number: int) -> str:
-        lines = self.__dict__.get("_lines")
+        lines = getattr(self, "_lines", None)
         if lines is None:
-            lines = self.__dict__["_lines"] = self.text.splitlines()
+            lines = self._lines = self.text.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
@@ -75,8 +112,7 @@ def load(path: Path, shown: str) -> Document:
         lines = text.splitlines()
         src = lines[line - 1] if 0 < line <= len(lines) else ""
         raise TomlSyntaxError(message, Location(shown, line, col, 1, src)) from None
-    values, keys = _Scanner(text).run()
-    return Document(Path(path), shown, text, data, values, keys)
+    return Document(Path(path), shown, text, data)
 
 
 def _split_toml_error(text: str) -> tuple[str, int, int]:
@@ -90,6 +126,8 @@ def _split_toml_error(text: str) -> tuple[str, int, int]:
     return text, 0, 0
 
 
+# a plain top-level table header: [[field]] or [class] (dotted or quoted ones take the full scan)
+_HEADER_LINE = re.compile(r"^[ \t]*(?:\[\[[ \t]*([A-Za-z0-9_-]+)[ \t]*\]\]|\[[ \t]*([A-Za-z0-9_-]+)[ \t]*\])[ \t]*(?:#.*)?$")
 _WS = re.compile(r"[ \t\r]*")
 _WS_NL = re.compile(r"[ \t\r\n]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]*")

@@ -10,12 +10,11 @@ make and reviewers see no spurious changes.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 HASH_PLACEHOLDER = "@CONTENT-HASH@"
 _HASH_RE = re.compile(r"content-hash ([0-9a-f]{64})")
@@ -23,8 +22,7 @@ TMP_PREFIX = ".tdx-codegen-"
 TMP_SUFFIX = ".tmp"
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     path: str        # relative to the output root, '/' separated
     content: str
 
@@ -50,15 +48,17 @@ def hand_edited(text: str) -> bool:
     return hashlib.sha256(unsealed.encode()).hexdigest() != m.group(1)
 
 
-@dataclass
 class Plan:
-    root: Path
-    create: list[Output] = field(default_factory=list)
-    update: list[Output] = field(default_factory=list)
-    unchanged: list[Output] = field(default_factory=list)
-    edited: list[Output] = field(default_factory=list)     # hand-edited, would be overwritten
-    stale: list[str] = field(default_factory=list)          # generated files no longer produced
-    old: dict = field(default_factory=dict)                 # path -> current text
+    """What a build would do under root (plain class: cheap to import)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.create: list[Output] = []
+        self.update: list[Output] = []
+        self.unchanged: list[Output] = []
+        self.edited: list[Output] = []   # hand-edited, would be overwritten
+        self.stale: list[str] = []       # generated files no longer produced
+        self.old: dict = {}              # path -> current text
 
     @property
     def changes(self) -> list[Output]:
@@ -109,6 +109,8 @@ def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True) -> Plan:
 
 
 def diff(p: Plan) -> str:
+    import difflib
+
     chunks = []
     for out in p.changes:
         old = p.old.get(out.path, "")
@@ -123,7 +125,11 @@ def diff(p: Plan) -> str:
 
 
 def atomic_write(target: Path, content: str) -> None:
-    """Write content to target so readers see the old file or the new one, never a mix.
+    atomic_write_bytes(target, content.encode("utf-8"))
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write data to target so readers see the old file or the new one, never a mix.
 
     The data goes to an unnamed file (O_TMPFILE) in the target's directory,
     which vanishes if the process is killed; it gets a temporary name only
@@ -132,7 +138,6 @@ def atomic_write(target: Path, content: str) -> None:
     leftover.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8")
     tmp = target.parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}{TMP_SUFFIX}"
     try:
         _write_new(os.open(target.parent, os.O_TMPFILE | os.O_WRONLY, 0o644), data, tmp, True)

@@ -148,6 +148,20 @@ def test_a_hand_edit_is_reported_by_name_and_kept_unless_forced(work, capsys):
     assert "MAX_TDMRS_LOCAL" not in target.read_text()
 
 
+def test_with_a_hand_edit_pending_nothing_is_written(work, capsys):
+    """All or nothing: the other outputs are not updated past a hand-edited one."""
+    build(capsys)
+    target = work / "out" / PY
+    target.write_text(target.read_text().replace("MAX_TDMRS", "MAX_TDMRS_LOCAL", 1))
+    add_field(work / "schema")
+    before = snapshot(work / "out")
+    code, out, err = build(capsys)
+    assert (code, out) == (1, "")
+    assert err.endswith("tdx-codegen: nothing was written, so the generated files stay "
+                        "consistent with each other\n")
+    assert snapshot(work / "out") == before
+
+
 # -- failed runs -----------------------------------------------------------------
 
 

@@ -1,0 +1,77 @@
+"""A cache of compile and emit results, keyed by the bytes of every input.
+
+Validating the schema needs pydantic (about 120 ms to import) and
+emitting needs jinja2; neither is needed when nothing they would see has
+changed.  The key hashes the schema files, the templates, tdx-codegen's
+own sources, the options and the Python version, so any edit to any of
+them misses.  Entries are pickles under $XDG_CACHE_HOME/tdx-codegen
+(~/.cache/tdx-codegen); an unreadable entry is a miss, never an error.
+Set TDX_CODEGEN_NO_CACHE=1 (or pass --no-cache) to bypass it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+TEMPLATES = PACKAGE.parent / "templates"
+FORMAT = 1
+
+
+def enabled() -> bool:
+    return not os.environ.get("TDX_CODEGEN_NO_CACHE")
+
+
+def directory() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tdx-codegen"
+
+
+def _tree_digest(h, root: Path, pattern: str) -> None:
+    for path in sorted(root.rglob(pattern)):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(path.relative_to(root).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+
+
+def key(kind: str, schema_dir: Path, *options: str) -> str:
+    """Digest of everything a `kind` result depends on."""
+    h = hashlib.sha256(f"{FORMAT}\0{kind}\0{sys.version}\0{os.getcwd()}\0".encode())
+    h.update(str(Path(schema_dir).resolve()).encode() + b"\0")
+    h.update("\0".join(options).encode() + b"\0")
+    schema_dir = Path(schema_dir)
+    if schema_dir.is_dir():
+        for path in sorted(schema_dir.glob("*.toml")):
+            h.update(path.name.encode() + b"\0")
+            try:
+                h.update(path.read_bytes() + b"\0")
+            except OSError:
+                h.update(b"unreadable\0")
+    _tree_digest(h, PACKAGE, "*.py")
+    if kind == "emit":
+        _tree_digest(h, TEMPLATES, "*")
+    return h.hexdigest()
+
+
+def load(digest: str):
+    if not enabled():
+        return None
+    try:
+        with open(directory() / f"{digest}.pickle", "rb") as fh:
+            return pickle.load(fh)
+    except Exception:  # missing, truncated or from another version: a miss
+        return None
+
+
+def store(digest: str, value) -> None:
+    if not enabled():
+        return
+    from codegen.writer import atomic_write_bytes
+    try:
+        atomic_write_bytes(directory() / f"{digest}.pickle", pickle.dumps(value, protocol=5))
+    except OSError:
+        pass  # a read-only or full cache only costs speed
