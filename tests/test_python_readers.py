@@ -588,3 +588,26 @@ def test_the_compiled_kernel_reader_and_the_python_readers_agree(tmp_path, flavo
                 compared += 1
     live = num_cpuid_config or catalogue.field("CPUID_CONFIG_LEAVES").num_fields
     assert compared == sum(1 for _ in cbuild.kernel_fields(catalogue)) - 2 + 3 * live
+
+
+def test_records_are_dataclasses_to_the_dataclasses_module():
+    """The generated structs answer dataclasses' functions, without importing it eagerly."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    import tdx_metadata as t
+
+    members = t.TdxSysInfoTdCtrl._members
+    rec = t.TdxSysInfoTdCtrl(**{m: i for i, m in enumerate(members)})
+    assert dataclasses.is_dataclass(rec) and dataclasses.is_dataclass(t.TdxSysInfoTdCtrl)
+    assert [f.name for f in dataclasses.fields(rec)] == list(members)
+    assert dataclasses.asdict(rec) == {m: i for i, m in enumerate(members)}
+    assert dataclasses.astuple(rec) == tuple(range(len(members)))
+    changed = dataclasses.replace(rec, tdr_base_size=0x1000)
+    assert changed.tdr_base_size == 0x1000 and rec.tdr_base_size == members.index("tdr_base_size")
+    with pytest.raises(AttributeError):
+        rec.tdr_base_size = 1
+    p = subprocess.run([sys.executable, "-c", "import sys, tdx_metadata; "
+                        "print('dataclasses' in sys.modules)"], capture_output=True, text=True)
+    assert p.stdout == "False\n"
