@@ -374,3 +374,18 @@ def test_memory_is_bounded():
 def test_seamcall_rejects_values_wider_than_64_bits(sim):
     with pytest.raises(ValueError, match="not a 64-bit value"):
         sim.seamcall(RD, 0, 1 << 64, 0)
+
+
+def test_a_field_the_host_may_not_read(modules):
+    import dataclasses
+
+    base = modules["1.5.01"]
+    fields = tuple(dataclasses.replace(f, host_readable=False) if f.name == "NUM_CPUID_CONFIG" else f
+                   for f in base.fields)
+    sim = Simulator(dataclasses.replace(base, fields=fields))
+    assert sim.seamcall(RD, 0, 0x9900000100000004, 0) == Regs(0xC0000C0200000000, 0, NULL, 0)
+    # walks and lists step over it
+    assert sim.seamcall(RD, 0, 0x1900000300000003, 0) == Regs(0, 0, 0x9900000300000006, 3)
+    sim.seamcall(RDALL, 0, PAGE, 0x1900000300000000)
+    headers = [s.header for s in mdlist.parse(sim.written)]
+    assert headers[:2] == [0x190000C300000000, 0x9900004300000006]

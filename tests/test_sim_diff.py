@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,10 +20,10 @@ from hypothesis import strategies as st
 
 import tdx_metadata as md
 from codegen.compiler import compile_or_raise
-from codegen.sim.client import Client
 from codegen.sim.profile import dump_json, load_profile
 from codegen.sim.simulator import Simulator
 from kernel import cbuild
+from sim.serving import Serving
 
 ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "tests" / "sim"
@@ -66,34 +63,13 @@ def workdir(tmp_path_factory):
 _runs = itertools.count()
 
 
-class Serving:
-    """`tdx-codegen sim ... serve --unix` in a subprocess, for a with block."""
+def serving(workdir: Path, *module_args: str) -> Serving:
+    return Serving(*module_args, "serve", "--unix", str(workdir / f"s{next(_runs)}.sock"))
 
-    def __init__(self, workdir: Path, *module_args: str):
-        self.sock = workdir / f"s{next(_runs)}.sock"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "codegen", "sim", *module_args, "serve", "--unix", str(self.sock)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, cwd=ROOT)
-        banner = self.proc.stderr.readline()
-        if "serving" not in banner:
-            self.proc.kill()
-            raise AssertionError(banner + self.proc.stderr.read())
-        self.address = f"unix:{self.sock}"
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.communicate(timeout=60)
-        assert self.proc.returncode == 0 and not self.sock.exists()
-
-    def client(self) -> Client:
-        return Client(unix=self.sock)
-
-    def kernel(self, exe: Path) -> cbuild.Dump:
-        return cbuild.run(exe, env={"TDX_SIM_ADDRESS": self.address})
+def run_kernel(server: Serving, exe: Path) -> cbuild.Dump:
+    """The kernel reader, reading through the C client from server."""
+    return cbuild.run(exe, env={"TDX_SIM_ADDRESS": server.address})
 
 
 @st.composite
@@ -140,11 +116,11 @@ def test_all_readers_agree_on_a_random_module(harnesses, workdir, values):
         sim.set_value(name, vals)
     dump = workdir / f"m{next(_runs)}.json"
     dump.write_text(dump_json(sim))
-    with Serving(workdir, "--replay", str(dump)) as server:
+    with serving(workdir, "--replay", str(dump)) as server:
         with server.client() as c:
             by_rd = md.read_all_rd(c)
             by_rdall = md.read_all_rdall(c)
-        kernel = {flavor: server.kernel(exe) for flavor, exe in harnesses.items()}
+        kernel = {flavor: run_kernel(server, exe) for flavor, exe in harnesses.items()}
     assert by_rd == by_rdall
     by_id = {f.element_id(i, j): sim.values[f.name][i * f.num_elements + j]
              for f in BASE.fields for i in range(f.num_fields) for j in range(f.num_elements)}
@@ -158,10 +134,10 @@ def test_all_readers_agree_on_a_random_module(harnesses, workdir, values):
 
 def test_the_random_values_reach_every_member_of_the_default_module(harnesses, workdir):
     """The shipped 2.0.08 values, served: a fixed point the random runs vary around."""
-    with Serving(workdir, "--profile", "2.0.08") as server:
+    with serving(workdir, "--profile", "2.0.08") as server:
         with server.client() as c:
             info = md.read_all_rdall(c)
-        dumps = [server.kernel(exe) for exe in harnesses.values()]
+        dumps = [run_kernel(server, exe) for exe in harnesses.values()]
     assert dumps[0].members == dumps[1].members
     m = dumps[0].members
     assert (m["version.major_version"], m["version.minor_version"], m["version.update_version"]) == \
@@ -173,8 +149,8 @@ def test_the_random_values_reach_every_member_of_the_default_module(harnesses, w
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_count_above_capacity_fires_the_guards(harnesses, workdir, flavor):
-    with Serving(workdir, "--profile", "2.0.08", "--set", "NUM_CPUID_CONFIG=200") as server:
-        dumped = server.kernel(harnesses[flavor])
+    with serving(workdir, "--profile", "2.0.08", "--set", "NUM_CPUID_CONFIG=200") as server:
+        dumped = run_kernel(server, harnesses[flavor])
         with server.client() as c:
             with pytest.raises(md.CountError, match="NUM_CPUID_CONFIG = 200 exceeds the capacity "
                                r"of CPUID_CONFIG_LEAVES \(128\)"):
@@ -188,8 +164,8 @@ def test_count_above_capacity_fires_the_guards(harnesses, workdir, flavor):
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_an_injected_status_is_eio_in_the_kernel_and_named_in_python(harnesses, workdir, flavor):
-    with Serving(workdir, "--profile", "2.0.08", "--fault", "MAX_TDMRS=TDX_SYS_BUSY") as server:
-        dumped = server.kernel(harnesses[flavor])
+    with serving(workdir, "--profile", "2.0.08", "--fault", "MAX_TDMRS=TDX_SYS_BUSY") as server:
+        dumped = run_kernel(server, harnesses[flavor])
         with server.client() as c:
             with pytest.raises(md.SeamcallError, match=r"TDH.SYS.RD reading MAX_TDMRS "
                                r"\(0x9100000100000008\) failed: TDX_SYS_BUSY"):
@@ -202,7 +178,7 @@ def test_an_injected_status_is_eio_in_the_kernel_and_named_in_python(harnesses, 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_the_kernel_retries_no_entropy(harnesses, workdir, flavor):
-    with Serving(workdir, "--profile", "2.0.08", "--fault", "TDX_RND_NO_ENTROPY:15") as server:
-        dumped = server.kernel(harnesses[flavor])
+    with serving(workdir, "--profile", "2.0.08", "--fault", "TDX_RND_NO_ENTROPY:15") as server:
+        dumped = run_kernel(server, harnesses[flavor])
     assert (dumped.ret, problems(dumped)) == (0, [])
     assert dumped.members["tdmr.max_tdmrs"] == 64

@@ -18,49 +18,21 @@ import pytest
 from codegen import fieldid
 from codegen.compiler import compile_or_raise
 from codegen.sim import server
-from codegen.sim.client import Client, ProtocolError
+from codegen.sim.client import ProtocolError
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import Regs, Simulator
+from sim.serving import Serving
 
 ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "tests" / "sim"
 NULL = fieldid.NULL_ID
 
 
-class Served:
-    def __init__(self, proc: subprocess.Popen, address: str, banner: str):
-        self.proc, self.address, self.banner = proc, address, banner
-
-    def client(self) -> Client:
-        if self.address.startswith("tcp:"):
-            host, port = self.address[4:].rsplit(":", 1)
-            return Client(tcp=(host, int(port)))
-        return Client(unix=self.address[5:])
-
-    def stop(self, sig=signal.SIGTERM) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, err
-
-
-def start(*args: str) -> Served:
-    proc = subprocess.Popen([sys.executable, "-m", "codegen", "sim", *args],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    banner = proc.stderr.readline()
-    if "serving" not in banner:
-        proc.kill()
-        raise AssertionError(f"server did not start: {banner}{proc.stderr.read()}")
-    return Served(proc, banner.rsplit(" on ", 1)[1].strip(), banner)
-
-
 @pytest.fixture
 def served(tmp_path):
-    s = start("--profile", "1.5.01", "serve", "--unix", str(tmp_path / "s.sock"))
+    s = Serving("--profile", "1.5.01", "serve", "--unix", str(tmp_path / "s.sock"))
     yield s
-    if s.proc.poll() is None:
-        s.proc.kill()
-        s.proc.communicate()
+    s.kill()
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +153,7 @@ def test_client_reports_a_refused_frame(served):
 
 
 def test_connections_beyond_max_clients_are_closed(tmp_path):
-    s = start("--profile", "1.5.01", "serve", "--max-clients", "2", "--unix", str(tmp_path / "m.sock"))
+    s = Serving("--profile", "1.5.01", "serve", "--max-clients", "2", "--unix", str(tmp_path / "m.sock"))
     try:
         a, b = s.client(), s.client()
         assert a.rd(0)[0] == 0 and b.rd(0)[0] == 0
@@ -207,7 +179,7 @@ def test_stale_socket_file_is_replaced_and_a_live_one_refused(tmp_path):
     dead = socket.socket(socket.AF_UNIX)
     dead.bind(str(path))
     dead.close()
-    s = start("--profile", "1.5.01", "serve", "--unix", str(path))
+    s = Serving("--profile", "1.5.01", "serve", "--unix", str(path))
     try:
         second = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", "1.5.01",
                                  "serve", "--unix", str(path)], capture_output=True, text=True,
@@ -220,7 +192,7 @@ def test_stale_socket_file_is_replaced_and_a_live_one_refused(tmp_path):
 
 
 def test_tcp_on_an_ephemeral_port(local):
-    s = start("--profile", "2.0.08", "serve", "--tcp", "127.0.0.1:0")
+    s = Serving("--profile", "2.0.08", "serve", "--tcp", "127.0.0.1:0")
     try:
         assert s.address.startswith("tcp:127.0.0.1:")
         with s.client() as c:
@@ -282,7 +254,7 @@ def test_fake_read_retries_no_entropy_and_maps_errors_to_eio(tmp_path, cbuild):
     main = tmp_path / "main.c"
     main.write_text(FAKE_READ_MAIN)
     exe = cbuild("fake_read", str(main), str(CDIR / "fake_read.c"), str(CDIR / "simclient.c"))
-    s = start("--profile", "1.5.01", "--fault", "NUM_CPUID_CONFIG=TDX_RND_NO_ENTROPY:15",
+    s = Serving("--profile", "1.5.01", "--fault", "NUM_CPUID_CONFIG=TDX_RND_NO_ENTROPY:15",
               "--fault", "MAX_TDMRS=TDX_SYS_BUSY", "serve", "--unix", str(tmp_path / "f.sock"))
     try:
         run = subprocess.run([str(exe), "0x9900000100000004", "0x9100000100000008", "0x9900000100000008"],

@@ -266,7 +266,8 @@ def load_replay(path: Path, catalogue: Catalogue) -> Module:
 
 
 def _release_of(values: dict) -> Release | None:
-    parts = [values.get(n, (None,))[0] for n in ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")]
+    names = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
+    parts = [values.get(n, (None,))[0] for n in names]
     return None if None in parts else Release(*parts)
 
 
@@ -288,7 +289,8 @@ def _from_pages(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: st
                 found = cat.locate(eid)
                 if found is None:
                     rep.error("REPLAY-FIELD", f"{where} sequence {n} ({fieldid.fmt(seq.header)}): "
-                              f"element {fieldid.fmt(eid)} is no field of the schema", Location(shown))
+                              f"element {fieldid.fmt(eid)} is no field of the schema",
+                              Location(shown))
                     break
                 f, i, e = found
                 if f.size_code != fieldid.get(seq.header, "ELEMENT_SIZE_CODE") or \
@@ -334,7 +336,8 @@ def _from_json(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str
             continue
         f = by_name.get(entry.get("name"))
         if f is None:
-            rep.error("REPLAY-FIELD", f"{what}: unknown field {entry.get('name')!r}", Location(shown))
+            rep.error("REPLAY-FIELD", f"{what}: unknown field {entry.get('name')!r}",
+                      Location(shown))
             continue
         if entry.get("id") != fieldid.fmt(f.id):
             rep.error("REPLAY-FIELD", f"{what}: {f.name} has id {entry.get('id')} in the dump but "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import struct
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
 from codegen import fieldid, mdlist

@@ -1,0 +1,1 @@
+"""Test helpers for the simulator: the C client sources and a server runner."""
