@@ -345,8 +345,9 @@ def test_injected_status_for_one_field_then_success(sim):
 
 def test_injected_status_for_every_call(sim):
     sim.inject(None, st.TDX_RND_NO_ENTROPY)
-    for _ in range(3):
-        assert sim.seamcall(RD, 0, 0, 0) == Regs(0x8000020300000000, 0, NULL, 0)
+    for rdx in (0, NULL, 0x9900000100000004):
+        assert sim.seamcall(RD, 0, rdx, 0) == Regs(0x8000020300000000, 0, NULL, 0)
+    assert sim.seamcall(RD, 0, 1 << 62, 0) == Regs(FIELD_ID_INCORRECT, 0, NULL, 0)  # id checks first
     assert sim.seamcall(RDALL, 0, PAGE, NULL) == Regs(0x8000020300000000, 0, PAGE, NULL)
     assert sim.written is None
 

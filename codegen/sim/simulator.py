@@ -247,6 +247,9 @@ class Simulator(Backend):
             return st.TDX_SYS_LP_INIT_NOT_DONE, NULL_ID, 0
         field_id = fieldid.replace(field_id, CONTEXT_CODE=0)
         if _is_null(field_id):
+            fault = self._fault([])
+            if fault is not None:
+                return fault, NULL_ID, 0
             first = self._readable_from(0)
             nxt = NULL_ID if first is None else self.fields[first].id
             return st.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT, nxt, 0
