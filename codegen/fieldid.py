@@ -88,10 +88,14 @@ def get(field_id: int, name: str) -> int:
     return (field_id >> lo) & ((1 << width) - 1)
 
 
+_SHIFT_MASKS = tuple((lo, (1 << width) - 1) for _, lo, width in LAYOUT)
+_make = FieldId._make
+
+
 def decode(field_id: int) -> FieldId:
     if not 0 <= field_id <= MASK64:
         raise ValueError(f"field id {field_id:#x} is not a 64-bit value")
-    return FieldId(*(get(field_id, name) for name, _, _ in LAYOUT))
+    return _make([(field_id >> lo) & mask for lo, mask in _SHIFT_MASKS])
 
 
 def encode(class_code: int, field_code: int, element_size: int, *,
@@ -128,9 +132,13 @@ def replace(field_id: int, **parts: int) -> int:
     return field_id
 
 
+_CLASS_LO, _CLASS_WIDTH = _BITS["CLASS_CODE"]
+_CLASS_MASK = (1 << _CLASS_WIDTH) - 1
+
+
 def key(field_id: int) -> tuple[int, int]:
     """The lookup key (class, field code); bit 63 is not part of it."""
-    return get(field_id, "CLASS_CODE"), field_id & FIELD_CODE_MASK
+    return (field_id >> _CLASS_LO) & _CLASS_MASK, field_id & FIELD_CODE_MASK
 
 
 def element_size(field_id: int) -> int:

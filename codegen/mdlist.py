@@ -72,14 +72,15 @@ def parse(page: bytes) -> list[Sequence]:
         if pos + HEADER_SIZE > used:
             raise ListFormatError(f"sequence {n} starts past the {used} bytes used")
         (sh,) = struct.unpack_from("<Q", page, pos)
-        d = fieldid.decode(sh)
-        fields, elements = d.last_field_in_sequence + 1, d.last_element_in_field + 1
+        class_code, field_code = fieldid.key(sh)
+        fields = fieldid.get(sh, "LAST_FIELD_IN_SEQUENCE") + 1
+        elements = fieldid.get(sh, "LAST_ELEMENT_IN_FIELD") + 1
         n_vals = fields * elements
         end = pos + HEADER_SIZE + n_vals * ELEMENT_SIZE
         if end > used:
             raise ListFormatError(f"sequence {n} ({fieldid.fmt(sh)}) runs past the {used} bytes used")
         values = struct.unpack_from(f"<{n_vals}Q", page, pos + HEADER_SIZE)
-        out.append(Sequence(sh, d.class_code, d.field_code, fields, elements, values))
+        out.append(Sequence(sh, class_code, field_code, fields, elements, values))
         pos = end
     if pos != used:
         raise ListFormatError(f"{count} sequences end at byte {pos}, list header says {used}")

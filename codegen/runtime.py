@@ -219,16 +219,23 @@ class Source:
             if n > f.capacity:
                 raise CountError(f.name, f.count, n, f.capacity)
         mask = (1 << 8 * min(f.element_size, f.member_size)) - 1
-        rows = []
-        for i in range(n):
-            elements = []
-            for e in range(f.num_elements):
-                v = self.element(f, i * f.num_elements + e)
-                if v is None:
-                    return None
-                elements.append(v & mask)
-            rows.append(elements[0] if f.num_elements == 1 else tuple(elements))
+        per = f.num_elements
+        values = self.elements(f, n * per)
+        if values is None:
+            return None
+        values = [v & mask for v in values]
+        rows = values if per == 1 else [tuple(values[i:i + per]) for i in range(0, n * per, per)]
         return rows if f.num_fields > 1 else rows[0]
+
+    def elements(self, f: Field, count: int) -> list[int] | None:
+        """The first `count` elements of f in order; None when f is absent."""
+        out = []
+        for index in range(count):
+            v = self.element(f, index)
+            if v is None:
+                return None
+            out.append(v)
+        return out
 
 
 class RdSource(Source):
@@ -257,7 +264,7 @@ class RdallSource(Source):
 
     def __init__(self, backend, fields: dict[str, Field]):
         super().__init__(fields)
-        self.elements: dict[tuple[int, int], int] = {}
+        self.values_at: dict[tuple[int, int], int] = {}   # (class, field code) -> value
         start = fieldid.NULL_ID
         while True:
             st, next_id, page = backend.rdall(start)
@@ -269,8 +276,9 @@ class RdallSource(Source):
                 raise ListError(f"{RDALL} page starting at {self._name_at(start)} "
                                 f"({fieldid.fmt(start)}): {exc}") from None
             for seq in sequences:  # element i of a sequence has field code first + i
-                for i, value in enumerate(seq.values):
-                    self.elements[seq.class_code, seq.field_code + i] = value
+                cc, fc = seq.class_code, seq.field_code
+                self.values_at.update(zip([(cc, fc + i) for i in range(len(seq.values))],
+                                          seq.values))
             if st == _status.TDX_SUCCESS:
                 break
             if not sequences or next_id == start:
@@ -292,12 +300,20 @@ class RdallSource(Source):
 
     def element(self, f: Field, index: int) -> int | None:
         class_code, field_code = fieldid.key(f.id)
-        value = self.elements.get((class_code, field_code + index))
+        value = self.values_at.get((class_code, field_code + index))
         if value is None and not f.optional:
             fid = fieldid.element_id(f.id, index)
             raise SeamcallError(RDALL, _status.TDX_METADATA_FIELD_ID_INCORRECT, f.name, fid,
                                 "; the field is missing from the list")
         return value
+
+    def elements(self, f: Field, count: int) -> list[int] | None:
+        class_code, field_code = fieldid.key(f.id)
+        get = self.values_at.get
+        out = [get((class_code, field_code + i)) for i in range(count)]
+        if None in out:  # a missing element: absent, or the error element() reports
+            return None if f.optional else [self.element(f, i) for i in range(count)]
+        return out
 
 
 def as_source(backend_or_source, fields: dict[str, Field]) -> Source:

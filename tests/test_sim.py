@@ -390,3 +390,22 @@ def test_a_field_the_host_may_not_read(modules):
     sim.seamcall(RDALL, 0, PAGE, 0x1900000300000000)
     headers = [s.header for s in mdlist.parse(sim.written)]
     assert headers[:2] == [0x190000C300000000, 0x9900004300000006]
+
+
+def test_remembered_answers_follow_state_changes(catalogue, modules):
+    """The RD memo and RDALL list cache never serve an answer the state no longer gives."""
+    sim = Simulator(modules["2.0.08"])
+    fid = catalogue.field("MAX_TDMRS").id
+    assert sim.rd(fid) == (st.TDX_SUCCESS, catalogue.field("MAX_RESERVED_PER_TDMR").id, 64)
+    _, _, page = sim.rdall(NULL)
+    sim.set_value("MAX_TDMRS", 7)
+    assert sim.rd(fid)[2] == 7
+    assert sim.rdall(NULL)[2] != page
+    sim.inject("MAX_TDMRS", st.TDX_SYS_BUSY, count=1)
+    assert sim.rd(fid) == (st.TDX_SYS_BUSY, NULL, 0)
+    assert sim.rd(fid)[2] == 7
+    sim.lp_init = False
+    assert sim.rd(fid) == (st.TDX_SYS_LP_INIT_NOT_DONE, NULL, 0)
+    sim.lp_init, sim.shutdown = True, True
+    assert sim.seamcall(st.TDH_SYS_RD, 0, fid, 0).rax == st.TDX_SYS_SHUTDOWN
+    assert sim.rd(fid)[0] == st.TDX_SYS_SHUTDOWN

@@ -40,6 +40,7 @@ RAX_RESERVED_MASK = MASK64 & ~(RAX_LEAF_MASK | RAX_VERSION_MASK)
 
 LIST_MIN_BYTES = 32        # the module's minimum list buffer: header + header + 16
 SCRATCH_PAGE = 0x100000    # the page the rd()/rdall() backend asks RDALL to fill
+RD_MEMO_LIMIT = 1 << 16    # remembered TDH.SYS.RD answers (ids as callers wrote them)
 
 
 class Regs(NamedTuple):
@@ -160,7 +161,8 @@ class Simulator(Backend):
     """A TDX module's TDH.SYS.RD / TDH.SYS.RDALL over one Module."""
 
     def __init__(self, module: Module, *, lp_init: bool = True, shutdown: bool = False,
-                 list_size: int = mdlist.PAGE_SIZE, memory: PhysicalMemory | None = None):
+                 list_size: int = mdlist.PAGE_SIZE, memory: PhysicalMemory | None = None,
+                 remember: bool = True):
         self.module = module
         self.lp_init, self.shutdown = lp_init, shutdown
         self.list_size = list_size             # bytes RDALL may use of the page (tests shrink it)
@@ -171,6 +173,12 @@ class Simulator(Backend):
         self.values = {f.name: list(module.values[f.name]) for f in self.fields}
         self.faults: dict[str | None, Fault] = {}
         self.written: bytes | None = None      # what the last RDALL wrote, header included
+        # TDH.SYS.RD is a pure function of (id, values) while no fault or state is set:
+        # successful answers are remembered per exact id (cleared by set_value).
+        self.remember = remember               # False: every answer computed afresh
+        self._rd_memo: dict[int, tuple[int, int, int]] = {}
+        self._plans: dict = {}                 # (start, list_size) -> RDALL plan; values-free
+        self._lists: dict = {}                 # same key -> list bytes (cleared by set_value)
 
     # -- configuration -------------------------------------------------------
     def set_value(self, name: str, values) -> None:
@@ -179,6 +187,8 @@ class Simulator(Backend):
         flat = list(values) if isinstance(values, (list, tuple)) else [values]
         self.values[name] = flat + self.values[name][len(flat):]
         del self.values[name][f.num_ids:]
+        self._rd_memo.clear()
+        self._lists.clear()
 
     def inject(self, name: str | None, status: int, count: int | None = None) -> None:
         """Answer `status` on calls touching entry `name` (None: every call)."""
@@ -187,6 +197,21 @@ class Simulator(Backend):
         self.faults[name] = Fault(status, count)
 
     # -- the SEAMCALL interface ----------------------------------------------
+    def rd(self, field_id: int) -> tuple[int, int, int]:
+        """TDH.SYS.RD: (status, next id, value); remembered answers while nothing is injected."""
+        plain = self.remember and not self.faults and self.lp_init and not self.shutdown
+        if plain:
+            hit = self._rd_memo.get(field_id)
+            if hit is not None:
+                self.written = None
+                return hit
+        result = Backend.rd(self, field_id)
+        if plain and result[0] == st.TDX_SUCCESS:
+            if len(self._rd_memo) >= RD_MEMO_LIMIT:  # odd ids must not grow it without bound
+                self._rd_memo.clear()
+            self._rd_memo[field_id] = result
+        return result
+
     def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
         """One SEAMCALL: output registers and the bytes RDALL wrote (None: none)."""
         for reg in (rax, rcx, rdx, r8):
@@ -296,11 +321,24 @@ class Simulator(Backend):
             if offset % f.num_elements or fieldid.get(field_id, "ELEMENT_SIZE_CODE") != f.size_code:
                 return st.TDX_METADATA_FIELD_ID_INCORRECT, NULL_ID
             start = (i, offset // f.num_elements)
-        sequences, rest = self._plan(start)
-        fault = self._fault(sorted({self.fields[i].name for seq in sequences for i, _ in seq}))
-        if fault is not None:
-            return fault, NULL_ID
-        self._write(self.memory.page(page_addr), sequences)
+        plan_key = (start, self.list_size)
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            plan = self._plans[plan_key] = self._plan(start)
+        sequences, rest = plan
+        if self.faults:
+            fault = self._fault(sorted({self.fields[i].name for seq in sequences for i, _ in seq}))
+            if fault is not None:
+                return fault, NULL_ID
+        page = self.memory.page(page_addr)
+        written = self._lists.get(plan_key) if self.remember else None
+        if written is None:
+            self._write(page, sequences)
+            if not self.module.first_element_only:  # the quirk's stale slots depend on the page
+                self._lists[plan_key] = self.written
+        else:
+            page[:len(written)] = written
+            self.written = written
         if rest is None:
             return st.TDX_SUCCESS, NULL_ID
         return st.TDX_METADATA_LIST_OVERFLOW, self._field_id(rest)
@@ -349,6 +387,8 @@ class Simulator(Backend):
         return sequences, pos
 
     def _write(self, page: bytearray, sequences) -> None:
+        if not self.module.first_element_only:
+            return self._write_whole(page, sequences)
         pos = mdlist.HEADER_SIZE
         for seq in sequences:
             f = self.fields[seq[0][0]]
@@ -365,6 +405,22 @@ class Simulator(Backend):
                 pos += f.num_elements * mdlist.ELEMENT_SIZE
         struct.pack_into("<Q", page, 0, mdlist.list_header(pos, len(sequences)))
         self.written = bytes(page[:pos])
+
+    def _write_whole(self, page: bytearray, sequences) -> None:
+        """Every slot written: the list as one run of qwords, packed at once."""
+        qwords = [0]
+        for seq in sequences:
+            f = self.fields[seq[0][0]]
+            qwords.append(mdlist.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements))
+            for i, k in seq:
+                f = self.fields[i]
+                mask = _size_mask(f)
+                n = f.num_elements
+                qwords.extend(v & mask for v in self.values[f.name][k * n:(k + 1) * n])
+        used = len(qwords) * mdlist.ELEMENT_SIZE
+        qwords[0] = mdlist.list_header(used, len(sequences))
+        struct.pack_into(f"<{len(qwords)}Q", page, 0, *qwords)
+        self.written = bytes(page[:used])
 
     def _live_count(self, f: Field) -> int:
         if f.count is None or f.count not in self.values:
