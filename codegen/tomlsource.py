@@ -228,7 +228,7 @@ class _Scanner:
         start = self.i
         names = self.dotted_key()
         path = table + tuple(names)
-        self.keys[path] = (line, col, self.i - start)
+        self.keys[path] = (line, col, self.key_end - start)
         self.skip_ws()
         self.advance()  # '='
         self.skip_ws()
@@ -249,11 +249,13 @@ class _Scanner:
 
     def dotted_key(self) -> list[str]:
         names = [self.simple_key()]
+        self.key_end = self.i
         self.skip_ws()
         while self.peek() == ".":
             self.advance()
             self.skip_ws()
             names.append(self.simple_key())
+            self.key_end = self.i
             self.skip_ws()
         return names
 

@@ -125,7 +125,7 @@ p.toml:4:20: error[PROFILE-COUNT]: NUM_CPUID_CONFIG = 2 but 1 fields of CPUID_CO
       |                    ^
 p.toml:5:1: note: CPUID_CONFIG_LEAVES is here
     5 | CPUID_CONFIG_LEAVES = [1]
-      | ^~~~~~~~~~~~~~~~~~~~
+      | ^~~~~~~~~~~~~~~~~~~
 """
 
 
