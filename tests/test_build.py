@@ -274,3 +274,104 @@ EXPECTED_DOC_DIFF = """\
  ## Class 0x19: TD Configurability
  
 """
+
+
+# -- acceptance: the same field in both kernel C flavours ---------------------------
+
+KH = "linux/arch/x86/include/asm/tdx_global_metadata.h"
+KC = "linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
+
+
+@pytest.mark.parametrize("flavor", ["map", "functions"])
+def test_adding_a_field_gives_exactly_this_kernel_diff(work, capsys, flavor):
+    build(capsys, "--c-flavor", flavor)
+    add_field(work / "schema")
+    code, out, _ = build(capsys, "--diff", "--c-flavor", flavor)
+    assert code == 1
+    assert diff_of(out, KH) == EXPECTED_KERNEL_H_DIFF
+    assert diff_of(out, KC) == EXPECTED_KERNEL_C_DIFF[flavor]
+
+
+EXPECTED_KERNEL_H_DIFF = """\
+--- a/linux/arch/x86/include/asm/tdx_global_metadata.h
++++ b/linux/arch/x86/include/asm/tdx_global_metadata.h
+@@ -19,7 +19,7 @@
+  *   schema/31-module-extensions.toml
+  *   schema/settings.toml
+  * Do not edit: change the schema and run 'tdx-codegen build'.
+- * content-hash <sha256>
++ * content-hash <sha256>
+  */
+ 
+ #ifndef _X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H
+@@ -96,6 +96,7 @@
+ 	u16 tdr_base_size;
+ 	u16 tdcs_base_size;
+ 	u16 tdvps_base_size;
++	u16 tdvps_pages;
+ };
+ 
+ /* TD configurability: fixed bits and CPUID configuration. */
+"""
+
+EXPECTED_KERNEL_C_DIFF = {"map": """\
+--- a/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
++++ b/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
+@@ -22,7 +22,7 @@
+  *   schema/31-module-extensions.toml
+  *   schema/settings.toml
+  * Do not edit: change the schema and run 'tdx-codegen build'.
+- * content-hash <sha256>
++ * content-hash <sha256>
+  */
+ 
+ #define MD_FIELD_ID_MINOR_VERSION		0x0800000100000003ULL
+@@ -37,6 +37,7 @@
+ #define MD_FIELD_ID_TDR_BASE_SIZE		0x9800000100000000ULL
+ #define MD_FIELD_ID_TDCS_BASE_SIZE		0x9800000100000100ULL
+ #define MD_FIELD_ID_TDVPS_BASE_SIZE		0x9800000100000200ULL
++#define MD_FIELD_ID_TDVPS_PAGES			0x9800000100000202ULL
+ #define MD_FIELD_ID_ATTRIBUTES_FIXED0		0x1900000300000000ULL
+ #define MD_FIELD_ID_ATTRIBUTES_FIXED1		0x1900000300000001ULL
+ #define MD_FIELD_ID_XFAM_FIXED0			0x1900000300000002ULL
+@@ -166,6 +167,7 @@
+ 		TD_SYSINFO_MAP(TDR_BASE_SIZE, struct tdx_sys_info_td_ctrl, tdr_base_size),
+ 		TD_SYSINFO_MAP(TDCS_BASE_SIZE, struct tdx_sys_info_td_ctrl, tdcs_base_size),
+ 		TD_SYSINFO_MAP(TDVPS_BASE_SIZE, struct tdx_sys_info_td_ctrl, tdvps_base_size),
++		TD_SYSINFO_MAP(TDVPS_PAGES, struct tdx_sys_info_td_ctrl, tdvps_pages),
+ 	};
+ 
+ 	return read_sys_metadata_multi(fields, ARRAY_SIZE(fields), sysinfo_td_ctrl);
+""",
+"functions": """\
+--- a/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
++++ b/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
+@@ -22,7 +22,7 @@
+  *   schema/31-module-extensions.toml
+  *   schema/settings.toml
+  * Do not edit: change the schema and run 'tdx-codegen build'.
+- * content-hash <sha256>
++ * content-hash <sha256>
+  */
+ 
+ #define MD_FIELD_ID_MINOR_VERSION		0x0800000100000003ULL
+@@ -37,6 +37,7 @@
+ #define MD_FIELD_ID_TDR_BASE_SIZE		0x9800000100000000ULL
+ #define MD_FIELD_ID_TDCS_BASE_SIZE		0x9800000100000100ULL
+ #define MD_FIELD_ID_TDVPS_BASE_SIZE		0x9800000100000200ULL
++#define MD_FIELD_ID_TDVPS_PAGES			0x9800000100000202ULL
+ #define MD_FIELD_ID_ATTRIBUTES_FIXED0		0x1900000300000000ULL
+ #define MD_FIELD_ID_ATTRIBUTES_FIXED1		0x1900000300000001ULL
+ #define MD_FIELD_ID_XFAM_FIXED0			0x1900000300000002ULL
+@@ -126,6 +127,10 @@
+ 	if (ret)
+ 		return ret;
+ 	sysinfo_td_ctrl->tdvps_base_size = val;
++	ret = read_sys_metadata_field(MD_FIELD_ID_TDVPS_PAGES, &val);
++	if (ret)
++		return ret;
++	sysinfo_td_ctrl->tdvps_pages = val;
+ 
+ 	return 0;
+ }
+"""}
