@@ -60,7 +60,11 @@ def register(sub) -> None:
     where.add_argument("--tcp", metavar="HOST:PORT",
                        help="loopback TCP address, e.g. 127.0.0.1:7070")
     v.add_argument("--max-clients", type=int, default=64, metavar="N",
-                   help="connections served at once; more are closed (default 64)")
+                   help="connections served at once (default 64); a new one takes the slot of "
+                   "one idle for a second or more, or is closed")
+    v.add_argument("--stall-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="close a connection holding a partial request, or responses its client "
+                   "does not read, this long (default 10)")
     v.set_defaults(func=cmd_serve)
 
     v = verbs.add_parser("batch", parents=[common], help="JSON lines of calls on stdin, "
@@ -305,10 +309,13 @@ def cmd_serve(args) -> int:
 
     if args.max_clients < 1:
         raise UsageError("--max-clients must be at least 1")
+    if not args.stall_timeout > 0:
+        raise UsageError("--stall-timeout must be a positive number of seconds")
     address = server.parse_tcp(args.tcp) if args.tcp else None
 
     def body(sim) -> int:
-        return server.serve(sim, unix=args.unix, tcp=address, max_clients=args.max_clients)
+        return server.serve(sim, unix=args.unix, tcp=address, max_clients=args.max_clients,
+                            stall_timeout=args.stall_timeout)
     return _run(args, body)
 
 

@@ -14,8 +14,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from codegen.mdlist import PAGE_SIZE
 from codegen.sim import server
 from codegen.sim.simulator import Backend, Regs
+
+_REQUEST, _RESPONSE = server.REQUEST, server.RESPONSE
 
 
 class ProtocolError(ConnectionError):
@@ -33,6 +36,7 @@ class Client(Backend):
         else:
             self.sock = socket.socket(socket.AF_INET6 if ":" in tcp[0] else socket.AF_INET,
                                       socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             address = tcp
         self.sock.settimeout(timeout)
         try:
@@ -60,13 +64,24 @@ class Client(Backend):
         return bytes(buf)
 
     def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
-        self.sock.sendall(server.pack_request(rax, rcx, rdx, r8))
-        magic, version, error, *regs, page_len, _ = server.RESPONSE.unpack(
-            self._recv(server.RESPONSE.size))
+        self.sock.sendall(_REQUEST.pack(server.REQUEST_MAGIC, server.VERSION, _REQUEST.size,
+                                        rax, rcx, rdx, r8))
+        # one recv takes the whole response nearly always: a page fits in it too
+        data = self.sock.recv(_RESPONSE.size + PAGE_SIZE)
+        if len(data) < _RESPONSE.size:
+            data += self._recv(_RESPONSE.size - len(data))
+        magic, version, error, rax, rcx, rdx, r8, page_len, _ = _RESPONSE.unpack_from(data)
         if magic != server.RESPONSE_MAGIC or version != server.VERSION:
             raise ProtocolError(f"not a tdx-codegen sim response (magic {magic:#x}, "
                                 f"version {version})")
         if error:
             raise ProtocolError(f"server refused the request: {server.ERRORS.get(error, error)}")
-        page = self._recv(page_len) if page_len else None
-        return Regs(*regs), page
+        if len(data) == _RESPONSE.size:
+            page = self._recv(page_len) if page_len else None
+        else:
+            page = data[_RESPONSE.size:]
+            if len(page) < page_len:
+                page += self._recv(page_len - len(page))
+            elif len(page) > page_len:
+                raise ProtocolError(f"{len(page) - page_len} bytes after a response")
+        return Regs(rax, rcx, rdx, r8), page
