@@ -231,7 +231,12 @@ def cmd_build(args) -> int:
     elif plan.edited and not args.force:
         pass  # all or nothing: with a hand edit pending, no file is written
     else:
-        written = writer.apply(plan, force=args.force)
+        try:
+            written = writer.apply(plan, force=args.force)
+        except OSError as exc:
+            print(f"tdx-codegen: error: cannot write under {out_shown}: {exc.strerror or exc}"
+                  f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
+            return EXIT_INVALID
         result["written"] = written
         for rel in written:
             _say(args, f"wrote {out_shown}/{rel}" if rel not in plan.stale

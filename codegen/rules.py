@@ -496,10 +496,10 @@ class _Checker:
             if name not in used:
                 self.rep.warning("STRUCT-UNUSED", f"struct '{name}' is in no output's structs "
                                  "list in settings.toml", se.loc("name"))
-        if s.python.package and not RE_IDENT.match(s.python.package) or \
-                keyword.iskeyword(s.python.package):
-            self.err("BAD-NAME", f"python package '{s.python.package}' is not a Python identifier",
-                     e.loc("python", "package"))
+        package = s.python.package
+        if not RE_IDENT.match(package) or keyword.iskeyword(package) or len(package) > 64:
+            self.err("BAD-NAME", f"python package '{package[:70]}' is not a Python identifier of "
+                     "at most 64 characters (it names a directory)", e.loc("python", "package"))
             ok = False
         field_names = {f.name for f in fields}
         for i, name in enumerate(s.kernel.exclude_fields):

@@ -187,7 +187,10 @@ def apply(p: Plan, *, force: bool = False) -> list[str]:
     """Write what changed (hand-edited files only with force); return paths written."""
     remove_leftovers(p.root)
     written = []
-    for out in p.create + p.update + (p.edited if force else []):
+    todo = sorted(p.create + p.update + (p.edited if force else []))
+    for out in todo:  # directories first: a path that cannot be made stops before any file
+        (p.root / out.path).parent.mkdir(parents=True, exist_ok=True)
+    for out in todo:
         atomic_write(p.root / out.path, out.content)
         written.append(out.path)
     for rel in p.stale:

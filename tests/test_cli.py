@@ -134,3 +134,14 @@ def test_build_check_fails_on_invalid_schema_and_writes_nothing(tmp_path):
     assert p.returncode == 1
     assert "error[DUPLICATE-ID]" in p.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_build_reports_an_unwritable_output(tmp_path):
+    shutil.copytree(DATA / "minimal", tmp_path / "schema")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "linux").write_text("a file where a directory must go")
+    p = run("build", "--schema", "schema", "--out", "out", cwd=tmp_path)
+    assert (p.returncode, p.stderr) == (1, "tdx-codegen: error: cannot write under out: Not a "
+                                           "directory (out/linux/arch/x86/include/asm)\n")
+    files = [p.relative_to(tmp_path).as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert files == ["out/linux"]  # no file was written
