@@ -17,6 +17,10 @@ from codegen import fieldid, mdlist
 from codegen import status as _status
 
 RD, RDALL = "TDH.SYS.RD", "TDH.SYS.RDALL"
+# Tries of a SEAMCALL answering TDX_RND_NO_ENTROPY (the module ran out of
+# random numbers for a moment): the kernel's seamcall wrapper retries it, and
+# so do the readers, as many times as the kernel harness (tests/sim/fake_read.c).
+SEAMCALL_TRIES = 16
 
 
 class Gate(NamedTuple):
@@ -174,6 +178,15 @@ def require(generator_version: str, package: str) -> None:
 
 # -- sources -----------------------------------------------------------------
 
+def seamcall(leaf_fn, field_id: int) -> tuple:
+    """leaf_fn(field_id), tried again while it answers TDX_RND_NO_ENTROPY (SEAMCALL_TRIES in all)."""
+    for _ in range(SEAMCALL_TRIES):
+        result = leaf_fn(field_id)
+        if result[0] != _status.TDX_RND_NO_ENTROPY:
+            break
+    return result
+
+
 class Source:
     """One snapshot of a module's global metadata, read field by field.
 
@@ -247,7 +260,7 @@ class RdSource(Source):
 
     def element(self, f: Field, index: int) -> int | None:
         fid = fieldid.element_id(f.id, index)
-        st, _next, value = self.backend.rd(fid)
+        st, _next, value = seamcall(self.backend.rd, fid)
         if st == _status.TDX_SUCCESS:
             return value
         if st == _status.TDX_METADATA_FIELD_ID_INCORRECT and f.optional:
@@ -267,7 +280,7 @@ class RdallSource(Source):
         self.values_at: dict[tuple[int, int], int] = {}   # (class, field code) -> value
         start = fieldid.NULL_ID
         while True:
-            st, next_id, page = backend.rdall(start)
+            st, next_id, page = seamcall(backend.rdall, start)
             if st not in (_status.TDX_SUCCESS, _status.TDX_METADATA_LIST_OVERFLOW):
                 raise SeamcallError(RDALL, st, self._name_at(start), start)
             try:
