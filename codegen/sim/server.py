@@ -237,8 +237,8 @@ class Server:
         wake_r, wake_w = socket.socketpair()  # a signal writes a byte: the loop wakes
         wake_w.setblocking(False)
         wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-        handlers = {sig: signal.signal(sig, lambda *_: None)
-                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        for sig in (signal.SIGTERM, signal.SIGINT):  # not restored: more signals while
+            signal.signal(sig, lambda *_: None)      # stopping must not kill the process
         listener.setblocking(False)
         self.epoll.register(listener.fileno(), select.EPOLLIN)
         self.epoll.register(wake_r.fileno(), select.EPOLLIN)
@@ -248,8 +248,6 @@ class Server:
         try:
             self.loop(listener, wake_r.fileno())
         finally:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
             signal.set_wakeup_fd(wakeup)
             for conn in list(self.conns.values()):
                 conn.close()
