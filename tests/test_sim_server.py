@@ -157,6 +157,8 @@ def test_connections_beyond_max_clients_are_closed(tmp_path):
     try:
         a, b = s.client(), s.client()
         assert a.rd(0)[0] == 0 and b.rd(0)[0] == 0
+        for busy in (a, b):                                   # a request begun: not idle
+            busy.sock.sendall(server.pack_request(34, 0, 0, 0)[:20])
         with s.client() as c, pytest.raises((ProtocolError, OSError)):
             c.rd(0)
         a.close()

@@ -120,22 +120,24 @@ class Connection:
             self.close()
 
     def read(self) -> None:
-        data = self.sock.recv(READ_FRAMES * REQUEST.size - len(self.inbuf))
         if self.linger_until is not None:
+            data = self.sock.recv(65536)
             self.left -= len(data)
             if not data or self.left <= 0:
                 self.close()                   # the client is done, or sends without end
             return
+        data = self.sock.recv(READ_FRAMES * REQUEST.size - len(self.inbuf))
         if not data:
             return self.close()                # end of stream; a torn frame gets no answer
+        now = time.monotonic()
         if not self.inbuf:
-            self.since = time.monotonic()
+            self.since = now                   # a request begins
         self.inbuf += data
         whole = len(self.inbuf) - len(self.inbuf) % REQUEST.size
         if whole:
             out, self.refused = self.server.answer(self.inbuf, whole)
             del self.inbuf[:whole]
-            self.since = time.monotonic()
+            self.since = now
             self.send(out)
 
     def send(self, out: bytes) -> None:
@@ -165,6 +167,7 @@ class Connection:
         reset the connection before it has read the error response."""
         self.sock.shutdown(socket.SHUT_WR)
         self.linger_until = time.monotonic() + LINGER_SECONDS
+        del self.inbuf[:]
 
     def close(self) -> None:
         if self.server.conns.pop(self.fd, None) is self:
@@ -265,9 +268,9 @@ class Server:
                 conn = conns.get(fd)
                 if conn is not None:
                     conn.ready()
-                elif fd == listen_fd:
+                elif fd == listen_fd and not self.stopping:
                     self.accept(listener)
-                elif fd == wake_fd:
+                elif fd == wake_fd and not self.stopping:
                     self.stop(listen_fd, wake_fd)
                     deadline = time.monotonic() + STOP_GRACE_SECONDS
             if time.monotonic() >= next_sweep:
