@@ -412,3 +412,54 @@ def test_a_simulator_exception_is_an_error_response_not_a_crash(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+# -- TCP and options ------------------------------------------------------------------
+
+def test_tcp_under_abuse(local):
+    """Loopback TCP: resets, torn and refused frames, and concurrent clients."""
+    s = Serving("--profile", PROFILE, "serve", "--tcp", "127.0.0.1:0")
+    try:
+        host, port = s.address[4:].rsplit(":", 1)
+        address = (host, int(port))
+        for n in range(200):
+            with socket.create_connection(address, timeout=10) as sock:
+                if n % 3 == 0:                               # reset at once
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                elif n % 3 == 1:
+                    sock.sendall(GOOD + GOOD[:9])
+                    sock.shutdown(socket.SHUT_WR)
+                    assert read_all(sock) == answer(local(), GOOD)
+                else:
+                    sock.sendall(b"\x01" * 40)
+                    assert read_all(sock) == error_frame(1)
+        failures = []
+
+        def worker() -> None:
+            try:
+                with s.client() as c:
+                    for _ in range(200):
+                        if c.rd(0x9900000100000004) != (0, 0x9900000300000006, 20):
+                            failures.append("wrong answer")
+                            return
+            except Exception as exc:  # noqa: BLE001 -- reported below
+                failures.append(repr(exc))
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert failures == []
+    finally:
+        assert s.stop() == (0, "tdx-codegen sim: stopped\n")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_stall_timeout_must_be_positive(tmp_path, value):
+    run = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", PROFILE, "serve",
+                          "--unix", str(tmp_path / "x.sock"), "--stall-timeout", value],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == "tdx-codegen: error: --stall-timeout must be a positive number of seconds\n"
+    assert not (tmp_path / "x.sock").exists()
