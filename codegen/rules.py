@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 
 from codegen import fieldid
 from codegen.diagnostics import Note, Reporter
@@ -24,9 +25,20 @@ C_KEYWORDS = frozenset("""
     u8 u16 u32 u64 s8 s16 s32 s64
 """.split())
 
-RE_MEMBER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
-RE_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RE_ABI_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# \Z, not $: "$" also matches before a trailing newline, which would leak into generated code
+RE_MEMBER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[0-9]+\])*)\Z")
+RE_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+RE_ABI_NAME = re.compile(r"^[A-Z][A-Z0-9_]*\Z")
+
+# Longest names whose generated lines (defines, signatures, tables) fit kernel style's
+# 100 columns in every flavour; tests/test_codegen_safety.py builds names of these lengths.
+MAX_NAME = {"field": 40, "bit": 32, "member": 40, "struct": 24, "c_name": 40}
+# Names the generated code defines itself, which a schema name would collide with.
+GENERATED_NAMES = {
+    "member": frozenset({"astuple", "as_dict"}),                   # methods of runtime.Record
+    "struct": frozenset({"all", "all_rd", "all_rdall"}),           # read_<struct> vs read_all*
+    "c_name": frozenset({"tdx_sys_info", "tdx_metadata_field_mapping"}),
+}
 
 
 def check(loaded, rep: Reporter) -> Catalogue | None:
@@ -133,6 +145,8 @@ class _Checker:
                 self.err("BAD-NAME", f"field name '{s.name}' must be an upper-case ABI name "
                          "(A-Z, 0-9, _; starting with a letter)", e.loc("name"))
                 ok = False
+            elif self.too_long(e, s.name, "field", "name"):
+                ok = False
             elif s.name in seen_names:
                 self.dup("DUPLICATE-FIELD", f"field {s.name} is declared twice", e.loc("name"),
                          seen_names[s.name])
@@ -174,7 +188,7 @@ class _Checker:
                          "(optionally followed by [N] dimensions)", e.loc("member"))
                 continue
             member, dims_text = m.group(1), m.group(2)
-            if not self.identifier(e, member, "member", lower=True):
+            if not self.identifier(e, member, "member", lower=True, kind="member"):
                 ok = False
             capacity = s.capacity if s.capacity is not None else s.num_fields
             if s.capacity is not None and s.num_fields == 1:
@@ -309,6 +323,8 @@ class _Checker:
                 self.err("BAD-NAME", f"bit name '{name}' must be an upper-case name (A-Z, 0-9, _)",
                          e.loc("bits", name, key=True))
                 continue
+            if self.too_long(e, name, "bit", "bits", name, key=True):
+                continue
             if not 0 <= index < s.element_size * 8:
                 self.err("BIT-RANGE", f"bit {name} = {index} is outside the "
                          f"{s.element_size * 8}-bit element of {s.name}", e.loc("bits", name))
@@ -319,7 +335,7 @@ class _Checker:
                          Note(f"{seen[index]} is defined here", e.loc("bits", seen[index])))
                 continue
             seen[index] = name
-            self.text_safe(e, desc, "bits", name)
+            self.text_safe(e, desc, "bits", name, "description")
             bits.append(Bit(name, index, desc.strip()))
         return tuple(sorted(bits, key=lambda b: b.bit))
 
@@ -361,8 +377,8 @@ class _Checker:
             if s is None:
                 continue
             src = Source(e.doc.shown, e.line)
-            ok = self.identifier(e, s.name, "name", lower=True)
-            ok = self.identifier(e, s.c_name, "c_name", lower=True) and ok
+            ok = self.identifier(e, s.name, "name", lower=True, kind="struct")
+            ok = self.identifier(e, s.c_name, "c_name", lower=True, kind="c_name") and ok
             self.text_safe(e, s.description, "description")
             if s.name in out:
                 self.dup("DUPLICATE-STRUCT", f"struct '{s.name}' is declared twice "
@@ -501,6 +517,11 @@ class _Checker:
             self.err("BAD-NAME", f"python package '{package[:70]}' is not a Python identifier of "
                      "at most 64 characters (it names a directory)", e.loc("python", "package"))
             ok = False
+        elif package == "codegen" or package in sys.stdlib_module_names:
+            self.err("RESERVED-WORD", f"python package '{package}' would shadow the "
+                     f"{'tdx-codegen runtime' if package == 'codegen' else 'standard library'} "
+                     "module of that name", e.loc("python", "package"))
+            ok = False
         field_names = {f.name for f in fields}
         for i, name in enumerate(s.kernel.exclude_fields):
             if name not in field_names and name not in self.known_field_names:
@@ -596,10 +617,20 @@ class _Checker:
                 return
 
     # -- helpers -------------------------------------------------------------
-    def identifier(self, e, name: str, key: str, lower: bool = False) -> bool:
+    def identifier(self, e, name: str, key: str, lower: bool = False, kind: str = "") -> bool:
         if not RE_IDENT.match(name):
             self.err("C-IDENTIFIER", f"'{name}' is not a C identifier (letters, digits and _, "
                      "not starting with a digit)", e.loc(key))
+            return False
+        if name.startswith("_"):
+            self.err("C-IDENTIFIER", f"'{name}' starts with '_': such names are reserved in C and "
+                     "taken by kernel macros (__init, __user)", e.loc(key))
+            return False
+        if kind and self.too_long(e, name, kind, key):
+            return False
+        if name in GENERATED_NAMES.get(kind, ()):
+            self.err("RESERVED-WORD", f"'{name}' is a name the generated code defines itself "
+                     f"and cannot name a {'struct' if kind == 'c_name' else kind}", e.loc(key))
             return False
         if lower and name != name.lower():
             self.err("C-IDENTIFIER", f"'{name}' must be lower case (kernel style)", e.loc(key))
@@ -611,10 +642,19 @@ class _Checker:
             return False
         return True
 
+    def too_long(self, e, name: str, kind: str, *keys, key: bool = False) -> bool:
+        if len(name) <= MAX_NAME[kind]:
+            return False
+        self.err("NAME-TOO-LONG", f"{kind} name '{name[:20]}...' has {len(name)} characters; at "
+                 f"most {MAX_NAME[kind]} keep generated kernel lines within 100 columns",
+                 e.loc(*keys, key=key))
+        return True
+
     def text_safe(self, e, text: str, *keys) -> None:
         """Reject text that could break out of a C comment or a Python docstring."""
         for bad, why in (("*/", "would end a C comment"), ("/*", "would open a nested C comment"),
-                         ('"""', "would end a Python docstring")):
+                         ('"""', "would end a Python docstring"),
+                         ("??/", "is a C trigraph for a backslash (gcc -Wtrigraphs)")):
             if bad in text:
                 self.err("UNSAFE-TEXT", f"text contains '{bad}', which {why} in generated code",
                          e.loc(*keys))

@@ -60,7 +60,8 @@ def comment(text: str | list[str], indent: int = 0) -> list[str]:
         for line in para.split("\n"):
             # a line keeps its own indentation (the banner's file list)
             lead_ws = line[:len(line) - len(line.lstrip())]
-            wrapped = textwrap.wrap(line.strip(), width, break_long_words=False,
+            # a word longer than the line is split rather than left past column 100
+            wrapped = textwrap.wrap(line.strip(), width, break_long_words=True,
                                     break_on_hyphens=False, initial_indent=lead_ws,
                                     subsequent_indent=lead_ws)
             body.extend(f"{lead} * {w}" for w in wrapped or [""])
@@ -110,6 +111,12 @@ class CodeWriter:
             return
         cont = indent_to(columns(lead + head))
         current = lead + head + pieces[0]
+        if columns(current + (tail if len(pieces) == 1 else "")) > MAX_COLUMNS:
+            # even the first piece does not fit after head (long names): break after
+            # head and indent the pieces one tab deeper instead
+            self.lines.append(lead + head.rstrip())
+            cont = lead + "\t"
+            current = cont + pieces[0]
         for n, piece in enumerate(pieces[1:], 2):
             end = tail if n == len(pieces) else ""
             if columns(f"{current} {piece}{end}") <= MAX_COLUMNS:

@@ -7,6 +7,8 @@ newlines) so the template only lays out tables.
 
 from __future__ import annotations
 
+import re
+
 from codegen import fieldid
 from codegen.emitters.render import banner_lines, render
 from codegen.model import Catalogue, Field, Struct
@@ -18,6 +20,24 @@ PATH = "docs/global-metadata.md"
 def cell(text: str) -> str:
     """Text safe inside a Markdown table cell: one line, pipes escaped."""
     return " ".join(text.split()).replace("|", "\\|")
+
+
+# What Markdown reads as a block at the start of a line (heading, quote, list, rule, fence,
+# setext underline, ordered list): escaped so a description stays a paragraph.
+_BLOCK_START = re.compile(r"^(?:[#>+*=_~`-]|[0-9]+[.)])")
+
+
+def paragraph(text: str) -> str:
+    """Text safe as a line of its own: one line, not taken for a block marker."""
+    text = cell(text)
+    m = _BLOCK_START.match(text)
+    return f"{text[:m.end() - 1]}\\{text[m.end() - 1:]}" if m else text
+
+
+def heading(text: str) -> str:
+    """Text safe at the end of an ATX heading: a trailing # would be read as its closing."""
+    text = cell(text)
+    return text[:-1] + "\\#" if text.endswith("#") else text
 
 
 def code(text: str) -> str:
@@ -61,8 +81,8 @@ def emit(ctx) -> list[Output]:
             continue
         classes.append({
             "code": f"{md_class.code:#04x}",
-            "name": cell(md_class.name),
-            "description": cell(md_class.description),
+            "name": heading(md_class.name),
+            "description": paragraph(md_class.description),
             "rows": [field_row(f, structs[f.struct], catalogue) for f in mine],
             "flags": [{"name": f.name,
                        "bits": [(b.bit, b.name, cell(b.description)) for b in f.bits]}
