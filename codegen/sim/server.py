@@ -13,10 +13,10 @@ set and the connection is closed (after discarding up to 1 MiB or 1 s of
 further input, so the client can read the response).  The server wraps the
 Simulator; it does not reimplement it.
 
-One thread and one epoll loop serve every connection, with non-blocking
-sockets: a round trip costs three system calls (epoll_wait, recv, send)
-and no task switch (asyncio's loop cost four times as much CPU per request,
-a thread per connection fights over the GIL).  Memory is bounded: a
+One thread and one epoll loop (Linux) serve every connection, with
+non-blocking sockets: a round trip costs three system calls (epoll_wait,
+recv, send) and no task switch (asyncio streams cost three times as much
+CPU per request; a thread per connection fights over the GIL).  Memory is bounded: a
 connection reads at most READ_FRAMES requests at a time, and while its
 client has not taken the answers nothing more is read from it (its
 requests wait in the kernel); a connection that makes no progress for
