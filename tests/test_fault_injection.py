@@ -33,9 +33,9 @@ from codegen.sim.profile import load_profile
 from codegen.sim.server import REQUEST, pack_response
 from codegen.sim.simulator import Simulator
 from kernel import cbuild
+from test_sim_diff import harnesses  # noqa: F401 (fixture: kernel readers over the C client)
 
 ROOT = Path(__file__).resolve().parent.parent
-CDIR = ROOT / "tests" / "sim"
 FLAVORS = ("map", "functions")
 EIO, EINVAL = -5, -22
 
@@ -227,7 +227,7 @@ def test_no_entropy_is_retried_then_given_up(read, name):
 @pytest.mark.parametrize("read", [md.read_all_rd, md.read_all_rdall])
 @pytest.mark.parametrize("status", ["TDX_SYS_BUSY", "TDX_OPERAND_BUSY"])
 def test_a_counted_fault_fails_one_read_and_clears(read, status):
-    """Busy statuses are not retried (the kernel does not either): that read fails, the next succeeds."""
+    """Busy statuses are not retried (nor by the kernel): that read fails, the next succeeds."""
     sim = faulted("NUM_CPUID_CONFIG", status, 1)
     assert outcome(read, sim)[:3] == ("SeamcallError", RD if read is md.read_all_rd else RDALL,
                                       status)
@@ -292,6 +292,9 @@ class Machine:
                     conn.sendall(pack_response(*self.sim.call(rax, rcx, rdx, r8)))
 
 
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+
+
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory):
     m = Machine(tmp_path_factory.mktemp("machine") / "sim.sock")
@@ -300,23 +303,11 @@ def machine(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def kernel(tmp_path_factory, machine):
+def kernel(harnesses, machine):
     """flavor -> run(sim): the compiled reader's Dump against that module."""
-    if shutil.which("gcc") is None:
-        pytest.skip("needs gcc")
-    exes = {}
-    for flavor in FLAVORS:
-        root = tmp_path_factory.mktemp(f"kernel-{flavor}")
-        out, build = root / "out", root / "build"
-        build.mkdir()
-        cbuild.generate(CATALOGUE, out, flavor)
-        (build / "tdx_dump.h").write_text(cbuild.dump_header(CATALOGUE))
-        exes[flavor] = cbuild.compile_reader(build, out, CDIR / "fake_read.c",
-                                             (CDIR / "simclient.c",))
-
     def run(flavor: str, sim: Simulator) -> cbuild.Dump:
         machine.sim, machine.rd_ids = sim, []
-        return cbuild.run(exes[flavor], machine.env)
+        return cbuild.run(harnesses[flavor], machine.env)
     return run
 
 
@@ -340,6 +331,7 @@ def clean_kernel(kernel, machine):
     return clean
 
 
+@needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_the_kernel_reads_its_struct_set_only(clean_kernel, flavor):
     _, read = clean_kernel[flavor]
@@ -348,6 +340,7 @@ def test_the_kernel_reads_its_struct_set_only(clean_kernel, flavor):
     assert len(read) < len(NAMES)
 
 
+@needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
 @pytest.mark.parametrize("status", FAULTS)
 def test_kernel_reader_returns_eio_on_every_field(kernel, clean_kernel, flavor, status):
@@ -364,6 +357,7 @@ def test_kernel_reader_returns_eio_on_every_field(kernel, clean_kernel, flavor, 
     assert wrong == {}
 
 
+@needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
 @pytest.mark.parametrize("state, status", [({"lp_init": False}, "TDX_SYS_LP_INIT_NOT_DONE"),
                                            ({"shutdown": True}, "TDX_SYS_SHUTDOWN")])
@@ -372,6 +366,7 @@ def test_kernel_machine_state_is_eio(kernel, flavor, state, status):
     assert (dump.ret, problems(dump)) == (EIO, [failed(status)])
 
 
+@needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
 @pytest.mark.parametrize("name", [None, "CPUID_CONFIG_VALUES"])
 def test_kernel_retries_no_entropy_then_gives_up(kernel, clean_kernel, flavor, name):
@@ -385,6 +380,7 @@ def test_kernel_retries_no_entropy_then_gives_up(kernel, clean_kernel, flavor, n
     assert kernel(flavor, sim).members == base.members   # cleared: the next boot reads it all
 
 
+@needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
 def test_kernel_counted_fault_fails_once(kernel, clean_kernel, flavor):
     base, _ = clean_kernel[flavor]
@@ -394,6 +390,7 @@ def test_kernel_counted_fault_fails_once(kernel, clean_kernel, flavor):
     assert (dump.ret, dump.members) == (0, base.members)
 
 
+@needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
 @pytest.mark.parametrize("count, value, ret", [("NUM_CPUID_CONFIG", 200, EINVAL),
                                                ("NUM_CPUID_CONFIG", 129, EINVAL),
