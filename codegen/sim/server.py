@@ -50,6 +50,7 @@ STALL_SECONDS = 10.0           # default: a partial request or unread answers th
 IDLE_EVICT_SECONDS = 1.0       # an idle connection this old may give its slot to a new one
 READ_FRAMES = 32               # requests read at most before their answers are sent
 STOP_GRACE_SECONDS = 1.0       # on shutdown, time for answers in flight to be sent
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _GOOD_HEADER = struct.pack("<IHH", REQUEST_MAGIC, VERSION, REQUEST.size)
 _REGS = struct.Struct("<4Q")
 
@@ -240,8 +241,8 @@ class Server:
         wake_r, wake_w = socket.socketpair()  # a signal writes a byte: the loop wakes
         wake_w.setblocking(False)
         wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT):  # not restored: more signals while
-            signal.signal(sig, lambda *_: None)      # stopping must not kill the process
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, lambda *_: None)
         listener.setblocking(False)
         self.epoll.register(listener.fileno(), select.EPOLLIN)
         self.epoll.register(wake_r.fileno(), select.EPOLLIN)
@@ -251,6 +252,10 @@ class Server:
         try:
             self.loop(listener, wake_r.fileno())
         finally:
+            # ignored from now on, not restored: a second SIGTERM while stopping (or
+            # while Python exits, when it resets its own handlers) must not kill us
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
             signal.set_wakeup_fd(wakeup)
             for conn in list(self.conns.values()):
                 conn.close()
