@@ -205,15 +205,17 @@ class Simulator(Backend):
             if hit is not None:
                 self.written = None
                 return hit
-        result = Backend.rd(self, field_id)
-        if plain and result[0] == st.TDX_SUCCESS:
-            if len(self._rd_memo) >= RD_MEMO_LIMIT:  # odd ids must not grow it without bound
-                self._rd_memo.clear()
-            self._rd_memo[field_id] = result
-        return result
+        return Backend.rd(self, field_id)   # call() remembers a successful answer
 
     def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
         """One SEAMCALL: output registers and the bytes RDALL wrote (None: none)."""
+        plain_rd = (rax == st.TDH_SYS_RD and self.remember and not self.faults and self.lp_init
+                    and not self.shutdown)
+        if plain_rd and 0 <= rcx <= MASK64 and 0 <= r8 <= MASK64:
+            hit = self._rd_memo.get(rdx)
+            if hit is not None:
+                self.written = None
+                return Regs(hit[0], rcx, hit[1], hit[2]), None
         for reg in (rax, rcx, rdx, r8):
             if not 0 <= reg <= MASK64:
                 raise ValueError(f"register value {reg:#x} is not a 64-bit value")
@@ -225,7 +227,12 @@ class Simulator(Backend):
         if self.shutdown:
             return Regs(st.TDX_SYS_SHUTDOWN, rcx, rdx, r8), None
         if leaf == st.TDH_SYS_RD:
-            status, rdx, r8 = self._rd(rdx)
+            field_id = rdx
+            status, rdx, r8 = self._rd(field_id)
+            if plain_rd and status == st.TDX_SUCCESS:
+                if len(self._rd_memo) >= RD_MEMO_LIMIT:  # odd ids must not grow it unbounded
+                    self._rd_memo.clear()
+                self._rd_memo[field_id] = (status, rdx, r8)
         elif leaf == st.TDH_SYS_RDALL:
             status, r8 = self._rdall(rdx, r8)
         else:  # the simulator models the metadata leaves only
