@@ -5,7 +5,8 @@ emitting needs jinja2; neither is needed when nothing they would see has
 changed.  The key hashes the schema files, the templates, tdx-codegen's
 own sources, the options and the Python version, so any edit to any of
 them misses.  Entries are pickles under $XDG_CACHE_HOME/tdx-codegen
-(~/.cache/tdx-codegen); an unreadable entry is a miss, never an error.
+(~/.cache/tdx-codegen), the newest 64 kept; an unreadable entry is a
+miss, never an error.
 Set TDX_CODEGEN_NO_CACHE=1 (or pass --no-cache) to bypass it.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 TEMPLATES = PACKAGE.parent / "templates"
 FORMAT = 1
+MAX_ENTRIES = 64   # about 100 KB each for the shipped schema
 
 
 def enabled() -> bool:
@@ -73,5 +75,13 @@ def store(digest: str, value) -> None:
     from codegen.writer import atomic_write_bytes
     try:
         atomic_write_bytes(directory() / f"{digest}.pickle", pickle.dumps(value, protocol=5))
+        _prune(directory())
     except OSError:
         pass  # a read-only or full cache only costs speed
+
+
+def _prune(root: Path, keep: int = MAX_ENTRIES) -> None:
+    """Drop the least recently written entries beyond `keep` (every edit adds one)."""
+    entries = sorted(root.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+    for path in entries[:-keep]:
+        path.unlink(missing_ok=True)

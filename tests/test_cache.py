@@ -66,3 +66,15 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path, env):
     shutil.copytree(DATA / "minimal", tmp_path / "schema")
     p = run(env, "validate", "--schema", "schema", cwd=tmp_path)
     assert (p.returncode, p.stdout, p.stderr) == (0, "4 fields in 2 structs: schema is valid\n", "")
+
+
+def test_old_entries_are_pruned(tmp_path, monkeypatch):
+    from codegen import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TDX_CODEGEN_NO_CACHE", raising=False)
+    for n in range(cache.MAX_ENTRIES + 5):
+        cache.store(f"{n:064x}", n)
+    kept = sorted(p.name for p in (tmp_path / "tdx-codegen").glob("*.pickle"))
+    assert len(kept) == cache.MAX_ENTRIES
+    assert cache.load(f"{cache.MAX_ENTRIES + 4:064x}") == cache.MAX_ENTRIES + 4
