@@ -75,13 +75,14 @@ def store(digest: str, value) -> None:
     from codegen.writer import atomic_write_bytes
     try:
         atomic_write_bytes(directory() / f"{digest}.pickle", pickle.dumps(value, protocol=5))
-        _prune(directory())
+        _prune(directory(), f"{digest}.pickle")
     except OSError:
         pass  # a read-only or full cache only costs speed
 
 
-def _prune(root: Path, keep: int = MAX_ENTRIES) -> None:
+def _prune(root: Path, newest: str, keep: int = MAX_ENTRIES) -> None:
     """Drop the least recently written entries beyond `keep` (every edit adds one)."""
-    entries = sorted(root.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
-    for path in entries[:-keep]:
+    entries = sorted((p for p in root.glob("*.pickle") if p.name != newest),
+                     key=lambda p: p.stat().st_mtime_ns)
+    for path in entries[:len(entries) - (keep - 1)]:
         path.unlink(missing_ok=True)
