@@ -84,5 +84,5 @@ def _prune(root: Path, newest: str, keep: int = MAX_ENTRIES) -> None:
     """Drop the least recently written entries beyond `keep` (every edit adds one)."""
     entries = sorted((p for p in root.glob("*.pickle") if p.name != newest),
                      key=lambda p: p.stat().st_mtime_ns)
-    for path in entries[:len(entries) - (keep - 1)]:
+    for path in entries[:max(0, len(entries) - (keep - 1))]:
         path.unlink(missing_ok=True)
