@@ -30,7 +30,7 @@ def write(out: Path, n_fields: int) -> Path:
         for i in range(min(FIELDS_PER_STRUCT, n_fields - s * FIELDS_PER_STRUCT)):
             fid = (cls << 56) | (3 << 32) | code
             array = i % 16 == 15
-            entry = [f"[[field]]", f"name = \"F{s}_{i}\"", f"id = \"0x{fid:016X}\"",
+            entry = ["[[field]]", f"name = \"F{s}_{i}\"", f"id = \"0x{fid:016X}\"",
                      f"class = {cls}", "element_size = 8"]
             if array:
                 entry += ["num_fields = 4", f"count = \"F{s}_{i - 1}\""]

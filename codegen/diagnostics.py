@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from codegen.paths import display_path  # noqa: F401  (re-exported: diagnostics name files)
 

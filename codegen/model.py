@@ -127,6 +127,11 @@ class Field:
         return dims
 
     @property
+    def element_mask(self) -> int:
+        """The bits one element of the module's table holds."""
+        return (1 << 8 * self.element_size) - 1
+
+    @property
     def member_bytes(self) -> int:
         return C_TYPE_BYTES[self.ctype]
 
@@ -137,6 +142,23 @@ class Field:
     def element_id(self, field_index: int, element: int = 0) -> int:
         """Id of element `element` of field `field_index` of this entry."""
         return fieldid.element_id(self.id, field_index * self.num_elements + element)
+
+
+def find_entry(fields, keys, field_id: int) -> tuple[int, int] | None:
+    """(index into fields, element offset) of the entry holding field_id, or None.
+
+    fields are sorted by (class, field code) and keys are their Field.key;
+    bit 63 and the size code of field_id play no part (the lookup key).
+    """
+    key = fieldid.key(field_id)
+    i = bisect.bisect_right(keys, key) - 1
+    if i < 0:
+        return None
+    f = fields[i]
+    offset = key[1] - f.field_code
+    if f.class_code != key[0] or offset >= f.num_ids:
+        return None
+    return i, offset
 
 
 @dataclass(frozen=True)
@@ -204,15 +226,11 @@ class Catalogue:
 
     def locate(self, field_id: int) -> tuple[Field, int, int] | None:
         """(field, field index, element) holding field_id's (class, code), or None."""
-        cls, code = fieldid.key(field_id)
-        i = bisect.bisect_right(self._keys, (cls, code)) - 1
-        if i < 0:
+        found = find_entry(self.fields, self._keys, field_id)
+        if found is None:
             return None
-        f = self.fields[i]
-        offset = code - f.field_code
-        if f.class_code != cls or offset >= f.num_ids:
-            return None
-        return f, offset // f.num_elements, offset % f.num_elements
+        f = self.fields[found[0]]
+        return f, found[1] // f.num_elements, found[1] % f.num_elements
 
     def output_structs(self, output: str) -> tuple[Struct, ...]:
         """Structs of one output ("kernel", "python", "docs") in read order."""

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from functools import total_ordering
 
+# The fields that give a module's release, and how a release compares as one number
+# (generated C and the Python readers compare release gates this way).
+from codegen.runtime import VERSION_FIELDS, release_code  # noqa: F401  (re-exported)
+
 _RE = re.compile(r"^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?(?:\+([0-9A-Za-z][0-9A-Za-z.-]*))?$")
 
 
@@ -50,5 +54,5 @@ class Release:
 
     @property
     def code(self) -> int:
-        """major << 16 | minor << 8 | update: how generated code compares releases."""
-        return (self.major << 16) | (self.minor << 8) | self.update
+        """release_code() of this release: how generated code compares releases."""
+        return release_code(self.major, self.minor, self.update)

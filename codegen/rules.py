@@ -15,7 +15,7 @@ from codegen import fieldid
 from codegen.diagnostics import Note, Reporter
 from codegen.model import (C_TYPE_BYTES, OVERRIDABLE, Bit, Catalogue, Field, Gate,
                            KernelOptions, MdClass, Override, Settings, Source, Struct)
-from codegen.release import Release
+from codegen.release import VERSION_FIELDS, Release
 
 C_KEYWORDS = frozenset("""
     auto break case char const continue default do double else enum extern float for goto if
@@ -606,8 +606,7 @@ class _Checker:
                                         f.name)
 
     def gate_order(self, output, gate: Gate, position, here, loc, what) -> None:
-        needed = [gate.feature_field] if gate.release is None else \
-            ["MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION"]
+        needed = [gate.feature_field] if gate.release is None else VERSION_FIELDS
         for name in needed:
             at = position.get(name)
             if at is None or at >= here:

@@ -16,6 +16,14 @@ from codegen import __version__ as VERSION
 from codegen import fieldid, mdlist
 from codegen import status as _status
 
+# How a module's release is read and compared, for release gates.  Defined here, where
+# the readers need it at run time; codegen.release re-exports both for the compiler.
+VERSION_FIELDS = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
+
+
+def release_code(major: int, minor: int, update: int) -> int:
+    return (major << 16) | (minor << 8) | update
+
 RD, RDALL = "TDH.SYS.RD", "TDH.SYS.RDALL"
 # Tries of a SEAMCALL answering TDX_RND_NO_ENTROPY (the module ran out of
 # random numbers for a moment): the kernel's seamcall wrapper retries it, and
@@ -213,12 +221,8 @@ class Source:
         if gate.field is not None:
             flags = self.value(self.fields[gate.field])
             return flags is not None and bool(flags >> gate.bit & 1)
-        parts = [self.value(self.fields[n])
-                 for n in ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")]
-        if None in parts:
-            return False
-        major, minor, update = parts
-        return (major << 16 | minor << 8 | update) >= gate.release
+        parts = [self.value(self.fields[n]) for n in VERSION_FIELDS]
+        return None not in parts and release_code(*parts) >= gate.release
 
     def _read(self, f: Field):
         if not self.gate_open(f.gate):

@@ -314,7 +314,8 @@ EXPECTED_KERNEL_H_DIFF = """\
  /* TD configurability: fixed bits and CPUID configuration. */
 """
 
-EXPECTED_KERNEL_C_DIFF = {"map": """\
+# The .c diff: the banner and the id defines change alike in both flavours, then the read.
+KERNEL_C_DIFF_HEAD = """\
 --- a/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 +++ b/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 @@ -22,7 +22,7 @@
@@ -334,6 +335,9 @@ EXPECTED_KERNEL_C_DIFF = {"map": """\
  #define MD_FIELD_ID_ATTRIBUTES_FIXED0		0x1900000300000000ULL
  #define MD_FIELD_ID_ATTRIBUTES_FIXED1		0x1900000300000001ULL
  #define MD_FIELD_ID_XFAM_FIXED0			0x1900000300000002ULL
+"""
+
+EXPECTED_KERNEL_C_DIFF = {"map": KERNEL_C_DIFF_HEAD + """\
 @@ -166,6 +167,7 @@
  		TD_SYSINFO_MAP(TDR_BASE_SIZE, struct tdx_sys_info_td_ctrl, tdr_base_size),
  		TD_SYSINFO_MAP(TDCS_BASE_SIZE, struct tdx_sys_info_td_ctrl, tdcs_base_size),
@@ -343,26 +347,7 @@ EXPECTED_KERNEL_C_DIFF = {"map": """\
  
  	return read_sys_metadata_multi(fields, ARRAY_SIZE(fields), sysinfo_td_ctrl);
 """,
-"functions": """\
---- a/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
-+++ b/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
-@@ -22,7 +22,7 @@
-  *   schema/31-module-extensions.toml
-  *   schema/settings.toml
-  * Do not edit: change the schema and run 'tdx-codegen build'.
-- * content-hash <sha256>
-+ * content-hash <sha256>
-  */
- 
- #define MD_FIELD_ID_MINOR_VERSION		0x0800000100000003ULL
-@@ -37,6 +37,7 @@
- #define MD_FIELD_ID_TDR_BASE_SIZE		0x9800000100000000ULL
- #define MD_FIELD_ID_TDCS_BASE_SIZE		0x9800000100000100ULL
- #define MD_FIELD_ID_TDVPS_BASE_SIZE		0x9800000100000200ULL
-+#define MD_FIELD_ID_TDVPS_PAGES			0x9800000100000202ULL
- #define MD_FIELD_ID_ATTRIBUTES_FIXED0		0x1900000300000000ULL
- #define MD_FIELD_ID_ATTRIBUTES_FIXED1		0x1900000300000001ULL
- #define MD_FIELD_ID_XFAM_FIXED0			0x1900000300000002ULL
+"functions": KERNEL_C_DIFF_HEAD + """\
 @@ -126,6 +127,10 @@
  	if (ret)
  		return ret;

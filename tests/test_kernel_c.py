@@ -13,6 +13,7 @@ from codegen.compiler import compile_or_raise
 from codegen.emitters import EmitContext, cformat, kernel_c
 from codegen.writer import seal
 from kernel import cbuild
+from kernel.today import KERNEL_STRUCTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -104,22 +105,6 @@ def test_every_combination_compiles_and_reads(request, tmp_path, flavor, init, n
 
 
 # -- the shipped settings are a drop-in for the kernel ---------------------------------
-
-# TDX_ABI.md section 7: the kernel's structs today, in order.
-KERNEL_STRUCTS = {
-    "tdx_sys_info_version": ["u16 minor_version", "u16 major_version", "u16 update_version"],
-    "tdx_sys_info_features": ["u64 tdx_features0"],
-    "tdx_sys_info_tdmr": ["u16 max_tdmrs", "u16 max_reserved_per_tdmr", "u16 pamt_4k_entry_size",
-                          "u16 pamt_2m_entry_size", "u16 pamt_1g_entry_size"],
-    "tdx_sys_info_td_ctrl": ["u16 tdr_base_size", "u16 tdcs_base_size", "u16 tdvps_base_size"],
-    "tdx_sys_info_td_conf": ["u64 attributes_fixed0", "u64 attributes_fixed1", "u64 xfam_fixed0",
-                             "u64 xfam_fixed1", "u16 num_cpuid_config", "u16 max_vcpus_per_td",
-                             "u64 cpuid_config_leaves[128]", "u64 cpuid_config_values[128][2]"],
-    "tdx_sys_info": ["struct tdx_sys_info_version version",
-                     "struct tdx_sys_info_features features", "struct tdx_sys_info_tdmr tdmr",
-                     "struct tdx_sys_info_td_ctrl td_ctrl", "struct tdx_sys_info_td_conf td_conf"],
-}
-
 
 def structs_of(header: str) -> dict[str, list[str]]:
     return {name: [m.strip().rstrip(";") for m in body.strip().split("\n")]

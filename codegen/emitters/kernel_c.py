@@ -20,12 +20,12 @@ from codegen.emitters import cformat
 from codegen.emitters.cformat import CodeWriter
 from codegen.emitters.render import banner_lines, render
 from codegen.model import Catalogue, Field, Gate, Struct
+from codegen.release import VERSION_FIELDS
 from codegen.writer import Output
 
 HEADER_PATH = "linux/arch/x86/include/asm/tdx_global_metadata.h"
 SOURCE_PATH = "linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
 FLAVORS = ("map", "functions")
-RELEASE_FIELDS = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
 SOURCE_TITLE = ["Readers of TDX global metadata into struct tdx_sys_info.", "",
                 "This file does not compile on its own: tdx.c includes it after "
                 "read_sys_metadata_field(), the SEAMCALL wrapper that reads one field."]
@@ -128,7 +128,7 @@ class _Kernel:
         if not self.has_release_gate:
             return []
         return [f"sysinfo->{self.by_name[n].struct}.{self.by_name[n].member}"
-                for n in RELEASE_FIELDS]
+                for n in VERSION_FIELDS]
 
     def ref(self, f: Field, here: Struct | None) -> str:
         """C expression of a member already read, from a struct reader or the top."""

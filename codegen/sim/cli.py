@@ -289,17 +289,15 @@ def cmd_dump(args) -> int:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    """Write all of data or nothing: a temporary file renamed over path."""
-    import os
-
+    """Write all of data or nothing (the build's atomic write)."""
     from codegen.cli import UsageError
+    from codegen.writer import atomic_write_bytes
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        if not path.parent.is_dir():  # a dump goes into an existing directory, as before
+            raise FileNotFoundError(2, "No such file or directory")
+        atomic_write_bytes(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

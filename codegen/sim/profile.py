@@ -32,7 +32,7 @@ from pathlib import Path
 from codegen import fieldid, mdlist, tomlsource
 from codegen.diagnostics import CompileError, Location, Note, Reporter, display_path
 from codegen.model import Catalogue, Field
-from codegen.release import Release
+from codegen.release import VERSION_FIELDS, Release
 from codegen.sim.simulator import Module, Simulator
 
 PROFILE_DIR = "profiles"          # under the schema directory
@@ -170,9 +170,9 @@ class _ProfileChecker:
         if isinstance(raw, bool) or not isinstance(raw, int):
             self.error("PROFILE-VALUE", f"{f.name} takes integers, not {type(raw).__name__}", *keys)
             return 0
-        if not 0 <= raw < 1 << 8 * f.element_size:
+        if not 0 <= raw <= f.element_mask:
             self.error("PROFILE-VALUE", f"{raw:#x} does not fit {f.name}'s {f.element_size}-byte "
-                       f"element (max {(1 << 8 * f.element_size) - 1:#x})", *keys)
+                       f"element (max {f.element_mask:#x})", *keys)
             return 0
         return raw
 
@@ -266,8 +266,7 @@ def load_replay(path: Path, catalogue: Catalogue) -> Module:
 
 
 def _release_of(values: dict) -> Release | None:
-    names = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
-    parts = [values.get(n, (None,))[0] for n in names]
+    parts = [values.get(n, (None,))[0] for n in VERSION_FIELDS]
     return None if None in parts else Release(*parts)
 
 

@@ -18,7 +18,6 @@ Address layout modelled (documented in docs/sim-protocol.md):
 
 from __future__ import annotations
 
-import bisect
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Mapping, NamedTuple
 
 from codegen import fieldid, mdlist
 from codegen import status as st
-from codegen.model import Field
+from codegen.model import Field, find_entry
 from codegen.release import Release
 
 NULL_ID = fieldid.NULL_ID
@@ -116,10 +115,6 @@ class PhysicalMemory:
 def _is_null(field_id: int) -> bool:
     """The null id: every bit but the context set (the module ignores the context)."""
     return field_id | fieldid.CONTEXT_MASK == MASK64
-
-
-def _size_mask(f: Field) -> int:
-    return (1 << 8 * f.element_size) - 1
 
 
 class Backend:
@@ -241,16 +236,8 @@ class Simulator(Backend):
 
     # -- lookups -------------------------------------------------------------
     def _locate(self, field_id: int) -> tuple[int, int] | None:
-        """(entry index, element offset) of the entry holding field_id's key."""
-        key = fieldid.key(field_id)
-        i = bisect.bisect_right(self._keys, key) - 1
-        if i < 0:
-            return None
-        f = self.fields[i]
-        offset = key[1] - f.field_code
-        if f.class_code != key[0] or offset >= f.num_ids:
-            return None
-        return i, offset
+        """(entry index, element offset) of the present entry holding field_id's key."""
+        return find_entry(self.fields, self._keys, field_id)
 
     def _readable_from(self, i: int) -> int | None:
         """First host-readable entry at index i or later."""
@@ -297,7 +284,7 @@ class Simulator(Backend):
             return fault, NULL_ID, 0
         if not f.host_readable:
             return st.TDX_METADATA_FIELD_NOT_READABLE, NULL_ID, 0
-        value = self.values[f.name][offset] & _size_mask(f)
+        value = self.values[f.name][offset] & f.element_mask
         if offset + 1 < f.num_ids:   # caller's id, next element; other bits as given
             nxt = fieldid.replace(field_id, FIELD_CODE=f.field_code + offset + 1)
         else:
@@ -408,7 +395,7 @@ class Simulator(Backend):
                 if f.name in self.module.first_element_only and k >= self._live_count(f):
                     vals = vals[:1]               # the 1.5.01 quirk: other slots untouched
                 for n, v in enumerate(vals):
-                    struct.pack_into("<Q", page, pos + n * mdlist.ELEMENT_SIZE, v & _size_mask(f))
+                    struct.pack_into("<Q", page, pos + n * mdlist.ELEMENT_SIZE, v & f.element_mask)
                 pos += f.num_elements * mdlist.ELEMENT_SIZE
         struct.pack_into("<Q", page, 0, mdlist.list_header(pos, len(sequences)))
         self.written = bytes(page[:pos])
@@ -421,7 +408,7 @@ class Simulator(Backend):
             qwords.append(mdlist.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements))
             for i, k in seq:
                 f = self.fields[i]
-                mask = _size_mask(f)
+                mask = f.element_mask
                 n = f.num_elements
                 qwords.extend(v & mask for v in self.values[f.name][k * n:(k + 1) * n])
         used = len(qwords) * mdlist.ELEMENT_SIZE

@@ -30,6 +30,7 @@ from pathlib import Path
 from codegen import fieldid
 from codegen.emitters import EmitContext, kernel_c
 from codegen.model import Catalogue, Field
+from codegen.release import VERSION_FIELDS
 from codegen.writer import seal
 
 HERE = Path(__file__).resolve().parent
@@ -222,7 +223,7 @@ def expected(catalogue: Catalogue, values: dict[int, int]) -> dict[str, int]:
         if gate is None:
             return True
         if gate.release is not None:
-            major, minor, update = (read(catalogue.field(n)) for n in kernel_c.RELEASE_FIELDS)
+            major, minor, update = (read(catalogue.field(n)) for n in VERSION_FIELDS)
             return (major << 16 | minor << 8 | update) >= gate.release.code
         return bool(read(catalogue.field(gate.feature_field)) >> gate.bit & 1)
 
