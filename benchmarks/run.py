@@ -144,7 +144,7 @@ def bench_scale(res: Results, quick: bool) -> None:
 # -- 4: simulator in process -------------------------------------------------------
 
 def bench_simulator(res: Results, quick: bool) -> None:
-    from codegen.compiler import compile_or_raise
+    from codegen.spec.compiler import compile_or_raise
     from codegen.sim.profile import load_profile, resolve
     from codegen.sim.simulator import Simulator
     import tdx_metadata

@@ -13,16 +13,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from codegen import __version__ as VERSION
-from codegen import fieldid, mdlist
-from codegen import status as _status
+from codegen.abi import fieldid
+from codegen.abi import rdall_list
+from codegen.abi import status as _status
 
-# How a module's release is read and compared, for release gates.  Defined here, where
-# the readers need it at run time; codegen.release re-exports both for the compiler.
-VERSION_FIELDS = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
-
-
-def release_code(major: int, minor: int, update: int) -> int:
-    return (major << 16) | (minor << 8) | update
+from codegen.abi.release import VERSION_FIELDS, release_code  # noqa: F401  (the readers use both)
 
 RD, RDALL = "TDH.SYS.RD", "TDH.SYS.RDALL"
 # Tries of a SEAMCALL answering TDX_RND_NO_ENTROPY (the module ran out of
@@ -288,8 +283,8 @@ class RdallSource(Source):
             if st not in (_status.TDX_SUCCESS, _status.TDX_METADATA_LIST_OVERFLOW):
                 raise SeamcallError(RDALL, st, self._name_at(start), start)
             try:
-                sequences = mdlist.parse(page)
-            except mdlist.ListFormatError as exc:
+                sequences = rdall_list.parse(page)
+            except rdall_list.ListFormatError as exc:
                 raise ListError(f"{RDALL} page starting at {self._name_at(start)} "
                                 f"({fieldid.fmt(start)}): {exc}") from None
             for seq in sequences:  # element i of a sequence has field code first + i

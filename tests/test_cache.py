@@ -69,7 +69,7 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path, env):
 
 
 def test_old_entries_are_pruned(tmp_path, monkeypatch):
-    from codegen import cache
+    from codegen.outputs import cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("TDX_CODEGEN_NO_CACHE", raising=False)

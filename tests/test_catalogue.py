@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen import fieldid
-from codegen.compiler import compile_schema
-from codegen.release import Release
+from codegen.abi import fieldid
+from codegen.spec.compiler import compile_schema
+from codegen.abi.release import Release
 from kernel.today import KERNEL_STRUCTS
 
 ROOT = Path(__file__).resolve().parent.parent

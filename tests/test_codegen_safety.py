@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 import tdx_metadata
-from codegen import status as st
+from codegen.abi import status as st
 from codegen.cli import main
-from codegen.compiler import compile_or_raise
-from codegen.rules import MAX_NAME
+from codegen.spec.compiler import compile_or_raise
+from codegen.spec.rules import MAX_NAME
 from kernel import cbuild
 
 ROOT = Path(__file__).resolve().parent.parent

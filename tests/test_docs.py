@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codegen import writer
-from codegen.compiler import compile_or_raise
+from codegen.outputs import writer
+from codegen.spec.compiler import compile_or_raise
 from codegen.emitters import EmitContext, docs
 
 SETTINGS = """\

@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 
 import tdx_metadata as md
-from codegen import fieldid, mdlist
-from codegen import status as st
-from codegen.compiler import compile_or_raise
+from codegen.abi import fieldid
+from codegen.abi import rdall_list
+from codegen.abi import status as st
+from codegen.spec.compiler import compile_or_raise
 from codegen.runtime import RD, RDALL, SEAMCALL_TRIES
 from codegen.sim.profile import load_profile
 from codegen.sim.server import REQUEST, pack_response
@@ -65,7 +66,7 @@ class Traced:
         result = self.sim.rdall(field_id)
         names = set()
         if result[2]:
-            for seq in mdlist.parse(result[2]):
+            for seq in rdall_list.parse(result[2]):
                 for i in range(len(seq.values)):
                     code = fieldid.replace(0, CLASS_CODE=seq.class_code,
                                            FIELD_CODE=seq.field_code + i)

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from codegen import fieldid
+from codegen.abi import fieldid
 
 ids = st.integers(min_value=0, max_value=fieldid.MASK64)
 

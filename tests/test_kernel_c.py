@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen.compiler import compile_or_raise
-from codegen.emitters import EmitContext, cformat, kernel_c
-from codegen.writer import seal
+from codegen.spec.compiler import compile_or_raise
+from codegen.emitters import EmitContext, c_writer, kernel_c
+from codegen.outputs.writer import seal
 from kernel import cbuild
 from kernel.today import KERNEL_STRUCTS
 
@@ -86,7 +86,7 @@ def test_every_combination_compiles_and_reads(request, tmp_path, flavor, init, n
                              print=base.settings.kernel.print if prints else ())
     files = emit(cat, flavor)
     for path, text in files.items():
-        assert cformat.problems(text) == [], path
+        assert c_writer.problems(text) == [], path
         first = "// SPDX-License-Identifier: GPL-2.0" if path.endswith(".c") else \
             "/* SPDX-License-Identifier: GPL-2.0 */"
         assert text.split("\n", 1)[0] == first
@@ -278,24 +278,24 @@ def test_element_too_wide_for_its_member_fails_the_build(small, tmp_path):
 # -- layout helpers -----------------------------------------------------------------
 
 def test_defines_align_at_one_tab_stop():
-    assert cformat.align_defines([("A", "1"), ("LONGER_NAME", "2")]) == [
+    assert c_writer.align_defines([("A", "1"), ("LONGER_NAME", "2")]) == [
         "#define A\t\t1", "#define LONGER_NAME\t2"]   # both values at column 24
 
 
 def test_fill_breaks_after_a_piece_and_aligns_under_the_parenthesis():
-    w = cformat.CodeWriter(level=1)
+    w = c_writer.CodeWriter(level=1)
     w.fill("ret = f(", ["a" * 50 + ",", "b" * 40], ");")      # 110 columns on one line
     assert w.lines == ["\tret = f(" + "a" * 50 + ",", "\t\t" + "b" * 40 + ");"]
 
 
 def test_comment_wraps_within_the_limit():
-    lines = cformat.comment(["word " * 40], indent=1)
+    lines = c_writer.comment(["word " * 40], indent=1)
     assert lines[0] == "\t/*" and lines[-1] == "\t */"
-    assert all(cformat.columns(line) <= 100 and line.startswith("\t *") for line in lines[1:])
+    assert all(c_writer.columns(line) <= 100 and line.startswith("\t *") for line in lines[1:])
 
 
 def test_problems_names_the_line():
-    assert cformat.problems("ok\n  spaced \n" + "x" * 101 + "\n") == [
+    assert c_writer.problems("ok\n  spaced \n" + "x" * 101 + "\n") == [
         "line 2: trailing whitespace", "line 2: indented with spaces",
         "line 3: 101 columns (limit 100)"]
 

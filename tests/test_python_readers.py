@@ -18,8 +18,11 @@ import textwrap
 import pytest
 
 import tdx_metadata as md
-from codegen import fieldid, mdlist, runtime, status
-from codegen.compiler import compile_or_raise
+from codegen.abi import fieldid
+from codegen.abi import rdall_list
+from codegen import runtime
+from codegen.abi import status
+from codegen.spec.compiler import compile_or_raise
 from codegen.emitters import EmitContext, python_readers
 
 # -- a fake TDX module -----------------------------------------------------------
@@ -28,7 +31,7 @@ from codegen.emitters import EmitContext, python_readers
 class FakeModule:
     """Global metadata of one module: its table entries and element values."""
 
-    def __init__(self, fields, values: dict[str, object], page_size: int = mdlist.PAGE_SIZE):
+    def __init__(self, fields, values: dict[str, object], page_size: int = rdall_list.PAGE_SIZE):
         self.entries = sorted(fields, key=lambda f: fieldid.key(f.id))
         self.page_size = page_size
         self.values = {}  # element key -> value
@@ -99,13 +102,13 @@ class FakeModule:
         todo = self._fields_from(start)
         if todo is None:
             return status.TDX_METADATA_FIELD_ID_INCORRECT, fieldid.NULL_ID, b""
-        sequences, used = [], mdlist.HEADER_SIZE  # [first id, elements, fields, values]
+        sequences, used = [], rdall_list.HEADER_SIZE  # [first id, elements, fields, values]
         for n, (fid, elements, vals) in enumerate(todo):
             last = sequences[-1] if sequences else None
             joins = last is not None and fieldid.key(fid) == (
                 fieldid.key(last[0])[0], fieldid.key(last[0])[1] + last[2] * elements) \
                 and last[1] == elements and fieldid.element_size(last[0]) == fieldid.element_size(fid)
-            need = 8 * elements + (0 if joins else mdlist.HEADER_SIZE)
+            need = 8 * elements + (0 if joins else rdall_list.HEADER_SIZE)
             if used + need > self.page_size:
                 return status.TDX_METADATA_LIST_OVERFLOW, fid, self._page(sequences)
             used += need
@@ -118,7 +121,7 @@ class FakeModule:
 
     @staticmethod
     def _page(sequences):
-        return mdlist.pack([(mdlist.sequence_header(fid, fields, elements), vals)
+        return rdall_list.pack([(rdall_list.sequence_header(fid, fields, elements), vals)
                             for fid, elements, fields, vals in sequences])
 
 
@@ -216,14 +219,14 @@ def test_rd_reads_gated_and_later_fields_of_a_2_0_module():
 
 
 @pytest.mark.parametrize("make", [module_1_5_01, module_2_0])
-@pytest.mark.parametrize("page_size", [mdlist.PAGE_SIZE, 256, 64])
+@pytest.mark.parametrize("page_size", [rdall_list.PAGE_SIZE, 256, 64])
 def test_rdall_gives_the_same_structs_as_rd(make, page_size):
     fake = make(page_size=page_size)
     by_rdall = md.read_all_rdall(fake)
     assert by_rdall == md.read_all_rd(make())
     pages = [c for c in fake.calls if c[0] == "rdall"]
     assert pages[0] == ("rdall", fieldid.NULL_ID)
-    if page_size == mdlist.PAGE_SIZE:
+    if page_size == rdall_list.PAGE_SIZE:
         assert len(pages) == 1
     else:
         assert len(pages) > 5
@@ -334,7 +337,7 @@ def test_a_malformed_rdall_page_is_a_list_error():
 def test_an_overflow_without_progress_is_a_list_error():
     class Stuck:
         def rdall(self, start):
-            return status.TDX_METADATA_LIST_OVERFLOW, start, mdlist.pack([])
+            return status.TDX_METADATA_LIST_OVERFLOW, start, rdall_list.pack([])
     with pytest.raises(md.ListError, match="without progress"):
         md.read_all_rdall(Stuck())
 
@@ -384,8 +387,9 @@ def test_the_package_imports_only_the_standard_library_and_the_runtime():
         print(" ".join(new))
     """)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["codegen", "codegen.fieldid", "codegen.mdlist", "codegen.runtime",
-                                  "codegen.status", "tdx_metadata"]
+    assert out.stdout.split() == ["codegen", "codegen.abi", "codegen.abi.fieldid",
+                                  "codegen.abi.rdall_list", "codegen.abi.release",
+                                  "codegen.abi.status", "codegen.runtime", "tdx_metadata"]
 
 
 def generate(tmp_path, schema_dir, version="0.1.0", package=None):
@@ -517,7 +521,7 @@ def simulator(profile: str, **kw):
 
 
 @pytest.mark.parametrize("profile", ["1.5.01", "1.5.06+f97a493", "2.0.08"])
-@pytest.mark.parametrize("list_size", [mdlist.PAGE_SIZE, 512])
+@pytest.mark.parametrize("list_size", [rdall_list.PAGE_SIZE, 512])
 def test_rd_and_rdall_agree_on_the_simulator(profile, list_size):
     by_rd = md.read_all_rd(simulator(profile))
     by_rdall = md.read_all_rdall(simulator(profile, list_size=list_size))

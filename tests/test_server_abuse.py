@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from codegen import fieldid
-from codegen.compiler import compile_or_raise
+from codegen.abi import fieldid
+from codegen.spec.compiler import compile_or_raise
 from codegen.sim import server
 from codegen.sim.client import Client, ProtocolError
 from codegen.sim.profile import load_profile
@@ -376,7 +376,7 @@ def test_repeated_signals_stop_it_once(tmp_path):
 
 BROKEN = r"""
 import sys
-from codegen.compiler import compile_or_raise
+from codegen.spec.compiler import compile_or_raise
 from codegen.sim import server
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import Simulator

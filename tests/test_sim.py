@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from codegen import fieldid, mdlist
-from codegen import status as st
-from codegen.compiler import compile_or_raise
+from codegen.abi import fieldid
+from codegen.abi import rdall_list
+from codegen.abi import status as st
+from codegen.spec.compiler import compile_or_raise
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import PhysicalMemory, Regs, Simulator
 
@@ -40,7 +41,7 @@ def sim(modules):
 
 
 def fill(sim, addr, byte=0xAA):
-    sim.memory.page(addr)[:] = bytes([byte]) * mdlist.PAGE_SIZE
+    sim.memory.page(addr)[:] = bytes([byte]) * rdall_list.PAGE_SIZE
 
 
 # -- dispatcher -----------------------------------------------------------------
@@ -233,7 +234,7 @@ def test_rdall_whole_1_5_01_context(sim):
     # NUM_PKGS and PKG_FMS[8] share one sequence: 9 fields of 1 element
     assert struct.unpack_from("<10Q", page, 8) == (0x0000020200000000, 2, 0x806F8, 0x806F8,
                                                   0, 0, 0, 0, 0, 0)
-    seqs = mdlist.parse(page)
+    seqs = rdall_list.parse(page)
     assert len(seqs) == 36
     headers = [s.header for s in seqs]
     assert 0x0800004200000000 in headers             # VENDOR_ID + BUILD_DATE across bit 63
@@ -250,7 +251,7 @@ def test_rdall_2_0_08_context(modules):
     sim = Simulator(modules["2.0.08"])
     assert sim.seamcall(RDALL, 0, PAGE, NULL) == Regs(0, 0, PAGE, NULL)
     assert len(sim.written) == 3232
-    assert len(mdlist.parse(sim.written)) == 42
+    assert len(rdall_list.parse(sim.written)) == 42
     assert struct.unpack_from("<Q", sim.written, 0) == (0x00000000002A0CA0,)
 
 
@@ -300,14 +301,14 @@ def test_rdall_tiny_list_buffer_overflows_at_once(modules):
 def test_rdall_continuation_reassembles_the_context(modules, name, size):
     whole = Simulator(modules[name])
     whole.seamcall(RDALL, 0, PAGE, NULL)
-    want = [(eid, v) for s in mdlist.parse(whole.written) for eid, v in s.element_ids()]
+    want = [(eid, v) for s in rdall_list.parse(whole.written) for eid, v in s.element_ids()]
     sim = Simulator(modules[name], list_size=size)
     got, r8, calls = [], NULL, 0
     while True:
         fill(sim, PAGE, 0)      # 1.5.01 leaves slots of unused CPUID_CONFIG_VALUES stale
         regs = sim.seamcall(RDALL, 0, PAGE, r8)
         calls += 1
-        got += [(eid, v) for s in mdlist.parse(sim.written) for eid, v in s.element_ids()]
+        got += [(eid, v) for s in rdall_list.parse(sim.written) for eid, v in s.element_ids()]
         if regs.rax == 0:
             break
         assert regs.rax == LIST_OVERFLOW and regs.r8 != r8
@@ -320,7 +321,7 @@ def test_rdall_1_5_01_quirk_writes_only_element_0_of_unused_cpuid_values(modules
     sim = Simulator(modules["1.5.01"])
     fill(sim, PAGE)
     sim.seamcall(RDALL, 0, PAGE, 0x9900000300000500)
-    values = mdlist.parse(sim.written)[0].values
+    values = rdall_list.parse(sim.written)[0].values
     assert values[:2] == (0x00FF000000000FFF, 0xBFEBFBFF7FFEFBFF)
     assert values[22:26] == (0x000000000000FFFF, 0, 0, 0xAAAAAAAAAAAAAAAA)   # fields 11, 12
     assert values[-2:] == (0, 0xAAAAAAAAAAAAAAAA)
@@ -331,7 +332,7 @@ def test_rdall_later_releases_write_both_elements(modules, name):
     sim = Simulator(modules[name])
     fill(sim, PAGE)
     sim.seamcall(RDALL, 0, PAGE, 0x9900000300000500)
-    assert mdlist.parse(sim.written)[0].values[-2:] == (0, 0)
+    assert rdall_list.parse(sim.written)[0].values[-2:] == (0, 0)
 
 
 # -- machine state and fault injection ------------------------------------------------
@@ -388,7 +389,7 @@ def test_a_field_the_host_may_not_read(modules):
     # walks and lists step over it
     assert sim.seamcall(RD, 0, 0x1900000300000003, 0) == Regs(0, 0, 0x9900000300000006, 3)
     sim.seamcall(RDALL, 0, PAGE, 0x1900000300000000)
-    headers = [s.header for s in mdlist.parse(sim.written)]
+    headers = [s.header for s in rdall_list.parse(sim.written)]
     assert headers[:2] == [0x190000C300000000, 0x9900004300000006]
 
 

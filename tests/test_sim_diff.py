@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tdx_metadata as md
-from codegen.compiler import compile_or_raise
+from codegen.spec.compiler import compile_or_raise
 from codegen.sim.profile import dump_json, load_profile
 from codegen.sim.simulator import Simulator
 from kernel import cbuild

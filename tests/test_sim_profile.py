@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen import fieldid
-from codegen.compiler import compile_or_raise
-from codegen.diagnostics import format_text
+from codegen.abi import fieldid
+from codegen.spec.compiler import compile_or_raise
+from codegen.spec.diagnostics import format_text
 from codegen.sim import profile
 from codegen.sim.simulator import Simulator
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from codegen import fieldid
-from codegen.compiler import compile_or_raise
+from codegen.abi import fieldid
+from codegen.spec.compiler import compile_or_raise
 from codegen.sim import server
 from codegen.sim.client import ProtocolError
 from codegen.sim.profile import load_profile

@@ -1,6 +1,6 @@
 """Source positions for TOML key paths, which every diagnostic relies on."""
 
-from codegen import tomlsource
+from codegen.spec import toml_source
 
 TEXT = '''\
 # comment
@@ -31,7 +31,7 @@ list = [
 def test_positions(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(TEXT)
-    doc = tomlsource.load(path, "s.toml")
+    doc = toml_source.load(path, "s.toml")
     at = lambda *keys: (doc.loc(keys).line, doc.loc(keys).col)  # noqa: E731
     assert at("class", "code") == (3, 8)
     assert doc.loc(("class", "code")).length == 4
@@ -53,8 +53,8 @@ def test_syntax_error_location(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('[class]\ncode = 0x11\nname = "x\n')
     try:
-        tomlsource.load(path, "s.toml")
-    except tomlsource.TomlSyntaxError as exc:
+        toml_source.load(path, "s.toml")
+    except toml_source.TomlSyntaxError as exc:
         assert (exc.loc.line, exc.loc.col, exc.loc.text) == (3, 10, 'name = "x')
     else:
         raise AssertionError("no syntax error")
@@ -64,8 +64,8 @@ def test_not_utf8(tmp_path):
     path = tmp_path / "s.toml"
     path.write_bytes(b'name = "ok"\nname2 = "\xff"\n')
     try:
-        tomlsource.load(path, "s.toml")
-    except tomlsource.TomlSyntaxError as exc:
+        toml_source.load(path, "s.toml")
+    except toml_source.TomlSyntaxError as exc:
         assert (exc.message, exc.loc.line) == ("file is not valid UTF-8", 2)
     else:
         raise AssertionError("no error")

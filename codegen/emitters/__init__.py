@@ -2,7 +2,7 @@
 
 One module per output, each with `emit(ctx) -> list[Output]`.  They see
 only the Catalogue (never TOML) and render through Jinja2 templates in
-templates/; layout helpers live in codegen.emitters.cformat.
+templates/; layout helpers live in codegen.emitters.c_writer.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 
 from codegen import __version__
-from codegen.model import Catalogue
+from codegen.spec.model import Catalogue
 
 # Output name -> module; the order is the order files are produced.
 EMITTERS = {

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from codegen import fieldid
+from codegen.abi import fieldid
 from codegen.emitters.render import banner_lines, render
-from codegen.model import Catalogue, Field, Struct
-from codegen.writer import Output
+from codegen.spec.model import Catalogue, Field, Struct
+from codegen.outputs.writer import Output
 
 PATH = "docs/global-metadata.md"
 

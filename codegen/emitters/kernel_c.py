@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from itertools import groupby
 
-from codegen import fieldid
-from codegen.emitters import cformat
-from codegen.emitters.cformat import CodeWriter
+from codegen.abi import fieldid
+from codegen.emitters import c_writer
+from codegen.emitters.c_writer import CodeWriter
 from codegen.emitters.render import banner_lines, render
-from codegen.model import Catalogue, Field, Gate, Struct
-from codegen.release import VERSION_FIELDS
-from codegen.writer import Output
+from codegen.spec.model import Catalogue, Field, Gate, Struct
+from codegen.abi.release import VERSION_FIELDS
+from codegen.outputs.writer import Output
 
 HEADER_PATH = "linux/arch/x86/include/asm/tdx_global_metadata.h"
 SOURCE_PATH = "linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
@@ -38,11 +38,11 @@ def emit(ctx) -> list[Output]:
     k = _Kernel(ctx.catalogue, ctx.kernel_flavor)
     banner = banner_lines(ctx)
     header = render("kernel/tdx_global_metadata.h.j2",
-                    banner=cformat.comment(["TDX global metadata structures.", "", *banner]),
+                    banner=c_writer.comment(["TDX global metadata structures.", "", *banner]),
                     bit_groups=k.bit_groups(), structs=k.header_structs(),
                     members=[(s.c_name, s.name) for s in k.structs])
     source = render("kernel/tdx_global_metadata.c.j2",
-                    banner=cformat.comment([*SOURCE_TITLE, "", *banner]),
+                    banner=c_writer.comment([*SOURCE_TITLE, "", *banner]),
                     flavor=k.flavor, init=k.init_attr, id_defines=k.id_defines(),
                     size_bits=_size_code_bits(),
                     need_multi=k.has_scalars, need_array=k.has_arrays,
@@ -50,9 +50,9 @@ def emit(ctx) -> list[Output]:
                     release=k.release_members(), functions=k.functions(),
                     top=k.top_function())
     outputs = [Output(HEADER_PATH, header),
-               Output(SOURCE_PATH, cformat.align_continuations(source))]
+               Output(SOURCE_PATH, c_writer.align_continuations(source))]
     for out in outputs:
-        bad = cformat.problems(out.content)
+        bad = c_writer.problems(out.content)
         if bad:  # a layout bug in the emitter, never a schema error
             raise ValueError(f"{out.path} breaks kernel style: {'; '.join(bad[:3])}")
     return outputs
@@ -94,9 +94,9 @@ class _Kernel:
             for f in self.fields[s.name]:
                 if f.bits:
                     pairs = [(bit_define(f, b.name), f"BIT_ULL({b.bit})") for b in f.bits]
-                    groups.append({"comment": cformat.comment(
+                    groups.append({"comment": c_writer.comment(
                         f"Named bits of {f.name} (struct {s.c_name}.{f.member})."),
-                        "defines": cformat.align_defines(pairs)})
+                        "defines": c_writer.align_defines(pairs)})
         return groups
 
     def header_structs(self) -> list[dict]:
@@ -109,7 +109,7 @@ class _Kernel:
             for f in self.fields[s.name]:
                 dims = "".join(f"[{n}]" for n in f.dims)
                 members.append(f"\t{f.ctype} {f.member}{dims};")
-            out.append({"c_name": s.c_name, "comment": cformat.comment(text), "members": members})
+            out.append({"c_name": s.c_name, "comment": c_writer.comment(text), "members": members})
         return out
 
     # -- source ---------------------------------------------------------------
@@ -118,7 +118,7 @@ class _Kernel:
             return []
         pairs = [(f"MD_FIELD_ID_{f.name}", f"{fieldid.fmt(f.id)}ULL")
                  for s in self.structs for f in self.fields[s.name]]
-        return cformat.align_defines(pairs)
+        return c_writer.align_defines(pairs)
 
     def id_text(self, f: Field) -> str:
         return f"MD_FIELD_ID_{f.name}" if self.named else fieldid.fmt(f.id)
@@ -211,7 +211,7 @@ class _Kernel:
 
     def read_elements(self, w: CodeWriter, f: Field, s: Struct, loops: set) -> None:
         if f.truncate and f.member_bytes < f.element_size:
-            w.extend(cformat.comment(f"{f.name}: truncate = true in the schema, the "
+            w.extend(c_writer.comment(f"{f.name}: truncate = true in the schema, the "
                                      f"{f.element_size}-byte element is stored in a {f.ctype}.",
                                      w.level))
         target = f"sysinfo_{s.name}->{f.member}"

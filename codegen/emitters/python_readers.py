@@ -8,10 +8,10 @@ codegen.runtime; the generated file holds only what the schema decides
 
 from __future__ import annotations
 
-from codegen import fieldid
+from codegen.abi import fieldid
 from codegen.emitters.render import banner_lines, render
-from codegen.model import Catalogue, Field, Gate, Struct
-from codegen.writer import Output
+from codegen.spec.model import Catalogue, Field, Gate, Struct
+from codegen.outputs.writer import Output
 
 
 def class_name(c_name: str) -> str:

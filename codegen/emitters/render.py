@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from codegen.writer import HASH_PLACEHOLDER
+from codegen.outputs.writer import HASH_PLACEHOLDER
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 

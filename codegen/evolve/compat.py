@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegen import fieldid
-from codegen.model import Catalogue, Field, Gate, Struct
+from codegen.abi import fieldid
+from codegen.spec.model import Catalogue, Field, Gate, Struct
 
 CATEGORIES = ("MODULE_ABI", "KERNEL_API", "ADDITIVE")   # strictest first
 OUTPUTS = ("kernel", "python", "docs")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 
-from codegen import fieldid
+from codegen.abi import fieldid
 from codegen.evolve.intel_json import JsonField, JsonRelease
-from codegen.model import Catalogue
-from codegen.release import Release
+from codegen.spec.model import Catalogue
+from codegen.abi.release import Release
 
 
 def records(rel: JsonRelease) -> dict:

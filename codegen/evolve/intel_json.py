@@ -18,7 +18,7 @@ import json.scanner
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen import fieldid
+from codegen.abi import fieldid
 
 NUM_FIELDS_KEYS = ("Num Fields", "Max Num Fields")   # older, newer spelling
 ID_KEY = "Base FIELD_ID (Hex)"

@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen import fieldid, writer
+from codegen.abi import fieldid
+from codegen.outputs import writer
 
 PREFIX = "linux/"
 SUBJECT = "x86/virt/tdx: Regenerate the global metadata readers with tdx-codegen"

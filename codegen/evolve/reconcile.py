@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegen import fieldid
+from codegen.abi import fieldid
 from codegen.evolve.intel_json import JsonField, JsonRelease
-from codegen.model import Catalogue, Field
-from codegen.release import Release
+from codegen.spec.model import Catalogue, Field
+from codegen.abi.release import Release
 
 
 @dataclass(frozen=True)

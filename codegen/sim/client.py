@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from codegen.mdlist import PAGE_SIZE
+from codegen.abi.rdall_list import PAGE_SIZE
 from codegen.sim import server
 from codegen.sim.simulator import Backend, Regs
 

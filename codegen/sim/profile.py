@@ -29,10 +29,12 @@ import difflib
 import json
 from pathlib import Path
 
-from codegen import fieldid, mdlist, tomlsource
-from codegen.diagnostics import CompileError, Location, Note, Reporter, display_path
-from codegen.model import Catalogue, Field
-from codegen.release import VERSION_FIELDS, Release
+from codegen.abi import fieldid
+from codegen.abi import rdall_list
+from codegen.spec import toml_source
+from codegen.spec.diagnostics import CompileError, Location, Note, Reporter, display_path
+from codegen.spec.model import Catalogue, Field
+from codegen.abi.release import VERSION_FIELDS, Release
 from codegen.sim.simulator import Module, Simulator
 
 PROFILE_DIR = "profiles"          # under the schema directory
@@ -66,8 +68,8 @@ def load_profile(path: Path, catalogue: Catalogue) -> Module:
     rep = Reporter()
     shown = display_path(path)
     try:
-        doc = tomlsource.load(Path(path), shown)
-    except tomlsource.TomlSyntaxError as exc:
+        doc = toml_source.load(Path(path), shown)
+    except toml_source.TomlSyntaxError as exc:
         rep.error("TOML-SYNTAX", exc.message, exc.loc)
         raise ProfileError(rep.sorted()) from None
     except OSError as exc:
@@ -271,16 +273,16 @@ def _release_of(values: dict) -> Release | None:
 
 
 def _from_pages(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str):
-    if not data or len(data) % mdlist.PAGE_SIZE:
+    if not data or len(data) % rdall_list.PAGE_SIZE:
         rep.error("REPLAY-PAGES", f"{len(data)} bytes is not a whole number of "
-                  f"{mdlist.PAGE_SIZE}-byte TDH.SYS.RDALL pages", Location(shown))
+                  f"{rdall_list.PAGE_SIZE}-byte TDH.SYS.RDALL pages", Location(shown))
         return None
     elements: dict[str, dict[int, int]] = {}
-    for p in range(len(data) // mdlist.PAGE_SIZE):
-        where = f"page {p} (offset {p * mdlist.PAGE_SIZE:#x})"
+    for p in range(len(data) // rdall_list.PAGE_SIZE):
+        where = f"page {p} (offset {p * rdall_list.PAGE_SIZE:#x})"
         try:
-            sequences = mdlist.parse(data[p * mdlist.PAGE_SIZE:(p + 1) * mdlist.PAGE_SIZE])
-        except mdlist.ListFormatError as exc:
+            sequences = rdall_list.parse(data[p * rdall_list.PAGE_SIZE:(p + 1) * rdall_list.PAGE_SIZE])
+        except rdall_list.ListFormatError as exc:
             rep.error("REPLAY-PAGES", f"{where}: {exc}", Location(shown))
             continue
         for n, seq in enumerate(sequences):

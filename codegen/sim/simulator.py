@@ -23,10 +23,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
-from codegen import fieldid, mdlist
-from codegen import status as st
-from codegen.model import Field, find_entry
-from codegen.release import Release
+from codegen.abi import fieldid
+from codegen.abi import rdall_list
+from codegen.abi import status as st
+from codegen.spec.model import Field, find_entry
+from codegen.abi.release import Release
 
 NULL_ID = fieldid.NULL_ID
 MASK64 = fieldid.MASK64
@@ -88,26 +89,26 @@ class PhysicalMemory:
 
     def page_ok(self, addr: int) -> bool:
         """4 KB aligned, below 2^max_pa_bits, shared key id, outside SEAMRR."""
-        if addr % mdlist.PAGE_SIZE or addr >> self.max_pa_bits:
+        if addr % rdall_list.PAGE_SIZE or addr >> self.max_pa_bits:
             return False
         if self.keyid(addr) >= self.first_private_keyid:
             return False
         base, size = self.seamrr
         pa = self.physical(addr)
-        return not (pa < base + size and base < pa + mdlist.PAGE_SIZE)
+        return not (pa < base + size and base < pa + rdall_list.PAGE_SIZE)
 
     def page(self, addr: int) -> bytearray:
         """The page at addr, created zeroed on first use."""
         pa = self.physical(addr)
         page = self.pages.pop(pa, None)
         if page is None:
-            page = bytearray(mdlist.PAGE_SIZE)
+            page = bytearray(rdall_list.PAGE_SIZE)
             while len(self.pages) >= self.max_pages:
                 self.pages.popitem(last=False)
         self.pages[pa] = page
         return page
 
-    def read(self, addr: int, length: int = mdlist.PAGE_SIZE) -> bytes:
+    def read(self, addr: int, length: int = rdall_list.PAGE_SIZE) -> bytes:
         page = self.pages.get(self.physical(addr))
         return bytes(page[:length]) if page is not None else bytes(length)
 
@@ -156,7 +157,7 @@ class Simulator(Backend):
     """A TDX module's TDH.SYS.RD / TDH.SYS.RDALL over one Module."""
 
     def __init__(self, module: Module, *, lp_init: bool = True, shutdown: bool = False,
-                 list_size: int = mdlist.PAGE_SIZE, memory: PhysicalMemory | None = None,
+                 list_size: int = rdall_list.PAGE_SIZE, memory: PhysicalMemory | None = None,
                  remember: bool = True):
         self.module = module
         self.lp_init, self.shutdown = lp_init, shutdown
@@ -360,11 +361,11 @@ class Simulator(Backend):
 
     def _plan(self, pos):
         """Sequences (lists of field positions) that fit, and the first field left out."""
-        budget = self.list_size - mdlist.HEADER_SIZE
-        per_field = lambda p: self.fields[p[0]].num_elements * mdlist.ELEMENT_SIZE  # noqa: E731
+        budget = self.list_size - rdall_list.HEADER_SIZE
+        per_field = lambda p: self.fields[p[0]].num_elements * rdall_list.ELEMENT_SIZE  # noqa: E731
         sequences = []
-        while pos is not None and budget >= mdlist.HEADER_SIZE + per_field(pos):
-            budget -= mdlist.HEADER_SIZE
+        while pos is not None and budget >= rdall_list.HEADER_SIZE + per_field(pos):
+            budget -= rdall_list.HEADER_SIZE
             seq = []
             while budget >= per_field(pos):       # never split a field
                 seq.append(pos)
@@ -383,21 +384,21 @@ class Simulator(Backend):
     def _write(self, page: bytearray, sequences) -> None:
         if not self.module.first_element_only:
             return self._write_whole(page, sequences)
-        pos = mdlist.HEADER_SIZE
+        pos = rdall_list.HEADER_SIZE
         for seq in sequences:
             f = self.fields[seq[0][0]]
-            header = mdlist.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements)
+            header = rdall_list.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements)
             struct.pack_into("<Q", page, pos, header)
-            pos += mdlist.HEADER_SIZE
+            pos += rdall_list.HEADER_SIZE
             for i, k in seq:
                 f = self.fields[i]
                 vals = self.values[f.name][k * f.num_elements:(k + 1) * f.num_elements]
                 if f.name in self.module.first_element_only and k >= self._live_count(f):
                     vals = vals[:1]               # the 1.5.01 quirk: other slots untouched
                 for n, v in enumerate(vals):
-                    struct.pack_into("<Q", page, pos + n * mdlist.ELEMENT_SIZE, v & f.element_mask)
-                pos += f.num_elements * mdlist.ELEMENT_SIZE
-        struct.pack_into("<Q", page, 0, mdlist.list_header(pos, len(sequences)))
+                    struct.pack_into("<Q", page, pos + n * rdall_list.ELEMENT_SIZE, v & f.element_mask)
+                pos += f.num_elements * rdall_list.ELEMENT_SIZE
+        struct.pack_into("<Q", page, 0, rdall_list.list_header(pos, len(sequences)))
         self.written = bytes(page[:pos])
 
     def _write_whole(self, page: bytearray, sequences) -> None:
@@ -405,14 +406,14 @@ class Simulator(Backend):
         qwords = [0]
         for seq in sequences:
             f = self.fields[seq[0][0]]
-            qwords.append(mdlist.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements))
+            qwords.append(rdall_list.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements))
             for i, k in seq:
                 f = self.fields[i]
                 mask = f.element_mask
                 n = f.num_elements
                 qwords.extend(v & mask for v in self.values[f.name][k * n:(k + 1) * n])
-        used = len(qwords) * mdlist.ELEMENT_SIZE
-        qwords[0] = mdlist.list_header(used, len(sequences))
+        used = len(qwords) * rdall_list.ELEMENT_SIZE
+        qwords[0] = rdall_list.list_header(used, len(sequences))
         struct.pack_into(f"<{len(qwords)}Q", page, 0, *qwords)
         self.written = bytes(page[:used])
 

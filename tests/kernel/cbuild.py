@@ -27,11 +27,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen import fieldid
+from codegen.abi import fieldid
 from codegen.emitters import EmitContext, kernel_c
-from codegen.model import Catalogue, Field
-from codegen.release import VERSION_FIELDS
-from codegen.writer import seal
+from codegen.spec.model import Catalogue, Field
+from codegen.abi.release import VERSION_FIELDS
+from codegen.outputs.writer import seal
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "include"

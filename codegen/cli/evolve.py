@@ -106,7 +106,7 @@ def _load_side(spec: str, repo: Path, dest: Path, what: str):
     import io
     import tarfile
 
-    from codegen.compiler import compile_schema
+    from codegen.spec.compiler import compile_schema
 
     if Path(spec).is_dir():
         catalogue, rep = compile_schema(Path(spec))
@@ -144,7 +144,7 @@ def _git(repo: Path, *argv: str, text: bool = True):
 def _print_diagnostics(diags, label: str) -> None:
     from dataclasses import replace
 
-    from codegen.diagnostics import format_text, summary
+    from codegen.spec.diagnostics import format_text, summary
 
     def relabel(loc):
         return replace(loc, file=label + loc.file) if loc is not None else None
@@ -159,7 +159,7 @@ def _print_diagnostics(diags, label: str) -> None:
 # -- Intel's JSON ------------------------------------------------------------------
 
 def _load_json(path: Path):
-    from codegen.diagnostics import display_path
+    from codegen.spec.diagnostics import display_path
     from codegen.evolve import intel_json
 
     try:
@@ -173,7 +173,7 @@ def _load_json(path: Path):
 
 
 def cmd_import_json(args) -> int:
-    from codegen import fieldid
+    from codegen.abi import fieldid
     from codegen.evolve import importer
 
     rel = _load_json(args.file)
@@ -239,7 +239,7 @@ def _report_edited(plan, tree: Path) -> None:
 
 def build_kernel_tree(args, catalogue, flavor: str) -> int:
     """build --kernel-tree PATH: write the kernel outputs in place (called by codegen.cli)."""
-    from codegen import writer
+    from codegen.outputs import writer
 
     plan = _tree_plan(args, catalogue, flavor)
     say = print if args.format == "text" else (lambda *a, **k: None)
@@ -275,7 +275,7 @@ def _tree_catalogue(args):
 
 def cmd_diff(args) -> int:
     """Print what build --kernel-tree would change; exit 1 when something would."""
-    from codegen import writer
+    from codegen.outputs import writer
 
     catalogue, flavor = _tree_catalogue(args)
     if catalogue is None:
@@ -307,7 +307,7 @@ def cmd_patch(args) -> int:
     if args.output is None:
         sys.stdout.write(patch)
         return EXIT_OK
-    from codegen.writer import atomic_write
+    from codegen.outputs.writer import atomic_write
 
     try:
         atomic_write(args.output, patch)

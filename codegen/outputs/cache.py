@@ -18,7 +18,7 @@ import pickle
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = PACKAGE.parent / "templates"
 FORMAT = 1
 MAX_ENTRIES = 64   # about 100 KB each for the shipped schema
@@ -72,7 +72,7 @@ def load(digest: str):
 def store(digest: str, value) -> None:
     if not enabled():
         return
-    from codegen.writer import atomic_write_bytes
+    from codegen.outputs.writer import atomic_write_bytes
     try:
         atomic_write_bytes(directory() / f"{digest}.pickle", pickle.dumps(value, protocol=5))
         _prune(directory(), f"{digest}.pickle")

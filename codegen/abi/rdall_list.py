@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from typing import Iterator, NamedTuple
 
-from codegen import fieldid
+from codegen.abi import fieldid
 
 PAGE_SIZE = 4096
 HEADER_SIZE = 8

@@ -99,7 +99,7 @@ def _no_verb(p) -> int:
 def build_simulator(args):
     """The Simulator the options describe, or an int exit status after diagnostics."""
     from codegen.cli import EXIT_INVALID, UsageError, load_catalogue
-    from codegen.diagnostics import format_text, summary
+    from codegen.spec.diagnostics import format_text, summary
     from codegen.sim import profile
     from codegen.sim.simulator import Simulator
 
@@ -133,7 +133,7 @@ def build_simulator(args):
 
 def _field_name(sim, text: str) -> str:
     """A field given by ABI name or by any id of its elements."""
-    from codegen import fieldid
+    from codegen.abi import fieldid
     from codegen.cli import UsageError
 
     if text in sim._index:
@@ -163,7 +163,7 @@ def _apply_set(sim, text: str) -> None:
 
 
 def _apply_fault(sim, text: str) -> None:
-    from codegen import status
+    from codegen.abi import status
     from codegen.cli import UsageError
 
     target, sep, rest = text.rpartition("=")
@@ -188,7 +188,7 @@ def _run(args, body) -> int:
 # -- subcommands -------------------------------------------------------------------
 
 def _describe(sim, field_id: int) -> str:
-    from codegen import fieldid
+    from codegen.abi import fieldid
 
     if field_id == fieldid.NULL_ID:
         return "-1"
@@ -202,7 +202,7 @@ def _describe(sim, field_id: int) -> str:
 
 
 def _parse_id(text: str) -> int:
-    from codegen import fieldid
+    from codegen.abi import fieldid
     from codegen.cli import UsageError
 
     try:
@@ -212,7 +212,8 @@ def _parse_id(text: str) -> int:
 
 
 def cmd_rd(args) -> int:
-    from codegen import fieldid, status
+    from codegen.abi import fieldid
+    from codegen.abi import status
 
     ids = [_parse_id(t) for t in args.ids]
 
@@ -228,7 +229,9 @@ def cmd_rd(args) -> int:
 
 
 def cmd_rdall(args) -> int:
-    from codegen import fieldid, mdlist, status
+    from codegen.abi import fieldid
+    from codegen.abi import rdall_list
+    from codegen.abi import status
 
     start, page = _parse_id(args.id), _parse_id(args.page)
 
@@ -239,7 +242,7 @@ def cmd_rdall(args) -> int:
             print("nothing written")
             return 1 if status.is_error(regs.rax) else 0
         header = int.from_bytes(written[:8], "little")
-        seqs = mdlist.parse(written)
+        seqs = rdall_list.parse(written)
         print(f"list header {fieldid.fmt(header)}: {len(written)} bytes, {len(seqs)} sequences")
         for seq in seqs:
             print(f"  {fieldid.fmt(seq.header)}  {seq.num_fields} field(s) x "
@@ -251,7 +254,8 @@ def cmd_rdall(args) -> int:
 
 
 def cmd_walk(args) -> int:
-    from codegen import fieldid, status
+    from codegen.abi import fieldid
+    from codegen.abi import status
 
     def body(sim) -> int:
         n = 0
@@ -291,7 +295,7 @@ def cmd_dump(args) -> int:
 def _write_file(path: Path, data: bytes) -> None:
     """Write all of data or nothing (the build's atomic write)."""
     from codegen.cli import UsageError
-    from codegen.writer import atomic_write_bytes
+    from codegen.outputs.writer import atomic_write_bytes
 
     try:
         if not path.parent.is_dir():  # a dump goes into an existing directory, as before
@@ -331,7 +335,7 @@ def cmd_batch(args) -> int:
 
 def batch_call(sim, line: str, n: int) -> dict:
     """One batch line -> the output object (registers, page, or an error)."""
-    from codegen import status
+    from codegen.abi import status
 
     try:
         call = json.loads(line)

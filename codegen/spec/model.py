@@ -9,8 +9,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from codegen import fieldid
-from codegen.release import Release
+from codegen.abi import fieldid
+from codegen.abi.release import Release
 
 C_TYPE_BYTES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 

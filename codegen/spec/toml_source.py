@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the same parser, packaged for older Pythons
     import tomli as tomllib
 
-from codegen.diagnostics import Location
+from codegen.spec.diagnostics import Location
 
 KeyPath = tuple  # of str keys and int array indices
 

@@ -1,20 +1,25 @@
 """TDX module release strings: MAJOR.MINOR[.UPDATE][+TAG].
 
 "1.5.01" and "1.5.1" are the same release.  A tag names a build after the
-numbered release (TDX_ABI.md: "a later 1.5" seen at an arch commit), so
+numbered release (a "later 1.5" module built from a commit after the release), so
 "1.5.06+f97a493" sorts after 1.5.06 and before 1.5.07.
 """
 
 from __future__ import annotations
 
-import re
 from functools import total_ordering
 
-# The fields that give a module's release, and how a release compares as one number
-# (generated C and the Python readers compare release gates this way).
-from codegen.runtime import VERSION_FIELDS, release_code  # noqa: F401  (re-exported)
+# The fields that give a module's release, and how a release compares as one number:
+# the compiler, the generated C and the readers' runtime compare release gates this way.
+VERSION_FIELDS = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
 
-_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?(?:\+([0-9A-Za-z][0-9A-Za-z.-]*))?$")
+
+def release_code(major: int, minor: int, update: int) -> int:
+    return (major << 16) | (minor << 8) | update
+
+
+# Compiled on first parse: the readers import this module and must not pay for re.
+_PATTERN = (r"^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?(?:\+([0-9A-Za-z][0-9A-Za-z.-]*))?$")
 
 
 @total_ordering
@@ -26,7 +31,9 @@ class Release:
 
     @classmethod
     def parse(cls, text: str) -> "Release":
-        m = _RE.match(text)
+        import re
+
+        m = re.match(_PATTERN, text)
         if not m:
             raise ValueError(f"'{text}' is not a release (expected MAJOR.MINOR.UPDATE, "
                              "e.g. 1.5.01, optionally +TAG)")

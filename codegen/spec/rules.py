@@ -11,11 +11,11 @@ import keyword
 import re
 import sys
 
-from codegen import fieldid
-from codegen.diagnostics import Note, Reporter
-from codegen.model import (C_TYPE_BYTES, OVERRIDABLE, Bit, Catalogue, Field, Gate,
+from codegen.abi import fieldid
+from codegen.spec.diagnostics import Note, Reporter
+from codegen.spec.model import (C_TYPE_BYTES, OVERRIDABLE, Bit, Catalogue, Field, Gate,
                            KernelOptions, MdClass, Override, Settings, Source, Struct)
-from codegen.release import VERSION_FIELDS, Release
+from codegen.abi.release import VERSION_FIELDS, Release
 
 C_KEYWORDS = frozenset("""
     auto break case char const continue default do double else enum extern float for goto if
@@ -124,7 +124,7 @@ class _Checker:
         self.err(rule, message, loc, Note("first defined here", first_loc))
 
     def _loc_of(self, src: Source):
-        from codegen.diagnostics import Location
+        from codegen.spec.diagnostics import Location
         for e in self.loaded.entries:
             if e.doc.shown == src.file:
                 return Location(src.file, src.line, 1, 1, e.doc.line(src.line))
@@ -432,7 +432,7 @@ class _Checker:
 
     def gate(self, e, spec, by_name, keys) -> Gate | None | bool:
         """Resolve a gate spec; False when it is invalid (already reported)."""
-        from codegen.schema import GateSpec
+        from codegen.spec.shapes import GateSpec
         if isinstance(spec, str):
             spec = GateSpec(feature=spec)
         if (spec.feature is None) == (spec.release is None):

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from codegen import __version__
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMA = PROJECT_ROOT / "schema"
 DEFAULT_OUT = PROJECT_ROOT / "generated"
 
 # Modules adding further verbs: each has register(subparsers).
-EXTRA_COMMANDS = ("codegen.sim.cli", "codegen.evolve.cli")
+EXTRA_COMMANDS = ("codegen.cli.sim", "codegen.cli.evolve")
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -124,13 +124,13 @@ def add_format_arg(p: argparse.ArgumentParser) -> None:
 
 def compile_cached(schema_dir: Path, use_cache: bool = True):
     """(Catalogue or None, sorted diagnostics), from the cache when the inputs are unchanged."""
-    from codegen import cache
+    from codegen.outputs import cache
 
     digest = cache.key("compile", schema_dir) if use_cache and cache.enabled() else None
     hit = cache.load(digest) if digest else None
     if hit is not None:
         return hit
-    from codegen.compiler import compile_schema
+    from codegen.spec.compiler import compile_schema
 
     catalogue, rep = compile_schema(schema_dir)
     result = (catalogue, rep.sorted())
@@ -141,7 +141,7 @@ def compile_cached(schema_dir: Path, use_cache: bool = True):
 
 def rendered(diags) -> tuple[str, str, bool]:
     """Diagnostics as (text, JSON, failed): what report() prints, cacheable as plain strings."""
-    from codegen.diagnostics import format_json, format_text, summary
+    from codegen.spec.diagnostics import format_json, format_text, summary
 
     text = format_text(diags) + f"{summary(diags)}\n" if diags else ""
     return text, format_json(diags), any(d.severity == "error" for d in diags)
@@ -179,7 +179,7 @@ def cmd_validate(args) -> int:
 
 def emit_cached(args):
     """Generated outputs for args (None when the schema is invalid); cached by input bytes."""
-    from codegen import cache
+    from codegen.outputs import cache
 
     use = not args.no_cache and cache.enabled()
     digest = cache.key("emit", args.schema, args.c_flavor or "") if use else None
@@ -203,13 +203,13 @@ def emit_cached(args):
 
 
 def cmd_build(args) -> int:
-    from codegen import writer
+    from codegen.outputs import writer
 
     if args.kernel_tree is not None:
         catalogue = load_catalogue(args)
         if catalogue is None:
             return EXIT_INVALID
-        from codegen.evolve.cli import build_kernel_tree
+        from codegen.cli.evolve import build_kernel_tree
         return build_kernel_tree(args, catalogue, args.c_flavor or catalogue.settings.kernel.flavor)
     outputs = emit_cached(args)
     if outputs is None:
@@ -269,7 +269,7 @@ def _shown(path: Path) -> str:
 
 
 def cmd_explain(args) -> int:
-    from codegen import fieldid
+    from codegen.abi import fieldid
 
     try:
         fid = fieldid.parse(args.id)
@@ -337,7 +337,7 @@ def cmd_explain(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from codegen import fieldid
+    from codegen.abi import fieldid
 
     catalogue = load_catalogue(args)
     if catalogue is None:

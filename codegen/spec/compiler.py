@@ -1,6 +1,6 @@
 """Schema directory -> validated Catalogue, or every diagnostic found.
 
-    schema/*.toml --tomlsource--> documents with positions
+    schema/*.toml --toml_source--> documents with positions
                   --schema (pydantic)--> typed entries
                   --rules--> Catalogue (frozen, sorted) or diagnostics
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen import schema, tomlsource
-from codegen.diagnostics import CompileError, Location, Reporter, display_path
+from codegen.spec import shapes
+from codegen.spec import toml_source
+from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
 
 SETTINGS_FILE = "settings.toml"
 
@@ -22,7 +23,7 @@ class Entry:
     kind: str              # "class", "struct", "field", "settings"
     spec: object | None    # the pydantic model instance
     raw: dict              # the table as tomllib parsed it
-    doc: tomlsource.Document
+    doc: toml_source.Document
     path: tuple            # key path of the table inside doc
 
     def loc(self, *keys, key: bool = False) -> Location:
@@ -78,15 +79,15 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
         # so output does not depend on the cwd or on absolute paths
         sources.append(f"{schema_dir.resolve().name}/{path.name}")
         try:
-            doc = tomlsource.load(path, shown)
-        except tomlsource.TomlSyntaxError as exc:
+            doc = toml_source.load(path, shown)
+        except toml_source.TomlSyntaxError as exc:
             rep.error("TOML-SYNTAX", f"invalid TOML: {exc.message}", exc.loc)
             continue
         except OSError as exc:
             rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
             continue
         if path.name == SETTINGS_FILE:
-            entries.append(_typed("settings", schema.SettingsSpec, doc.data, doc, (), rep))
+            entries.append(_typed("settings", shapes.SettingsSpec, doc.data, doc, (), rep))
         else:
             entries.extend(_class_file(doc, rep))
     incomplete = any(d.rule in ("TOML-SYNTAX", "READ-ERROR") or d.message.startswith("unknown top-level")
@@ -95,10 +96,10 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     return Loaded(entries, sorted(sources), schema_dir, incomplete)
 
 
-_TABLES = {"class": schema.ClassSpec, "struct": schema.StructSpec, "field": schema.FieldSpec}
+_TABLES = {"class": shapes.ClassSpec, "struct": shapes.StructSpec, "field": shapes.FieldSpec}
 
 
-def _class_file(doc: tomlsource.Document, rep: Reporter) -> list[Entry]:
+def _class_file(doc: toml_source.Document, rep: Reporter) -> list[Entry]:
     out = []
     for key, value in doc.data.items():
         if key not in _TABLES:
@@ -121,9 +122,9 @@ def _class_file(doc: tomlsource.Document, rep: Reporter) -> list[Entry]:
 
 
 def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
-    spec, errors = schema.validate(model, data)
+    spec, errors = shapes.validate(model, data)
     for err in errors:
-        rule, message = schema.describe_error(err, model)
+        rule, message = shapes.describe_error(err, model)
         keys = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
             p.startswith(("function-", "union[")) or p in ("str", "int", "GateSpec", "BitSpec"))))
         if err["type"] == "missing":
@@ -136,7 +137,7 @@ def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
 
 def compile_schema(schema_dir: Path) -> tuple["object | None", Reporter]:
     """Load and check a schema directory: (Catalogue or None, reporter)."""
-    from codegen import rules
+    from codegen.spec import rules
 
     rep = Reporter()
     loaded = load(Path(schema_dir), rep)
