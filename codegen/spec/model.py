@@ -17,9 +17,14 @@ C_TYPE_BYTES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 
 @dataclass(frozen=True)
 class Source:
-    """Where an entry is defined: file as shown to users, and line."""
+    """Where an entry is defined: file as shown to users, line, and key path.
+
+    The key path, such as ("field", 3), identifies the entry; the line is
+    only for people (entries of an inline array can share one line).
+    """
     file: str
     line: int
+    path: tuple = ()
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"

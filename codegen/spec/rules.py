@@ -63,7 +63,7 @@ class _Checker:
         if loaded.incomplete:  # a file is unreadable: any name may be in it
             self.known_field_names = _Everything()
             self.known_struct_names = _Everything()
-        self.entry_at = {(e.doc.shown, e.line): e for e in self.fields}
+        self.entry_at = {(e.doc.shown, e.path): e for e in self.fields}
 
     def err(self, rule, message, loc, *notes):
         self.rep.error(rule, message, loc, *notes)
@@ -106,7 +106,7 @@ class _Checker:
                 self.dup("DUPLICATE-CLASS", f"class code {spec.code:#04x} is declared twice",
                          e.loc("code"), code_locs[spec.code])
                 continue
-            src = Source(e.doc.shown, e.line)
+            src = Source(e.doc.shown, e.line, e.path)
             if spec.name in names:
                 self.dup("DUPLICATE-CLASS", f"class name '{spec.name}' is declared twice",
                          e.loc("name"), names[spec.name])
@@ -140,7 +140,7 @@ class _Checker:
             if s is None:
                 continue
             ok = True
-            src = Source(e.doc.shown, e.line)
+            src = Source(e.doc.shown, e.line, e.path)
             if not RE_ABI_NAME.match(s.name):
                 self.err("BAD-NAME", f"field name '{s.name}' must be an upper-case ABI name "
                          "(A-Z, 0-9, _; starting with a letter)", e.loc("name"))
@@ -367,7 +367,7 @@ class _Checker:
         return entry.loc(key)
 
     def _entry_of(self, f: Field):
-        return self.entry_at[(f.source.file, f.source.line)]
+        return self.entry_at[(f.source.file, f.source.path)]
 
     def check_structs(self) -> dict:
         out: dict[str, tuple] = {}
@@ -376,7 +376,7 @@ class _Checker:
             s = e.spec
             if s is None:
                 continue
-            src = Source(e.doc.shown, e.line)
+            src = Source(e.doc.shown, e.line, e.path)
             ok = self.identifier(e, s.name, "name", lower=True, kind="struct")
             ok = self.identifier(e, s.c_name, "c_name", lower=True, kind="c_name") and ok
             self.text_safe(e, s.description, "description")
