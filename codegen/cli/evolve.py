@@ -1,6 +1,6 @@
-"""Verbs for evolving the schema: compat, import-json, reconcile, diff and patch.
+"""Verbs for evolving the schema: compat, import-json and reconcile.
 
-Registered by codegen.cli (EXTRA_COMMANDS); everything heavy is imported
+Everything heavy is imported
 inside the commands.  Exit status as elsewhere: 0 ok, 1 a finding (a break
 at or above --fail-on, an unexplained difference, a change in the tree, a
 hand-edited file, invalid input), 2 usage error.
@@ -13,8 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from codegen.cli import (EXIT_INVALID, EXIT_OK, PROJECT_ROOT, UsageError, add_format_arg,
-                         add_schema_arg, load_catalogue)
+from codegen.cli.common import (EXIT_INVALID, EXIT_OK, PROJECT_ROOT, UsageError, add_format_arg,
+                                add_schema_arg, load_catalogue)
+
 
 
 COMPAT_HELP = """\
@@ -58,20 +59,6 @@ def register(sub) -> None:
     add_format_arg(p)
     p.set_defaults(func=cmd_reconcile)
 
-    for verb, text in (("diff", "show what 'build --kernel-tree' would change, writing nothing"),
-                       ("patch", "write a patch for git am that updates a kernel tree")):
-        p = sub.add_parser(verb, help=text)
-        p.add_argument("--kernel-tree", type=Path, required=True, metavar="PATH",
-                       help="a Linux checkout")
-        add_schema_arg(p)
-        p.add_argument("--c-flavor", choices=("map", "functions"),
-                       help="kernel C flavour (default: [kernel].flavor of settings.toml)")
-        if verb == "patch":
-            p.add_argument("-o", "--output", type=Path, metavar="FILE",
-                           help="write the patch here (default: standard output)")
-            p.add_argument("--force", action="store_true",
-                           help="include files that were edited by hand (discarding the edit)")
-        p.set_defaults(func=cmd_diff if verb == "diff" else cmd_patch)
 
 
 # -- compat --------------------------------------------------------------------
@@ -217,103 +204,3 @@ def cmd_reconcile(args) -> int:
         for line in unused:
             print(f"{line} (warning: remove it if this release is current)")
     return EXIT_INVALID if unexplained else EXIT_OK
-
-
-# -- kernel tree -------------------------------------------------------------------
-
-def _tree_plan(args, catalogue, flavor):
-    from codegen.evolve import kernel_tree
-
-    try:
-        return kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor))
-    except kernel_tree.TreeError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _report_edited(plan, tree: Path) -> None:
-    for out in plan.edited:
-        print(f"tdx-codegen: error: {tree / out.path} was edited by hand (its content hash does "
-              "not match); not overwritten. Move the change into the schema, or run with "
-              "--force to discard it.", file=sys.stderr)
-
-
-def build_kernel_tree(args, catalogue, flavor: str) -> int:
-    """build --kernel-tree PATH: write the kernel outputs in place (called by codegen.cli)."""
-    from codegen.outputs import writer
-
-    plan = _tree_plan(args, catalogue, flavor)
-    say = print if args.format == "text" else (lambda *a, **k: None)
-    report = {"written": [], "unchanged": [o.path for o in plan.unchanged],
-              "hand_edited": [o.path for o in plan.edited], "would_change": []}
-    if args.check or args.diff:
-        if args.diff:
-            sys.stdout.write(writer.diff(plan))
-        report["would_change"] = [o.path for o in plan.changes]
-        for out in plan.changes:
-            say(f"{plan.root / out.path}: out of date")
-        status = EXIT_INVALID if plan.changes else EXIT_OK
-    else:
-        report["written"] = writer.apply(plan, force=args.force)
-        for rel in report["written"]:
-            say(f"wrote {plan.root / rel}")
-        if not report["written"] and not plan.edited:
-            say(f"{len(plan.unchanged)} kernel files in {plan.root} up to date")
-        status = EXIT_INVALID if plan.edited and not args.force else EXIT_OK
-    if plan.edited and not args.force:
-        _report_edited(plan, plan.root)
-    if args.format == "json":
-        print(json.dumps(report, indent=2))
-    return status
-
-
-def _tree_catalogue(args):
-    catalogue = load_catalogue(args)
-    if catalogue is None:
-        return None, None
-    return catalogue, args.c_flavor or catalogue.settings.kernel.flavor
-
-
-def cmd_diff(args) -> int:
-    """Print what build --kernel-tree would change; exit 1 when something would."""
-    from codegen.outputs import writer
-
-    catalogue, flavor = _tree_catalogue(args)
-    if catalogue is None:
-        return EXIT_INVALID
-    plan = _tree_plan(args, catalogue, flavor)
-    sys.stdout.write(writer.diff(plan))
-    for out in plan.edited:
-        print(f"tdx-codegen: note: {plan.root / out.path} was edited by hand; 'build "
-              "--kernel-tree' will not overwrite it without --force", file=sys.stderr)
-    return EXIT_INVALID if plan.changes else EXIT_OK
-
-
-def cmd_patch(args) -> int:
-    from codegen import __version__
-    from codegen.evolve import kernel_tree
-
-    catalogue, flavor = _tree_catalogue(args)
-    if catalogue is None:
-        return EXIT_INVALID
-    plan = _tree_plan(args, catalogue, flavor)
-    if plan.edited and not args.force:
-        _report_edited(plan, plan.root)
-        return EXIT_INVALID
-    if not plan.changes:
-        print(f"kernel files in {plan.root} are up to date: no patch", file=sys.stderr)
-        return EXIT_OK
-    patch = kernel_tree.make_patch(plan, force=args.force, generator_version=__version__,
-                                   author=kernel_tree.tree_author(args.kernel_tree))
-    if args.output is None:
-        sys.stdout.write(patch)
-        return EXIT_OK
-    from codegen.outputs.writer import atomic_write
-
-    try:
-        atomic_write(args.output, patch)
-    except OSError as exc:
-        print(f"tdx-codegen: error: cannot write {args.output}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return EXIT_INVALID
-    print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_OK

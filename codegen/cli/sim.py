@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    from codegen.cli import add_schema_arg
+    from codegen.cli.common import add_schema_arg
 
     p = sub.add_parser("sim", help="a simulated TDX module: TDH.SYS.RD / TDH.SYS.RDALL",
                        description="Answer TDH.SYS.RD and TDH.SYS.RDALL as a TDX module does, "
@@ -90,7 +90,7 @@ def _module_args(p, default) -> None:
 
 
 def _no_verb(p) -> int:
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
     raise UsageError("sim needs a subcommand: rd, rdall, walk, dump, serve or batch")
 
 
@@ -98,7 +98,7 @@ def _no_verb(p) -> int:
 
 def build_simulator(args):
     """The Simulator the options describe, or an int exit status after diagnostics."""
-    from codegen.cli import EXIT_INVALID, UsageError, load_catalogue
+    from codegen.cli.common import EXIT_INVALID, UsageError, load_catalogue
     from codegen.spec.diagnostics import format_text, summary
     from codegen.sim import profile
     from codegen.sim.simulator import Simulator
@@ -134,7 +134,7 @@ def build_simulator(args):
 def _field_name(sim, text: str) -> str:
     """A field given by ABI name or by any id of its elements."""
     from codegen.abi import fieldid
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
 
     if text in sim._index:
         return text
@@ -148,7 +148,7 @@ def _field_name(sim, text: str) -> str:
 
 
 def _apply_set(sim, text: str) -> None:
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
 
     name, sep, values = text.partition("=")
     if not sep:
@@ -164,7 +164,7 @@ def _apply_set(sim, text: str) -> None:
 
 def _apply_fault(sim, text: str) -> None:
     from codegen.abi import status
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
 
     target, sep, rest = text.rpartition("=")
     code, _, count = rest.partition(":")
@@ -203,7 +203,7 @@ def _describe(sim, field_id: int) -> str:
 
 def _parse_id(text: str) -> int:
     from codegen.abi import fieldid
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
 
     try:
         return fieldid.parse(text)
@@ -271,7 +271,7 @@ def cmd_walk(args) -> int:
 
 
 def cmd_dump(args) -> int:
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
     from codegen.sim import profile
 
     if args.format == "pages" and args.output is None and sys.stdout.isatty():
@@ -294,7 +294,7 @@ def cmd_dump(args) -> int:
 
 def _write_file(path: Path, data: bytes) -> None:
     """Write all of data or nothing (the build's atomic write)."""
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
     from codegen.outputs.writer import atomic_write_bytes
 
     try:
@@ -306,7 +306,7 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def cmd_serve(args) -> int:
-    from codegen.cli import UsageError
+    from codegen.cli.common import UsageError
     from codegen.sim import server
 
     if args.max_clients < 1:

@@ -1,0 +1,190 @@
+"""What the command modules share: exit codes, common arguments, loading the schema, reports.
+
+Every command module (build, inspect, sim, evolve, kernel) imports this one and
+no other command module.  Heavy modules (pydantic, jinja2, emitters, simulator)
+are imported inside the functions that need them, so every verb starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SCHEMA = PROJECT_ROOT / "schema"
+DEFAULT_OUT = PROJECT_ROOT / "generated"
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+FLAVORS = ("map", "functions")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported without a traceback, exit 2."""
+
+
+def add_schema_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, metavar="DIR",
+                   help="schema directory (default: the project's schema/)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="validate and generate afresh, ignoring the result cache")
+
+
+def add_format_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="output format (default: text)")
+
+
+def add_flavor_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--c-flavor", choices=FLAVORS,
+                   help="kernel C flavour (default: [kernel].flavor of settings.toml)")
+
+
+def add_kernel_tree_arg(p: argparse.ArgumentParser, required: bool, help: str) -> None:
+    p.add_argument("--kernel-tree", type=Path, required=required, metavar="PATH", help=help)
+
+
+# -- schema loading shared by the verbs --------------------------------------
+
+def compile_cached(schema_dir: Path, use_cache: bool = True):
+    """(Catalogue or None, sorted diagnostics), from the cache when the inputs are unchanged."""
+    from codegen.outputs import cache
+
+    digest = cache.key("compile", schema_dir) if use_cache and cache.enabled() else None
+    hit = cache.load(digest) if digest else None
+    if hit is not None:
+        return hit
+    from codegen.spec.compiler import compile_schema
+
+    catalogue, rep = compile_schema(schema_dir)
+    result = (catalogue, rep.sorted())
+    if digest:
+        cache.store(digest, result)
+    return result
+
+
+def rendered(diags) -> tuple[str, str, bool]:
+    """Diagnostics as (text, JSON, failed): what report() prints, cacheable as plain strings."""
+    from codegen.spec.diagnostics import format_json, format_text, summary
+
+    text = format_text(diags) + f"{summary(diags)}\n" if diags else ""
+    return text, format_json(diags), any(d.severity == "error" for d in diags)
+
+
+def report(args, diags) -> None:
+    show(args, rendered(diags))
+
+
+def show(args, shown: tuple[str, str, bool]) -> None:
+    """Print rendered diagnostics: JSON on stdout with --format json, else text on stderr."""
+    text, as_json, failed = shown
+    if getattr(args, "format", "text") == "json":
+        if failed or getattr(args, "json_always", False):
+            sys.stdout.write(as_json)
+    else:
+        sys.stderr.write(text)
+
+
+def load_catalogue(args):
+    """Compile args.schema; print diagnostics; return the Catalogue or None."""
+    catalogue, diags = compile_cached(args.schema, not getattr(args, "no_cache", False))
+    report(args, diags)
+    return catalogue
+
+
+def emit_cached(args):
+    """Generated outputs for args (None when the schema is invalid); cached by input bytes."""
+    from codegen.outputs import cache
+
+    use = not args.no_cache and cache.enabled()
+    digest = cache.key("emit", args.schema, args.c_flavor or "") if use else None
+    hit = cache.load(digest) if digest else None
+    if hit is not None:  # no pydantic, jinja2 or emitter import on this path
+        shown, outputs = hit
+        show(args, shown)
+        return outputs
+    catalogue, diags = compile_cached(args.schema, use)
+    shown = rendered(diags)
+    show(args, shown)
+    outputs = None
+    if catalogue is not None:
+        from codegen.emitters import EmitContext, emit_all
+
+        flavor = args.c_flavor or catalogue.settings.kernel.flavor
+        outputs = emit_all(EmitContext(catalogue, flavor))
+    if digest:
+        cache.store(digest, (shown, outputs))
+    return outputs
+
+
+def say(args, text: str) -> None:
+    """A status line: printed in text mode only."""
+    if args.format == "text":
+        print(text)
+
+
+def shown_path(path: Path) -> str:
+    from codegen.paths import display_path
+    return display_path(path)
+
+
+def report_hand_edits(edited, root_shown: str) -> None:
+    for out in edited:
+        print(f"tdx-codegen: error: {root_shown}/{out.path} was edited by hand (its content hash "
+              "does not match); not overwritten. Move the change into the schema, or run with "
+              "--force to discard it.", file=sys.stderr)
+
+
+def build_report(plan, written=()) -> dict:
+    """The JSON report of build, the same with or without --kernel-tree."""
+    return {"written": list(written), "unchanged": [o.path for o in plan.unchanged],
+            "hand_edited": [o.path for o in plan.edited], "stale": list(plan.stale),
+            "would_change": []}
+
+
+# -- kernel trees, shared by build --kernel-tree, diff and patch -----------------
+
+def tree_plan(args, catalogue, flavor):
+    from codegen.evolve import kernel_tree
+
+    try:
+        return kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor))
+    except kernel_tree.TreeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_kernel_tree(args, catalogue, flavor: str) -> int:
+    """build --kernel-tree PATH: write the kernel outputs in place."""
+    from codegen.outputs import writer
+
+    plan = tree_plan(args, catalogue, flavor)
+    report = build_report(plan)
+    if args.check or args.diff:
+        if args.diff:
+            sys.stdout.write(writer.diff(plan))
+        report["would_change"] = [o.path for o in plan.changes]
+        for out in plan.changes:
+            say(args, f"{plan.root / out.path}: out of date")
+        status = EXIT_INVALID if plan.changes else EXIT_OK
+    else:
+        report["written"] = writer.apply(plan, force=args.force)
+        for rel in report["written"]:
+            say(args, f"wrote {plan.root / rel}")
+        if not report["written"] and not plan.edited:
+            say(args, f"{len(plan.unchanged)} kernel files in {plan.root} up to date")
+        status = EXIT_INVALID if plan.edited and not args.force else EXIT_OK
+    if plan.edited and not args.force:
+        report_hand_edits(plan.edited, str(plan.root))
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    return status
+
+
+def tree_catalogue(args):
+    catalogue = load_catalogue(args)
+    if catalogue is None:
+        return None, None
+    return catalogue, args.c_flavor or catalogue.settings.kernel.flavor
+
+
