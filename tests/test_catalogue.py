@@ -83,3 +83,42 @@ def test_named_feature_bits(catalogue):
     assert bits["NO_RBP_MOD"] == 18 and bits["TD_PRESERVING"] == 1
     assert bits["DYNAMIC_PAMT"] == 36 and bits["EXT"] == 39
     assert catalogue.struct("handoff").gate.text == "TDX_FEATURES0.TD_PRESERVING"
+
+
+def test_replace_rebuilds_the_index(catalogue):
+    """dataclasses.replace() gives a catalogue whose lookups see only its own fields."""
+    import dataclasses
+    first = catalogue.fields[0]
+    smaller = dataclasses.replace(catalogue, fields=catalogue.fields[1:])
+    with pytest.raises(KeyError):
+        smaller.field(first.name)
+    assert smaller.locate(first.id) is None
+    assert catalogue.field(first.name) is first   # the original is untouched
+
+
+def test_derived_facts(tmp_path):
+    """Facts the emitters read from the model rather than re-derive."""
+    import shutil
+    schema = tmp_path / "schema"
+    shutil.copytree(ROOT / "tests" / "data" / "minimal", schema)
+    tdmr = schema / "tdmr.toml"
+    text = tdmr.read_text()
+    # NUM_RANGES is optional (newer than the baseline), so RANGE_BASE, which it counts, may be
+    # None; MAX_TDMRS is stored truncated and gated on a feature bit of another struct.
+    text = text.replace('since = "1.5.01"\ndescription = "Live count', 'since = "2.0.08"\n'
+                        'description = "Live count')
+    text = text.replace('type = "u16"\nsince = "1.5.01"\ndescription = "Maximum TDMRs."',
+                        'type = "u8"\ntruncate = true\ngate = "TDX_FEATURES0.NO_RBP_MOD"\n'
+                        'since = "1.5.01"\ndescription = "Maximum TDMRs."')
+    tdmr.write_text(text)
+    cat, rep = compile_schema(schema)
+    assert cat is not None, rep.sorted()
+    facts = {f.name: (f.truncates, f.optional, f.nullable, f.reads) for f in cat.fields}
+    assert facts == {
+        "TDX_FEATURES0": (False, False, False, ()),
+        "MAX_TDMRS": (True, False, True, ("TDX_FEATURES0",)),
+        "NUM_RANGES": (False, True, True, ()),
+        "RANGE_BASE": (False, False, True, ("NUM_RANGES",)),
+    }
+    assert cat.depends_on(cat.struct("tdmr"), "kernel") == {"features"}
+    assert cat.depends_on(cat.struct("features"), "kernel") == frozenset()

@@ -1,8 +1,16 @@
 """TDX module release strings: MAJOR.MINOR[.UPDATE][+TAG].
 
-"1.5.01" and "1.5.1" are the same release.  A tag names a build after the
-numbered release (a "later 1.5" module built from a commit after the release), so
-"1.5.06+f97a493" sorts after 1.5.06 and before 1.5.07.
+"1.5.01" and "1.5.1" are the same release.  Each part is 0..255: a module
+reports its release as three 8-bit version fields, and generated code
+compares a release as one number, release_code() (major << 16 | minor << 8
+| update).
+
+A tag names a build after the numbered release (a "later 1.5" module built
+from a commit after the release), so "1.5.06+f97a493" sorts after 1.5.06 and
+before 1.5.07; tags of one number compare as text (a stable order, not a
+build order).  The version fields carry no tag, so a module of 1.5.06+f97a493
+reports the code of 1.5.06: a release gate, which compares codes, cannot
+name a tag (codegen.spec.rules rejects one), and Release.code drops it.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ def release_code(major: int, minor: int, update: int) -> int:
 
 
 # Compiled on first parse: the readers import this module and must not pay for re.
-_PATTERN = (r"^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?(?:\+([0-9A-Za-z][0-9A-Za-z.-]*))?$")
+# ASCII digits only ([0-9], not \d) and \Z, not $ (which also matches before a newline).
+_PATTERN = r"([0-9]{1,3})\.([0-9]{1,3})(?:\.([0-9]{1,3}))?(?:\+([0-9A-Za-z][0-9A-Za-z.-]*))?\Z"
 
 
 @total_ordering
@@ -33,12 +42,16 @@ class Release:
     def parse(cls, text: str) -> "Release":
         import re
 
-        m = re.match(_PATTERN, text)
+        m = re.match(_PATTERN, text) if isinstance(text, str) else None
         if not m:
-            raise ValueError(f"'{text}' is not a release (expected MAJOR.MINOR.UPDATE, "
+            raise ValueError(f"{text!r} is not a release (expected MAJOR.MINOR.UPDATE, "
                              "e.g. 1.5.01, optionally +TAG)")
         major, minor, update, tag = m.groups()
-        return cls(int(major), int(minor), int(update or 0), tag or "")
+        parts = (int(major), int(minor), int(update or 0))
+        if max(parts) > 255:
+            raise ValueError(f"{text!r} is not a release: each part is 0..255 (a module reports "
+                             "major, minor and update in 8 bits each)")
+        return cls(*parts, tag or "")
 
     def _key(self):
         return (self.major, self.minor, self.update, self.tag)
@@ -61,5 +74,5 @@ class Release:
 
     @property
     def code(self) -> int:
-        """release_code() of this release: how generated code compares releases."""
+        """release_code() of this release: how generated code compares releases (no tag)."""
         return release_code(self.major, self.minor, self.update)

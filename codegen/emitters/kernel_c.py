@@ -143,14 +143,10 @@ class _Kernel:
         return f"{self.ref(flag, here)} & {bit_define(flag, gate.feature_bit)}"
 
     def needs_sysinfo(self, s: Struct) -> bool:
-        """A struct reader needs the whole sysinfo for gates or counts in other structs."""
-        for f in self.fields[s.name]:
-            if f.gate is not None and (f.gate.release is not None or
-                                       self.by_name[f.gate.feature_field].struct != s.name):
-                return True
-            if f.count is not None and self.by_name[f.count].struct != s.name:
-                return True
-        return False
+        """A struct reader needs the whole sysinfo for gates or counts in other structs
+        (tdx_module_release() takes the whole sysinfo)."""
+        return bool(self.cat.depends_on(s, "kernel")) or any(
+            f.gate is not None and f.gate.release is not None for f in self.fields[s.name])
 
     def functions(self) -> list[_Function]:
         out = []
@@ -185,7 +181,7 @@ class _Kernel:
 
     @staticmethod
     def store(f: Field, value: str) -> str:
-        if f.truncate and f.member_bytes < f.element_size:
+        if f.truncates:
             return f"({f.ctype}){value}"
         return value
 
@@ -210,7 +206,7 @@ class _Kernel:
         fn.body = w.lines
 
     def read_elements(self, w: CodeWriter, f: Field, s: Struct, loops: set) -> None:
-        if f.truncate and f.member_bytes < f.element_size:
+        if f.truncates:
             w.extend(c_writer.comment(f"{f.name}: truncate = true in the schema, the "
                                      f"{f.element_size}-byte element is stored in a {f.ctype}.",
                                      w.level))
@@ -253,7 +249,7 @@ class _Kernel:
         for f in fields:
             elem = f.member + "[0]" * len(f.dims)
             macro = "TD_SYSINFO_MAP"
-            if f.truncate and f.member_bytes < f.element_size:
+            if f.truncates:
                 macro = "TD_SYSINFO_MAP_TRUNCATE"
             w = CodeWriter(level=2)
             w.fill(f"{macro}(", [f"{f.name},", f"struct {s.c_name},", elem], "),")

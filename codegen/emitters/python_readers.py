@@ -35,26 +35,19 @@ def gate_literal(gate: Gate | None) -> str:
     return f'_Gate("{gate.text}", "{gate.feature_field}", {gate.bit})'
 
 
-def nullable(f: Field, catalogue: Catalogue) -> bool:
-    """Whether a reader may return None for this member."""
-    if f.gate is not None or catalogue.optional(f):
-        return True
-    return f.count is not None and nullable(catalogue.field(f.count), catalogue)
-
-
-def annotation(f: Field, catalogue: Catalogue) -> str:
+def annotation(f: Field) -> str:
     text = "int" if f.num_elements == 1 else f"tuple[{', '.join(['int'] * f.num_elements)}]"
     if f.is_array:
         text = f"list[{text}]"
-    return f"{text} | None" if nullable(f, catalogue) else text
+    return f"{text} | None" if f.nullable else text
 
 
-def field_row(f: Field, catalogue: Catalogue) -> str:
+def field_row(f: Field) -> str:
     count = f'"{f.count}"' if f.count else "None"
     # Two lines per row: names on the first, numbers on the second (within 100 columns).
     return (f'_Field("{f.name}", {fieldid.fmt(f.id)}, "{f.member}",\n'
             f"{' ' * 11}{f.element_size}, {f.num_fields}, {f.num_elements}, {f.capacity}, "
-            f"{count}, {gate_literal(f.gate)}, {catalogue.optional(f)}, "
+            f"{count}, {gate_literal(f.gate)}, {f.optional}, "
             f"{f.member_bytes})")
 
 
@@ -77,9 +70,9 @@ def struct_view(s: Struct, catalogue: Catalogue) -> dict:
         "table": f"{s.name.upper()}_FIELDS",
         "gate": gate_literal(s.gate),
         "gate_text": s.gate.text if s.gate else "",
-        "members": [{"member": f.member, "annotation": annotation(f, catalogue),
+        "members": [{"member": f.member, "annotation": annotation(f),
                      "comment": member_comment(f)} for f in fields],
-        "rows": [field_row(f, catalogue) for f in fields],
+        "rows": [field_row(f) for f in fields],
     }
 
 

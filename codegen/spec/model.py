@@ -1,7 +1,9 @@
 """The validated schema: the only thing emitters and the simulator see.
 
-Frozen, sorted by (class, field code), and already checked by
-codegen.rules, so consumers never re-check.  Standard library only.
+Frozen, sorted by (class, field code), checked by codegen.spec.rules and
+built by codegen.spec.elaborate, so consumers never re-check.  It carries
+the facts the rules proved (a field truncates, may be absent, depends on
+other fields), so no emitter re-derives them.  Standard library only.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from codegen.abi import fieldid
-from codegen.abi.release import Release
+from codegen.abi.release import VERSION_FIELDS, Release
 
 C_TYPE_BYTES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 
@@ -44,6 +46,11 @@ class Gate:
     feature_bit: str | None = None     # bit name in that field
     bit: int | None = None             # bit index
     release: Release | None = None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Fields whose values decide the gate: the flag field, or the release fields."""
+        return VERSION_FIELDS if self.release is not None else (self.feature_field,)
 
     @property
     def text(self) -> str:
@@ -96,6 +103,8 @@ class Field:
     unverified: str | None
     source: Source
     overrides: tuple[Override, ...] = ()   # sorted by key
+    optional: bool = False       # a module of the baseline release may lack it
+    nullable: bool = False       # a reader may give None: gated, optional, or counted by one
 
     def override(self, key: str) -> Override | None:
         return next((o for o in self.overrides if o.key == key), None)
@@ -139,6 +148,16 @@ class Field:
     @property
     def member_bytes(self) -> int:
         return C_TYPE_BYTES[self.ctype]
+
+    @property
+    def truncates(self) -> bool:
+        """The member is narrower than the element (the schema says truncate = true)."""
+        return self.member_bytes < self.element_size
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Fields that must be read before this one: its live count and its gate's inputs."""
+        return ((self.count,) if self.count else ()) + (self.gate.reads if self.gate else ())
 
     @property
     def size_code(self) -> int:
@@ -203,15 +222,17 @@ class Catalogue:
     structs: tuple[Struct, ...]           # by name
     settings: Settings
     sources: tuple[str, ...]              # schema files, as shown, sorted
-    _keys: tuple = field(default=(), repr=False, compare=False)
-    _index: dict = field(default_factory=dict, repr=False, compare=False)
+    # Derived from the tuples above, never passed in: dataclasses.replace() builds them anew.
+    _keys: tuple = field(init=False, repr=False, compare=False)
+    _index: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         # lookups by name stay O(1) however large the schema
+        index = {("field", f.name): f for f in self.fields}
+        index.update({("struct", s.name): s for s in self.structs})
+        index.update({("class", c.code): c for c in self.classes})
         object.__setattr__(self, "_keys", tuple(f.key for f in self.fields))
-        self._index.update({("field", f.name): f for f in self.fields})
-        self._index.update({("struct", s.name): s for s in self.structs})
-        self._index.update({("class", c.code): c for c in self.classes})
+        object.__setattr__(self, "_index", index)
 
     # -- lookups ---------------------------------------------------------
     def field(self, name: str) -> Field:
@@ -253,4 +274,9 @@ class Catalogue:
 
     def optional(self, f: Field) -> bool:
         """True when a module of the baseline release may lack this field."""
-        return f.since is None or f.since > self.settings.baseline
+        return f.optional
+
+    def depends_on(self, s: Struct, output: str) -> frozenset[str]:
+        """Other structs whose members reading s's fields in output needs (counts, gates)."""
+        return frozenset(self.field(n).struct for f in self.output_fields(output, s)
+                         for n in f.reads) - {s.name}

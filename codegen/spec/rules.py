@@ -13,8 +13,9 @@ import sys
 
 from codegen.abi import fieldid
 from codegen.spec.diagnostics import Note, Reporter
-from codegen.spec.model import (C_TYPE_BYTES, OVERRIDABLE, Bit, Catalogue, Field, Gate,
-                           KernelOptions, MdClass, Override, Settings, Source, Struct)
+from codegen.spec import elaborate
+from codegen.spec.model import (C_TYPE_BYTES, OVERRIDABLE, Bit, Catalogue, Field, Gate, MdClass,
+                                Override, Settings, Source, Struct)
 from codegen.abi.release import VERSION_FIELDS, Release
 
 C_KEYWORDS = frozenset("""
@@ -83,13 +84,8 @@ class _Checker:
             self.check_read_order(settings, structs, by_name)
         if self.rep.errors or settings is None:
             return None
-        return Catalogue(
-            classes=tuple(sorted(classes.values(), key=lambda c: c.code)),
-            fields=tuple(sorted(fields, key=lambda f: f.key)),
-            structs=tuple(sorted(structs.values(), key=lambda s: s.name)),
-            settings=settings,
-            sources=tuple(self.loaded.sources),
-        )
+        return elaborate.catalogue(list(classes.values()), fields, list(structs.values()),
+                                   settings, self.loaded.sources)
 
     # -- classes -------------------------------------------------------------
     def check_classes(self) -> dict[int, MdClass]:
@@ -227,14 +223,7 @@ class _Checker:
             overrides = self.check_overrides(e, s, fid, capacity)
             if not ok or overrides is None:
                 continue
-            out.append(Field(
-                name=s.name, id=fid, class_code=fieldid.get(fid, "CLASS_CODE"),
-                field_code=fid & fieldid.FIELD_CODE_MASK, element_size=s.element_size,
-                num_fields=s.num_fields, num_elements=s.num_elements, struct=s.struct,
-                member=member, ctype=s.type, description=s.description.strip(), since=since,
-                host_readable=s.host_readable, guest_readable=s.guest_readable,
-                capacity=capacity, count=s.count, gate=None, truncate=s.truncate, bits=bits,
-                unverified=s.unverified, source=src, overrides=overrides))
+            out.append(elaborate.field(s, src, fid, member, capacity, since, bits, overrides))
         return out
 
     def check_overrides(self, e, s, fid: int, capacity: int) -> tuple[Override, ...] | None:
@@ -427,7 +416,7 @@ class _Checker:
             if gate is False:
                 ok = False
             if ok:
-                out.append(_replace(f, gate=gate or None))
+                out.append(elaborate.with_gate(f, gate or None))
         return out
 
     def gate(self, e, spec, by_name, keys) -> Gate | None | bool:
@@ -441,7 +430,12 @@ class _Checker:
             return False
         if spec.release is not None:
             rel = self.release(e, spec.release, *keys, "release")
-            return Gate(release=rel) if rel is not None else False
+            if rel is not None and rel.tag:
+                self.err("RELEASE-FORMAT", f"a release gate cannot name a build tag ('{rel}'): it "
+                         "compares the module's MAJOR, MINOR and UPDATE_VERSION, which carry none",
+                         e.loc(*keys, "release"))
+                return False
+            return elaborate.release_gate(rel) if rel is not None else False
         loc = e.loc(*keys) if isinstance(e.raw.get(keys[0]), str) else e.loc(*keys, "feature")
         field_name, _, bit_name = spec.feature.partition(".")
         if not bit_name:
@@ -460,7 +454,7 @@ class _Checker:
             self.err("GATE-UNKNOWN-BIT", f"{field_name} has no bit named '{bit_name}' "
                      f"(named bits: {known})", loc)
             return False
-        return Gate(feature_field=field_name, feature_bit=bit_name, bit=bit.bit)
+        return elaborate.feature_gate(flag, bit_name)
 
     def build_structs(self, specs: dict, fields: list[Field], by_name) -> dict[str, Struct]:
         members: dict[str, list[Field]] = {name: [] for name in specs}
@@ -478,8 +472,7 @@ class _Checker:
                 continue
             if not members[name] and name not in self.referenced_structs:
                 self.rep.warning("STRUCT-EMPTY", f"struct '{name}' has no fields", e.loc("name"))
-            out[name] = Struct(name, e.spec.c_name, e.spec.description.strip(), gate,
-                               tuple(sorted(members[name], key=lambda f: f.key)), src)
+            out[name] = elaborate.struct(e.spec, src, gate, members[name])
         return out
 
     # -- settings ------------------------------------------------------------
@@ -558,15 +551,7 @@ class _Checker:
                 requires.append((field_name, bit_name))
         if not ok:
             return None
-        k = s.kernel
-        return Settings(
-            baseline=baseline,
-            kernel=KernelOptions(k.flavor, lists["kernel"], frozenset(k.exclude_fields), k.init,
-                                 k.named_ids, tuple(prints), tuple(requires)),
-            python_package=s.python.package,
-            python_structs=lists["python"],
-            docs_structs=lists["docs"],
-        )
+        return elaborate.settings(s, baseline, lists, prints, requires)
 
     def check_read_order(self, settings: Settings, structs: dict[str, Struct], by_name) -> None:
         """Count and gate fields must be read before what depends on them."""
@@ -678,7 +663,3 @@ class _Everything:
     def __contains__(self, item) -> bool:
         return True
 
-
-def _replace(f: Field, **changes) -> Field:
-    from dataclasses import replace
-    return replace(f, **changes)

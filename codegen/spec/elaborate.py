@@ -1,0 +1,81 @@
+"""Elaboration: checked schema entries -> the frozen Catalogue.
+
+The rules (codegen.spec.rules) decide whether the schema is valid and
+report every problem; this module only builds.  It reports nothing: what it
+is given has passed the checks it depends on.  It also works out the facts
+emitters need (a field is optional or may read as None, a struct depends on
+others), once, so no emitter re-derives a rule's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from codegen.abi import fieldid
+from codegen.spec.model import (Catalogue, Field, Gate, KernelOptions, MdClass, Settings,
+                                Source, Struct)
+
+
+def field(s, source: Source, fid: int, member: str, capacity: int, since, bits,
+          overrides) -> Field:
+    """A Field from a checked [[field]] spec and the values its checks parsed."""
+    return Field(
+        name=s.name, id=fid, class_code=fieldid.get(fid, "CLASS_CODE"),
+        field_code=fid & fieldid.FIELD_CODE_MASK, element_size=s.element_size,
+        num_fields=s.num_fields, num_elements=s.num_elements, struct=s.struct,
+        member=member, ctype=s.type, description=s.description.strip(), since=since,
+        host_readable=s.host_readable, guest_readable=s.guest_readable,
+        capacity=capacity, count=s.count, gate=None, truncate=s.truncate, bits=bits,
+        unverified=s.unverified, source=source, overrides=overrides)
+
+
+def feature_gate(flag: Field, bit_name: str) -> Gate:
+    bit = next(b for b in flag.bits if b.name == bit_name)
+    return Gate(feature_field=flag.name, feature_bit=bit_name, bit=bit.bit)
+
+
+def release_gate(release) -> Gate:
+    return Gate(release=release)
+
+
+def with_gate(f: Field, gate: Gate | None) -> Field:
+    return replace(f, gate=gate)
+
+
+def struct(spec, source: Source, gate: Gate | None, fields: list[Field]) -> Struct:
+    return Struct(spec.name, spec.c_name, spec.description.strip(), gate,
+                  tuple(sorted(fields, key=lambda f: f.key)), source)
+
+
+def settings(s, baseline, lists: dict, prints, requires) -> Settings:
+    k = s.kernel
+    return Settings(
+        baseline=baseline,
+        kernel=KernelOptions(k.flavor, lists["kernel"], frozenset(k.exclude_fields), k.init,
+                             k.named_ids, tuple(prints), tuple(requires)),
+        python_package=s.python.package,
+        python_structs=lists["python"],
+        docs_structs=lists["docs"],
+    )
+
+
+def catalogue(classes: list[MdClass], fields: list[Field], structs: list[Struct],
+              settings: Settings, sources) -> Catalogue:
+    """The Catalogue, with each field's optional and nullable facts filled in."""
+    baseline = settings.baseline
+    optional = {f.name: f.since is None or f.since > baseline for f in fields}
+    # A count field is a scalar without a count of its own (COUNT-NOT-SCALAR,
+    # COUNT-ON-SCALAR), so one step decides whether a counted array may be None.
+    own = {f.name: f.gate is not None or optional[f.name] for f in fields}
+    done = {}
+    for f in fields:
+        nullable = own[f.name] or (f.count is not None and own[f.count])
+        done[f.name] = replace(f, optional=optional[f.name], nullable=nullable)
+    structs = [replace(s, fields=tuple(done[f.name] for f in s.fields)) for s in structs]
+    return Catalogue(
+        classes=tuple(sorted(classes, key=lambda c: c.code)),
+        fields=tuple(sorted(done.values(), key=lambda f: f.key)),
+        structs=tuple(sorted(structs, key=lambda s: s.name)),
+        settings=settings,
+        sources=tuple(sources),
+    )
