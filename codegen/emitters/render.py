@@ -3,6 +3,9 @@
 Templates live in the project's templates/ directory.  The environment is
 built once per process (compiling templates is the costly part) and is
 strict: an undefined name in a template is an error, not an empty string.
+Compiled templates are kept in Jinja2's bytecode cache beside the result
+cache, so a cold build (any schema edit) does not recompile them; the cache
+is keyed by each template's source, so an edited template is recompiled.
 """
 
 from __future__ import annotations
@@ -19,8 +22,19 @@ TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 def environment():
     import jinja2
 
+    from codegen.outputs import cache
+
+    bytecode = None
+    if cache.enabled():
+        folder = cache.directory() / "jinja2"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            bytecode = jinja2.FileSystemBytecodeCache(str(folder))
+        except OSError:  # an unwritable cache only costs time
+            bytecode = None
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=bytecode,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
