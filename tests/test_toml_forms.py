@@ -53,3 +53,19 @@ def test_error_in_a_later_field_of_an_inline_array(tmp_path):
     assert text.splitlines()[0] == (
         f"schema/tdmr.toml:4:{col}: error[DUPLICATE-MEMBER]: RANGE_BASE and MAX_TDMRS are both "
         "read into tdmr.max_tdmrs")
+
+
+def test_header_line_inside_a_multiline_string_shifts_nothing(tmp_path):
+    text = (DATA / "minimal" / "tdmr.toml").read_text()
+    text = text.replace('description = "Maximum TDMRs."',
+                        'description = """Maximum TDMRs.\n[[field]]\nname = "X"\n"""', 1)
+    text = text.replace('[[field]]\nname = "NUM_RANGES"', '[["field"]]\nname = "NUM_RANGES"')
+    text = text.replace('member = "range_base"', 'member = "range base"')
+    schema = schema_with(tmp_path, text)
+    _, rep = compile_schema(schema)
+    line = text.split("\n").index('member = "range base"') + 1
+    assert format_text(rep.sorted()).replace(str(tmp_path) + "/", "") == (
+        f"schema/tdmr.toml:{line}:10: error[C-IDENTIFIER]: member 'range base' is not a C "
+        "identifier (optionally followed by [N] dimensions)\n"
+        f"{line:>5} | member = \"range base\"\n"
+        "      |          ^~~~~~~~~~~~\n")

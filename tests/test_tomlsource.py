@@ -66,6 +66,7 @@ def test_not_utf8(tmp_path):
     try:
         toml_source.load(path, "s.toml")
     except toml_source.TomlSyntaxError as exc:
-        assert (exc.message, exc.loc.line) == ("file is not valid UTF-8", 2)
+        assert exc.message == "not valid UTF-8 (invalid start byte 0xFF); save the file as UTF-8"
+        assert (exc.loc.line, exc.loc.col, exc.loc.text) == (2, 10, 'name2 = "\ufffd"')
     else:
         raise AssertionError("no error")

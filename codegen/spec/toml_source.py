@@ -1,11 +1,14 @@
 """Load TOML files and keep the source position of every key and value.
 
-tomllib parses values but keeps no positions, so this module scans the
-same text once more for structure only: table headers, keys, inline tables
-and array elements.  The result maps a key path such as
-("field", 3, "id") to the (line, col) where that key's value starts, which
-is what diagnostics point at.  Values always come from tomllib; this scan
-runs only on text tomllib has accepted.
+tomllib parses values but keeps no positions, so a small reader here goes
+over the same text once more for structure only: every TOML 1.0 form of
+key (bare, quoted, dotted), table header ([a."b"], [[a.b]]) and value
+(basic, literal and multi-line strings, numbers, dates, arrays over many
+lines, inline tables, inline arrays of tables), with comments anywhere.
+It maps a key path such as ("field", 3, "gate") to where that key and its
+value start.  Values always come from tomllib; the reader runs only on
+text tomllib accepted, and both must find the same key paths (anything
+else is a bug here, raised as PositionReaderError).
 """
 
 from __future__ import annotations
@@ -19,57 +22,41 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the same parser, packaged for older Pythons
     import tomli as tomllib
 
+from codegen import chars
 from codegen.spec.diagnostics import Location
 
 KeyPath = tuple  # of str keys and int array indices
+BOM = "\ufeff"
 
 
 class Document:
-    """A parsed TOML file; source positions are scanned on first use.
-
-    Most runs report nothing, so the full position scan runs only when a
-    diagnostic asks for a location; table header lines (which the model
-    records as each entry's source) come from a cheap line scan.
-    """
+    """A parsed TOML file; source positions are read on first use."""
 
     def __init__(self, path: Path, shown: str, text: str, data: dict):
         self.path, self.shown, self.text, self.data = path, shown, text, data
-        self._scan = None
-        self._headers = None
+        self._read = None
+        self._lines = None
 
     @property
     def positions(self) -> dict:
         """KeyPath -> (line, col, length) of the value."""
-        return self._scanned()[0]
+        return self._positions()[0]
 
     @property
     def key_positions(self) -> dict:
-        """KeyPath -> (line, col, length) of the key."""
-        return self._scanned()[1]
+        """KeyPath -> (line, col, length) of the key (a table's header, an element's value)."""
+        return self._positions()[1]
 
-    def _scanned(self):
-        if self._scan is None:
-            self._scan = _Scanner(self.text).run()
-        return self._scan
+    def _positions(self):
+        if self._read is None:
+            values, keys = _Reader(self.text).run()
+            check_agreement(self.data, values, self.shown)
+            self._read = values, keys
+        return self._read
 
     def header_line(self, keypath: KeyPath) -> int:
-        """Line of the table header of ("class",) or ("field", i), without the full scan."""
-        if self._headers is None:
-            self._headers = {}
-            counts: dict = {}
-            for number, line in enumerate(self.text.splitlines(), 1):
-                m = _HEADER_LINE.match(line)
-                if not m:
-                    continue
-                if m.group(1):  # [[name]]
-                    name = m.group(1)
-                    i = counts.get(name, 0)
-                    counts[name] = i + 1
-                    self._headers.setdefault((name, i), number)
-                else:
-                    self._headers.setdefault((m.group(2),), number)
-        line = self._headers.get(tuple(keypath))
-        return line if line is not None else self.loc(keypath, key=True).line
+        """Line where the table at keypath, e.g. ("field", 3), starts."""
+        return self.loc(keypath, key=True).line
 
     def loc(self, keypath: KeyPath = (), *, key: bool = False) -> Location:
         """Location of a value (or its key) at keypath, falling back to parents."""
@@ -86,10 +73,15 @@ class Document:
         return Location(self.shown, 1, 1, 1, self.line(1))
 
     def line(self, number: int) -> str:
-        lines = getattr(self, "_lines", None)
-        if lines is None:
-            lines = self._lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+        if self._lines is None:
+            self._lines = _lines(self.text)
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
+
+
+def _lines(text: str) -> list[str]:
+    # TOML ends lines at LF only; str.splitlines() would also split at U+2028 and
+    # friends inside strings and shift every later line number
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
 class TomlSyntaxError(Exception):
@@ -98,21 +90,42 @@ class TomlSyntaxError(Exception):
         self.message, self.loc = message, loc
 
 
+class PositionReaderError(AssertionError):
+    """The position reader and tomllib found different key paths: a bug in this module."""
+
+
 def load(path: Path, shown: str) -> Document:
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise TomlSyntaxError("file is not valid UTF-8", Location(shown, line, 1)) from None
+        raise TomlSyntaxError(*_utf8_error(raw, exc, shown)) from None
+    if text.startswith(BOM):
+        raise TomlSyntaxError("the file starts with a UTF-8 byte order mark (U+FEFF), which TOML "
+                              "does not allow; save it as UTF-8 without a BOM",
+                              Location(shown, 1, 1, 1, _lines(text)[0][1:]))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message, line, col = _split_toml_error(str(exc))
-        lines = text.splitlines()
+        lines = _lines(text)
         src = lines[line - 1] if 0 < line <= len(lines) else ""
+        if 0 < col <= len(src) and not src[col - 1].isascii() and src[col - 1] != BOM:
+            message += f" ({chars.describe(src[col - 1])})"
         raise TomlSyntaxError(message, Location(shown, line, col, 1, src)) from None
     return Document(Path(path), shown, text, data)
+
+
+def _utf8_error(raw: bytes, exc: UnicodeDecodeError, shown: str) -> tuple[str, Location]:
+    start = raw.rfind(b"\n", 0, exc.start) + 1
+    end = raw.find(b"\n", exc.start)
+    line_bytes = raw[start:len(raw) if end < 0 else end]
+    col = len(raw[start:exc.start].decode("utf-8", "replace")) + 1
+    line = raw.count(b"\n", 0, exc.start) + 1
+    text = line_bytes.decode("utf-8", "replace").rstrip("\r")
+    bad = " ".join(f"0x{b:02X}" for b in raw[exc.start:exc.end])
+    return (f"not valid UTF-8 ({exc.reason} {bad}); save the file as UTF-8",
+            Location(shown, line, col, 1, text))
 
 
 def _split_toml_error(text: str) -> tuple[str, int, int]:
@@ -126,20 +139,48 @@ def _split_toml_error(text: str) -> tuple[str, int, int]:
     return text, 0, 0
 
 
-# a plain top-level table header: [[field]] or [class] (dotted or quoted ones take the full scan)
-_HEADER_LINE = re.compile(r"^[ \t]*(?:\[\[[ \t]*([A-Za-z0-9_-]+)[ \t]*\]\]|\[[ \t]*([A-Za-z0-9_-]+)[ \t]*\])[ \t]*(?:#.*)?$")
-_WS = re.compile(r"[ \t\r]*")
-_WS_NL = re.compile(r"[ \t\r\n]*")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]*")
-_BARE_VALUE = re.compile(r"[^,\]}\n#]*?(?=[ \t\r]*(?:[,\]}\n#]|$))")
-_SIMPLE_KV = re.compile(
-    r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*("(?:[^"\\\n]|\\.)*"|[0-9A-Za-z+\-.:_]+)[ \t]*(?:#[^\n]*)?(?=\n|$)')
-_BASIC = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-_LITERAL = re.compile(r"'([^'\n]*)'")
+def key_paths(value, prefix: KeyPath = ()):
+    """Every key path in parsed TOML data: each table key and each array index."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for k, v in items:
+        path = prefix + (k,)
+        yield path
+        yield from key_paths(v, path)
 
 
-class _Scanner:
-    """Structure-only TOML scanner over text that tomllib already accepted."""
+def check_agreement(data: dict, values: dict, shown: str = "") -> None:
+    """The reader must have placed exactly the key paths tomllib parsed."""
+    parsed = set(key_paths(data))
+    if parsed != set(values):
+        missing = sorted(map(repr, parsed - set(values)))[:3]
+        extra = sorted(map(repr, set(values) - parsed))[:3]
+        raise PositionReaderError(f"{shown}: the TOML position reader disagrees with tomllib on "
+                                  f"key paths (not placed: {missing}; not in the data: {extra})")
+
+
+# -- the position reader --------------------------------------------------------------------
+_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")      # whitespace, newlines and comments
+_WS = re.compile(r"[ \t]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_STRINGS = {
+    '"""': re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"{3,5}'),
+    "'''": re.compile(r"'''(?:[^']|'(?!''))*'{3,5}"),
+    '"': re.compile(r'"(?:[^"\\\n]|\\.)*"'),
+    "'": re.compile(r"'[^'\n]*'"),
+}
+# a date-time may hold one space ("1979-05-27 07:32:00"); other bare values hold none
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?"
+                       r"(?:[Zz]|[+-]\d{2}:\d{2})?)?")
+_BARE_VALUE = re.compile(r"[A-Za-z0-9+\-_.:]+")
+
+
+class _Reader:
+    """Positions of every key and value in text that tomllib accepted."""
 
     def __init__(self, text: str):
         self.s = text
@@ -148,181 +189,154 @@ class _Scanner:
         self.line_start = 0
         self.values: dict = {}
         self.keys: dict = {}
-        self.aot_counts: dict = {}   # array-of-tables path (without indices) -> count
-        self.explicit: dict = {}     # table path (without indices) -> resolved path
+        self.aot: dict = {}     # resolved path of an array of tables -> tables so far
 
-    # -- positions -------------------------------------------------------
+    def run(self) -> tuple[dict, dict]:
+        table: KeyPath = ()
+        while True:
+            self.skip(_BLANK)
+            if self.i >= len(self.s):
+                return self.values, self.keys
+            if self.s[self.i] == "[":
+                table = self.header()
+            else:
+                self.keyval(table)
+
+    # -- moving through the text --------------------------------------------------------
     def pos(self) -> tuple[int, int]:
         return self.line, self.i - self.line_start + 1
 
-    def advance(self, n: int = 1) -> None:
-        self.advance_to(self.i + n)
-
     def advance_to(self, j: int) -> None:
-        """Move to index j, keeping the line count (one slice scan, not per character)."""
         newlines = self.s.count("\n", self.i, j)
         if newlines:
             self.line += newlines
             self.line_start = self.s.rindex("\n", self.i, j) + 1
         self.i = j
 
-    def peek(self, k: int = 0) -> str:
-        j = self.i + k
-        return self.s[j] if j < len(self.s) else ""
+    def skip(self, pattern: re.Pattern) -> None:
+        self.advance_to(pattern.match(self.s, self.i).end())
 
-    def skip_ws(self, newlines: bool = False) -> None:
-        pattern = _WS_NL if newlines else _WS
-        while True:
-            m = pattern.match(self.s, self.i)
-            self.advance_to(m.end())
-            if self.peek() != "#":
-                return
-            end = self.s.find("\n", self.i)
-            self.advance_to(len(self.s) if end < 0 else end)
+    def span(self, line: int, col: int, start: int) -> tuple[int, int, int]:
+        """(line, col, length) from start to here, cut at the end of the first line."""
+        end = self.s.find("\n", start, self.i)
+        return line, col, max(1, (self.i if end < 0 else end) - start)
 
-    # -- main loop -------------------------------------------------------
-    def run(self):
-        table: tuple = ()
-        while self.i < len(self.s):
-            self.skip_ws(newlines=True)
-            if self.i >= len(self.s):
-                break
-            if self.peek() == "[":
-                table = self.header()
-            elif not self.simple_keyval(table):
-                self.keyval(table)
-        return self.values, self.keys
-
-    def header(self) -> tuple:
+    # -- structure ------------------------------------------------------------------------
+    def header(self) -> KeyPath:
         line, col = self.pos()
         start = self.i
-        aot = self.peek(1) == "["
-        self.advance(2 if aot else 1)
-        self.skip_ws()
-        names = self.dotted_key()
-        self.skip_ws()
-        self.advance(2 if aot else 1)
-        plain = tuple(names)
-        resolved = self.resolve(plain[:-1]) + (plain[-1],)
+        aot = self.s.startswith("[[", self.i)
+        self.advance_to(self.i + (2 if aot else 1))
+        self.skip(_WS)
+        names = [name for name, _ in self.key()]
+        self.skip(_WS)
+        self.advance_to(self.i + (2 if aot else 1))
+        where = self.span(line, col, start)
+        path: KeyPath = ()
+        for name in names[:-1]:
+            path = self.implicit(path + (name,), where)
+        path = path + (names[-1],)
         if aot:
-            count = self.aot_counts.get(plain, 0)
-            self.aot_counts[plain] = count + 1
-            resolved = resolved + (count,)
-        self.keys[resolved] = (line, col, self.i - start)
-        self.values.setdefault(resolved, (line, col, self.i - start))
-        if aot:  # the array itself is located at its first header
-            self.keys.setdefault(resolved[:-1], (line, col, self.i - start))
-        return resolved
+            count = self.aot.get(path, 0)
+            self.aot[path] = count + 1
+            self.keys.setdefault(path, where)      # the array itself: its first header
+            self.values.setdefault(path, where)
+            path = path + (count,)
+        self.keys[path] = self.values[path] = where
+        return path
 
-    def resolve(self, plain: tuple) -> tuple:
-        """Insert the current index after every array-of-tables prefix."""
-        out: tuple = ()
-        for n in range(1, len(plain) + 1):
-            out = out + (plain[n - 1],)
-            if plain[:n] in self.aot_counts:
-                out = out + (self.aot_counts[plain[:n]] - 1,)
-        return out
+    def implicit(self, path: KeyPath, where) -> KeyPath:
+        """A table a header or dotted key passes through; into its last table if an array."""
+        self.keys.setdefault(path, where)
+        self.values.setdefault(path, where)
+        if path in self.aot:
+            path = path + (self.aot[path] - 1,)
+        return path
 
-    def keyval(self, table: tuple) -> None:
+    def keyval(self, table: KeyPath) -> None:
         line, col = self.pos()
         start = self.i
-        names = self.dotted_key()
-        path = table + tuple(names)
-        self.keys[path] = (line, col, self.key_end - start)
-        self.skip_ws()
-        self.advance()  # '='
-        self.skip_ws()
+        segments = self.key()
+        path = table
+        for n, (name, end) in enumerate(segments):
+            path = path + (name,)
+            where = (line, col, end - start)   # the key as far as this segment
+            if n < len(segments) - 1:
+                self.implicit(path, where)
+            else:
+                self.keys[path] = where
+        self.skip(_WS)
+        self.advance_to(self.i + 1)  # '='
+        self.skip(_WS)
         self.value(path)
 
-    def simple_keyval(self, table: tuple) -> bool:
-        """Fast path for the common line `key = "text"` or `key = 123`."""
-        m = _SIMPLE_KV.match(self.s, self.i)
-        if m is None:
-            return False
-        line, start = self.line, self.i - self.line_start + 1
-        path = table + (m.group(1),)
-        self.keys[path] = (line, start, len(m.group(1)))
-        vstart = m.start(2) - self.line_start + 1
-        self.values[path] = (line, vstart, m.end(2) - m.start(2))
-        self.i = m.end()  # the match never crosses a newline
-        return True
+    def key(self) -> list[tuple[str, int]]:
+        """A dotted key: each part's name and the index where it ends."""
+        parts = []
+        while True:
+            c = self.s[self.i]
+            if c in "\"'":
+                raw = self.string()
+                name = raw[1:-1] if c == "'" or "\\" not in raw else tomllib.loads(f"k = {raw}")["k"]
+            else:
+                m = _BARE_KEY.match(self.s, self.i)
+                name = m.group()
+                self.advance_to(m.end())
+            parts.append((name, self.i))
+            self.skip(_WS)
+            if self.s.startswith(".", self.i):
+                self.advance_to(self.i + 1)
+                self.skip(_WS)
+                continue
+            return parts
 
-    def dotted_key(self) -> list[str]:
-        names = [self.simple_key()]
-        self.key_end = self.i
-        self.skip_ws()
-        while self.peek() == ".":
-            self.advance()
-            self.skip_ws()
-            names.append(self.simple_key())
-            self.key_end = self.i
-            self.skip_ws()
-        return names
-
-    def simple_key(self) -> str:
-        c = self.peek()
-        if c in "\"'":
-            return self.string(decode=True)
-        m = _BARE_KEY.match(self.s, self.i)
-        self.advance_to(m.end())
-        return m.group()
-
-    def value(self, path: tuple) -> None:
+    def value(self, path: KeyPath) -> None:
         line, col = self.pos()
         start = self.i
-        c = self.peek()
+        c = self.s[self.i]
         if c in "\"'":
             self.string()
         elif c == "[":
             self.array(path)
         elif c == "{":
             self.inline_table(path)
-        else:  # number, boolean, date: up to the next delimiter, blanks trimmed
-            m = _BARE_VALUE.match(self.s, self.i)
+        else:
+            m = _DATETIME.match(self.s, self.i) or _BARE_VALUE.match(self.s, self.i)
             self.advance_to(m.end())
-        length = self.i - start if self.line == line else len(self.s[start:].split("\n", 1)[0])
-        self.values[path] = (line, col, max(1, length))
+        self.values[path] = self.span(line, col, start)
 
-    def array(self, path: tuple) -> None:
-        self.advance()  # '['
+    def array(self, path: KeyPath) -> None:
+        self.advance_to(self.i + 1)  # '['
         index = 0
         while True:
-            self.skip_ws(newlines=True)
-            if self.peek() in ("]", ""):
-                self.advance()
+            self.skip(_BLANK)
+            if self.s[self.i] == "]":
+                self.advance_to(self.i + 1)
                 return
-            self.value(path + (index,))
+            element = path + (index,)
+            self.value(element)
+            self.keys[element] = self.values[element]   # an element has no key: its value stands in
             index += 1
-            self.skip_ws(newlines=True)
-            if self.peek() == ",":
-                self.advance()
+            self.skip(_BLANK)
+            if self.s[self.i] == ",":
+                self.advance_to(self.i + 1)
 
-    def inline_table(self, path: tuple) -> None:
-        self.advance()  # '{'
+    def inline_table(self, path: KeyPath) -> None:
+        self.advance_to(self.i + 1)  # '{'
         while True:
-            self.skip_ws()
-            if self.peek() in ("}", ""):
-                self.advance()
+            self.skip(_BLANK)
+            if self.s[self.i] == "}":
+                self.advance_to(self.i + 1)
                 return
             self.keyval(path)
-            self.skip_ws()
-            if self.peek() == ",":
-                self.advance()
+            self.skip(_BLANK)
+            if self.s[self.i] == ",":
+                self.advance_to(self.i + 1)
 
-    def string(self, decode: bool = False) -> str:
-        """Skip a string; return its text (escapes decoded only when asked, for keys)."""
-        q = self.peek()
-        if self.s.startswith(q * 3, self.i):
-            self.advance(3)
-            end = self.s.find(q * 3, self.i)
-            while self.peek(end - self.i + 3) == q:  # quotes just before the closing ones
-                end += 1
-            body = self.s[self.i:end]
-            self.advance_to(end + 3)
-            return body
-        m = (_BASIC if q == '"' else _LITERAL).match(self.s, self.i)
-        body = m.group(1)
+    def string(self) -> str:
+        """Move past a string of any of the four kinds; return its text with the quotes."""
+        q = self.s[self.i]
+        kind = q * 3 if self.s.startswith(q * 3, self.i) else q
+        m = _STRINGS[kind].match(self.s, self.i)
         self.advance_to(m.end())
-        if decode and q == '"' and "\\" in body:
-            return tomllib.loads(f'k = "{body}"')["k"]
-        return body
+        return m.group()
