@@ -1,0 +1,1 @@
+"""Real-kernel checks of the generated kernel files (see harness.py)."""

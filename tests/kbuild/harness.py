@@ -1,0 +1,182 @@
+"""The generated kernel files against a real Linux 6.12 tree: kbuild, sparse, modpost, checkpatch.
+
+Used by tests/test_kbuild.py (pytest puts tests/ on sys.path):
+
+    from kbuild import harness
+    kernel = harness.kernel_tree()                      # prepared tree, or skip (fail under CI)
+    mod = harness.module_dir(tmp, header, source, kernel)
+    build = harness.make(kernel, mod, "C=2", "W=1")     # build.diagnostics, build.mismatches
+    tree = harness.small_tree(kernel, tmp / "linux")    # git tree checkpatch and patch run in
+    run = harness.checkpatch(kernel, tree, "--strict", "-f", path)   # run.problems, run.totals
+
+The prepared tree (tests/kbuild/prepare-kernel.sh) is only read: modules are built with M= in
+a temporary directory, and checkpatch runs from TREE/scripts with --root at a small git tree the
+test writes, because its license check (scripts/spdxcheck.py) reads LICENSES/ from the root's
+git repository and wants Debian's python3-ply and python3-git under /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PREPARE = HERE / "prepare-kernel.sh"
+TREE_ENV = "TDX_CODEGEN_KERNEL_TREE"
+CACHE = Path(os.environ.get("TDX_CODEGEN_KERNEL_CACHE", "/var/cache/tdx-codegen"))
+STAMP = ".tdx-codegen-prepared"
+MODULE = "tdx_metadata_kbuild"
+HEADER = "arch/x86/include/asm/tdx_global_metadata.h"
+SOURCE = "arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def kernel_tree() -> Path:
+    """The prepared tree: $TDX_CODEGEN_KERNEL_TREE, else the newest one in the cache.
+
+    Skips when there is none, except under CI (CI=true), where a missing tree fails.
+    """
+    given = os.environ.get(TREE_ENV)
+    if given:
+        tree = Path(given)
+        if not (tree / STAMP).is_file():
+            pytest.fail(f"{TREE_ENV}={given} is not a prepared kernel tree (no {STAMP}); "
+                        f"run {PREPARE.relative_to(HERE.parent.parent)}")
+        return tree
+    stamps = sorted(CACHE.glob(f"linux-6.12-*/{STAMP}"), key=lambda p: p.stat().st_mtime)
+    if stamps:
+        return stamps[-1].parent
+    why = (f"no prepared Linux 6.12 tree: {TREE_ENV} is unset and {CACHE} has none; run "
+           f"{PREPARE.relative_to(HERE.parent.parent)} (needs Debian's linux-source-6.12)")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {why}")
+    pytest.skip(why)
+
+
+# -- kbuild ----------------------------------------------------------------------------------
+
+_DIAGNOSTIC = re.compile(r"warning:|error:")
+_MISMATCH = re.compile(r"section mismatch", re.I)
+
+
+@dataclass
+class Build:
+    args: list[str]
+    returncode: int
+    output: str                   # stdout and stderr, interleaved as make printed them
+
+    @property
+    def lines(self) -> list[str]:
+        return self.output.splitlines()
+
+    @property
+    def diagnostics(self) -> list[str]:
+        """Every compiler and sparse warning or error line (modpost's are upper case)."""
+        return [x for x in self.lines if _DIAGNOSTIC.search(x)]
+
+    @property
+    def mismatches(self) -> list[str]:
+        return [x for x in self.lines if _MISMATCH.search(x)]
+
+
+def module_dir(dest: Path, header: str, source: str, kernel: Path, extra: str = "") -> Path:
+    """An out-of-tree module: the wrapper (plus extra C at its end), the generated files, and
+    the tree's own arch/x86/virt/vmx/tdx/tdx.h, which tdx.c includes as "tdx.h"."""
+    (dest / "include/asm").mkdir(parents=True)
+    shutil.copy(HERE / "Kbuild", dest / "Kbuild")
+    (dest / f"{MODULE}.c").write_text((HERE / f"{MODULE}.c").read_text() + extra)
+    (dest / "include/asm/tdx_global_metadata.h").write_text(header)
+    (dest / "tdx_global_metadata.c").write_text(source)
+    shutil.copy(kernel / "arch/x86/virt/vmx/tdx/tdx.h", dest / "tdx.h")
+    return dest
+
+
+def make(kernel: Path, mod: Path, *args: str) -> Build:
+    """make -C TREE M=MOD ARGS modules.  The prepared tree has no vmlinux and so no
+    Module.symvers: KBUILD_MODPOST_WARN=1 lets modpost report the kernel's symbols as
+    unresolved warnings and go on to its section checks and the .ko."""
+    cmd = ["make", "-C", str(kernel), f"M={mod}", *args, "KBUILD_MODPOST_WARN=1", "modules"]
+    # The kernel's Makefile unexports LC_ALL: LANG=C keeps gcc's quotes ASCII.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**env, "LANG": "C"})
+    return Build(cmd, done.returncode, done.stdout)
+
+
+# -- checkpatch --------------------------------------------------------------------------------
+
+# What checkpatch.pl wants at --root (top_of_kernel_tree) besides the files it checks.
+_ROOT_FILES = ("COPYING", "CREDITS", "Kbuild", "MAINTAINERS", "Makefile", "README",
+               "scripts/spdxcheck.py", "scripts/spdxexclude")
+_ROOT_DIRS = ("Documentation", "include", "drivers", "fs", "init", "ipc", "kernel", "lib")
+_TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks, (\d+) lines checked$",
+                    re.M)
+_PROBLEM = re.compile(r"^(ERROR|WARNING|CHECK): .*$", re.M)
+
+
+def git(repo: Path, *args: str, stdin: str | None = None) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], input=stdin, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def small_tree(kernel: Path, dest: Path) -> Path:
+    """A git tree with the kernel's TDX host files and what checkpatch --root needs, committed
+    as "base" by a developer identity."""
+    for rel in ("arch/x86/virt/vmx/tdx", "LICENSES"):
+        shutil.copytree(kernel / rel, dest / rel)
+    (dest / "arch/x86/include/asm").mkdir(parents=True)
+    shutil.copy(kernel / "arch/x86/include/asm/tdx.h", dest / "arch/x86/include/asm/tdx.h")
+    (dest / "scripts").mkdir()
+    for rel in _ROOT_FILES:
+        shutil.copy(kernel / rel, dest / rel)
+    for rel in _ROOT_DIRS:
+        (dest / rel).mkdir()
+    git(dest, "init", "-q", "-b", "master")
+    git(dest, "config", "user.name", "Kernel Dev")
+    git(dest, "config", "user.email", "kd@example.org")
+    git(dest, "add", ".")
+    git(dest, "commit", "-q", "-m", "base")
+    return dest
+
+
+@dataclass
+class Checkpatch:
+    args: list[str]
+    returncode: int
+    output: str
+
+    @property
+    def problems(self) -> list[str]:
+        """Every ERROR:, WARNING: and CHECK: line."""
+        return [m.group(0) for m in _PROBLEM.finditer(self.output)]
+
+    def of(self, kind: str) -> list[str]:
+        return [x for x in self.problems if x.startswith(f"{kind}: ")]
+
+    @property
+    def totals(self) -> list[tuple[int, int, int]]:
+        """(errors, warnings, checks) per checked file or patch, in order."""
+        return [(int(e), int(w), int(c)) for e, w, c, _ in _TOTAL.findall(self.output)]
+
+
+def checkpatch(kernel: Path, root: Path, *args: str) -> Checkpatch:
+    """TREE/scripts/checkpatch.pl --root=ROOT ARGS, run inside ROOT (its .git is what enables
+    the license check); python3 is the system one, which has ply and git."""
+    if not SYSTEM_PYTHON.is_file():
+        pytest.fail(f"{SYSTEM_PYTHON} is missing: checkpatch's spdxcheck.py needs it")
+    bin_dir = root.parent / f"{root.name}-python"
+    if not bin_dir.is_dir():
+        bin_dir.mkdir()
+        (bin_dir / "python3").symlink_to(SYSTEM_PYTHON)
+    cmd = [str(kernel / "scripts/checkpatch.pl"), f"--root={root}", "--no-color", *args]
+    env = {**os.environ, "LC_ALL": "C", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    env.pop("GIT_DIR", None)
+    done = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env)
+    return Checkpatch(cmd, done.returncode, done.stdout)

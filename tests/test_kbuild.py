@@ -1,0 +1,192 @@
+"""The generated kernel files pass a real Linux 6.12 tree's own build and checkpatch.
+
+For each C flavour, with the shipped settings and with every kernel option on: an out-of-tree
+module that includes the generated files as tdx.c does builds with `W=1` and with `C=2 W=1`
+(sparse) under the tree's CONFIG_WERROR=y with no warning and no section mismatch, and
+checkpatch.pl --strict finds no error or warning in the patch `tdx-codegen patch` writes nor in
+either file.  The tree comes from tests/kbuild/prepare-kernel.sh (see harness.kernel_tree).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kbuild import harness
+from kbuild.harness import HEADER, MODULE, SOURCE
+
+pytestmark = pytest.mark.kbuild
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema"
+ALL_OPTIONS = harness.HERE / "all-options.toml"
+# The field the previous version of the files lacks, so the patch adds it.
+ADDED_FIELD = "MAX_VCPUS_PER_TD"
+CASES = [(flavor, settings) for flavor in ("map", "functions")
+         for settings in ("shipped", "all-options")]
+
+
+def tdx_codegen(*args) -> str:
+    done = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def schema_copy(dest: Path, settings_edit) -> Path:
+    """The shipped schema with settings.toml's text passed through settings_edit."""
+    tdx_files = {p.name: p.read_text() for p in SCHEMA.glob("*.toml")}
+    dest.mkdir(parents=True)
+    for name, text in tdx_files.items():
+        (dest / name).write_text(settings_edit(text) if name == "settings.toml" else text)
+    return dest
+
+
+def with_all_options(settings: str) -> str:
+    """settings.toml with its [kernel] table replaced by all-options.toml's."""
+    text = ALL_OPTIONS.read_text()
+    table = text[text.index("[kernel]\n"):] + "\n"
+    out, n = re.subn(r"(?ms)^\[kernel\]\n.*?(?=^\[)", lambda _: table, settings)
+    assert n == 1, "settings.toml has no [kernel] table followed by another table"
+    return out
+
+
+def without_added_field(settings: str) -> str:
+    assert settings.count("exclude_fields = [") == 1, settings
+    return settings.replace("exclude_fields = [", f'exclude_fields = ["{ADDED_FIELD}", ', 1)
+
+
+@pytest.fixture(scope="session")
+def kernel() -> Path:
+    return harness.kernel_tree()
+
+
+class Case:
+    """One flavour x settings: the small tree with the previous files committed and the current
+    ones written over them, the patch between the two, and the current files' text."""
+
+    def __init__(self, kernel: Path, tmp: Path, flavor: str, settings: str):
+        keep = (lambda text: text) if settings == "shipped" else with_all_options
+        schema = schema_copy(tmp / "schema", keep)
+        previous = schema_copy(tmp / "previous", lambda text: without_added_field(keep(text)))
+        self.tree = harness.small_tree(kernel, tmp / "linux")
+        tdx_codegen("build", "--schema", previous, "--c-flavor", flavor, "--kernel-tree",
+                    self.tree)
+        harness.git(self.tree, "add", ".")
+        harness.git(self.tree, "commit", "-q", "-m", "x86/virt/tdx: Add the generated readers")
+        self.patch = tmp / "0001-regenerate.patch"
+        tdx_codegen("patch", "--schema", schema, "--c-flavor", flavor, "--kernel-tree",
+                    self.tree, "-o", self.patch)
+        tdx_codegen("build", "--schema", schema, "--c-flavor", flavor, "--kernel-tree", self.tree)
+        self.header = (self.tree / HEADER).read_text()
+        self.source = (self.tree / SOURCE).read_text()
+        self.tmp = tmp
+
+
+@pytest.fixture(scope="module", params=CASES, ids=["-".join(c) for c in CASES])
+def case(request, kernel, tmp_path_factory) -> Case:
+    return Case(kernel, tmp_path_factory.mktemp("-".join(request.param)), *request.param)
+
+
+def shown(build) -> str:
+    return f"$ {' '.join(build.args)}\n{build.output}"
+
+
+def assert_clean_build(build, mod: Path, sparse: bool) -> None:
+    assert build.diagnostics == [], shown(build)
+    assert build.mismatches == [], shown(build)
+    assert build.returncode == 0, shown(build)
+    assert f"  CC [M]  {mod}/{MODULE}.o" in build.lines, shown(build)
+    assert (f"  CHECK   {mod}/{MODULE}.c" in build.lines) == sparse, shown(build)
+    assert (mod / f"{MODULE}.ko").is_file(), shown(build)
+
+
+def test_all_options_sets_every_kernel_option():
+    from codegen.spec.shapes import KernelSettings
+
+    kernel = tomllib.loads(ALL_OPTIONS.read_text())["kernel"]
+    assert set(kernel) == {f.alias or name for name, f in KernelSettings.model_fields.items()}
+    shipped = tomllib.loads((SCHEMA / "settings.toml").read_text())
+    assert kernel["structs"] == shipped["python"]["structs"]     # every struct, in read order
+    assert kernel["exclude_fields"] == []
+    assert all(kernel[k] is True for k, v in kernel.items() if isinstance(v, bool))
+    assert all(kernel[k] for k in ("print", "require_features"))
+
+
+@pytest.mark.parametrize("args", [("W=1",), ("C=2", "W=1")], ids=["W=1", "C=2-W=1"])
+def test_module_builds_without_warnings(case, kernel, args):
+    mod = harness.module_dir(case.tmp / f"module-{'-'.join(args)}", case.header, case.source,
+                             kernel)
+    assert_clean_build(harness.make(kernel, mod, *args), mod, sparse="C=2" in args)
+
+
+def test_checkpatch_on_both_files(case, kernel):
+    run = harness.checkpatch(kernel, case.tree, "--strict", "-f", SOURCE, HEADER)
+    assert (run.of("ERROR"), run.of("WARNING")) == ([], []), run.output
+    assert [(e, w) for e, w, _ in run.totals] == [(0, 0), (0, 0)], run.output
+
+
+# -- the checks themselves see what they are for -----------------------------------------------
+
+GENERATED = ROOT / "generated" / "linux"
+LATE = """
+int tdx_metadata_kbuild_undeclared;
+
+static noinline int __init tdx_metadata_kbuild_init_only(void)
+{
+	return tdx_metadata_kbuild_undeclared;
+}
+
+int tdx_metadata_kbuild_late(void);
+int tdx_metadata_kbuild_late(void)
+{
+	return tdx_metadata_kbuild_init_only();
+}
+EXPORT_SYMBOL_GPL(tdx_metadata_kbuild_late);
+"""
+
+
+def shipped_module(kernel: Path, dest: Path, extra: str) -> Path:
+    return harness.module_dir(dest, (GENERATED / HEADER).read_text(),
+                              (GENERATED / SOURCE).read_text(), kernel, extra)
+
+
+def test_sparse_warning_and_section_mismatch_are_seen(kernel, tmp_path):
+    mod = shipped_module(kernel, tmp_path / "module", LATE)
+    build = harness.make(kernel, mod, "C=2", "W=1")
+    line = (mod / f"{MODULE}.c").read_text().splitlines().index(
+        "int tdx_metadata_kbuild_undeclared;") + 1
+    assert build.diagnostics == [
+        f"{mod}/{MODULE}.c:{line}:5: warning: symbol 'tdx_metadata_kbuild_undeclared' was not "
+        "declared. Should it be static?"], shown(build)
+    assert len(build.mismatches) == 1, shown(build)
+    assert re.fullmatch(rf"WARNING: modpost: {mod}/{MODULE}: section mismatch in reference: "
+                        r"tdx_metadata_kbuild_late\+0x\w+ \(section: \.text\) -> "
+                        r"tdx_metadata_kbuild_init_only\S* \(section: \.init\.text\)",
+                        build.mismatches[0]), shown(build)
+
+
+def test_w1_warning_fails_the_build_under_werror(kernel, tmp_path):
+    extra = "\nint tdx_metadata_kbuild_no_prototype(void)\n{\n\treturn 0;\n}\n"
+    mod = shipped_module(kernel, tmp_path / "module", extra)
+    build = harness.make(kernel, mod, "W=1")
+    line = (mod / f"{MODULE}.c").read_text().splitlines().index(
+        "int tdx_metadata_kbuild_no_prototype(void)") + 1
+    assert build.diagnostics == [
+        f"{mod}/{MODULE}.c:{line}:5: error: no previous prototype for "
+        "'tdx_metadata_kbuild_no_prototype' [-Werror=missing-prototypes]"], shown(build)
+    assert build.returncode != 0
+
+
+def test_checkpatch_runs_the_license_check(kernel, tmp_path):
+    tree = harness.small_tree(kernel, tmp_path / "linux")
+    (tree / "bogus.c").write_text("// SPDX-License-Identifier: GPL-2.0-bogus\n")
+    run = harness.checkpatch(kernel, tree, "--strict", "-f", "bogus.c")
+    assert run.problems == ["WARNING: 'SPDX-License-Identifier: GPL-2.0-bogus' is not supported "
+                            "in LICENSES/..."], run.output
+    assert run.totals == [(0, 1, 0)], run.output
