@@ -9,6 +9,7 @@ either file.  The tree comes from tests/kbuild/prepare-kernel.sh (see harness.ke
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -190,3 +191,56 @@ def test_checkpatch_runs_the_license_check(kernel, tmp_path):
     assert run.problems == ["WARNING: 'SPDX-License-Identifier: GPL-2.0-bogus' is not supported "
                             "in LICENSES/..."], run.output
     assert run.totals == [(0, 1, 0)], run.output
+
+
+# -- finding the tree ------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_tree(monkeypatch, tmp_path):
+    monkeypatch.delenv(harness.TREE_ENV, raising=False)
+    monkeypatch.setattr(harness, "CACHE", tmp_path / "cache")
+    return tmp_path
+
+
+SKIP_REASON = ("no prepared Linux 6.12 tree: TDX_CODEGEN_KERNEL_TREE is unset and {cache} has "
+               "none; run tests/kbuild/prepare-kernel.sh (needs Debian's linux-source-6.12)")
+
+
+def test_without_a_tree_the_tests_skip(no_tree, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        harness.kernel_tree()
+    assert str(skipped.value) == SKIP_REASON.format(cache=no_tree / "cache")
+
+
+def test_without_a_tree_ci_fails(no_tree, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        harness.kernel_tree()
+    assert str(failed.value) == "CI=true but " + SKIP_REASON.format(cache=no_tree / "cache")
+
+
+def test_a_tree_is_found_by_its_stamp(no_tree, monkeypatch):
+    unfinished = no_tree / "cache/linux-6.12-6.12.1-1"
+    unfinished.mkdir(parents=True)
+    prepared = no_tree / "cache/linux-6.12-6.12.2-1"
+    prepared.mkdir()
+    (prepared / harness.STAMP).write_text("recipe\n")
+    assert harness.kernel_tree() == prepared
+    monkeypatch.setenv(harness.TREE_ENV, str(unfinished))
+    with pytest.raises(pytest.fail.Exception) as failed:
+        harness.kernel_tree()
+    assert str(failed.value) == (f"TDX_CODEGEN_KERNEL_TREE={unfinished} is not a prepared kernel "
+                                 "tree (no .tdx-codegen-prepared); run "
+                                 "tests/kbuild/prepare-kernel.sh")
+
+
+def test_prepare_reuses_a_tree_whose_stamp_matches(kernel, tmp_path):
+    """prepare-kernel.sh with the prepared tree's stamp in place: prints its path, does nothing."""
+    cached = tmp_path / kernel.name
+    cached.mkdir()
+    (cached / harness.STAMP).write_text((kernel / harness.STAMP).read_text())
+    done = subprocess.run(["bash", str(harness.PREPARE)], capture_output=True, text=True,
+                          env={**os.environ, "TDX_CODEGEN_KERNEL_CACHE": str(tmp_path)})
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"{cached}\n", "")
+    assert sorted(p.name for p in cached.iterdir()) == [harness.STAMP]
