@@ -24,7 +24,7 @@ import tdx_metadata
 from codegen.abi import status as st
 from codegen.cli import main
 from codegen.spec.compiler import compile_or_raise
-from codegen.spec.rules import MAX_NAME
+from codegen.spec.rules.names import MAX_NAME
 from kernel import cbuild
 
 ROOT = Path(__file__).resolve().parent.parent

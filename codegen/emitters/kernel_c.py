@@ -19,12 +19,12 @@ from codegen.abi import fieldid
 from codegen.emitters import c_writer
 from codegen.emitters.c_writer import CodeWriter
 from codegen.emitters.render import banner_lines, render
+from codegen.spec import names
 from codegen.spec.model import Catalogue, Field, Gate, Struct
 from codegen.abi.release import VERSION_FIELDS
 from codegen.outputs.writer import Output
 
-HEADER_PATH = "linux/arch/x86/include/asm/tdx_global_metadata.h"
-SOURCE_PATH = "linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
+HEADER_PATH, SOURCE_PATH = names.KERNEL_HEADER, names.KERNEL_SOURCE
 FLAVORS = ("map", "functions")
 SOURCE_TITLE = ["Readers of TDX global metadata into struct tdx_sys_info.", "",
                 "This file does not compile on its own: tdx.c includes it after "
@@ -116,12 +116,12 @@ class _Kernel:
     def id_defines(self) -> list[str]:
         if not self.named:
             return []
-        pairs = [(f"MD_FIELD_ID_{f.name}", f"{fieldid.fmt(f.id)}ULL")
+        pairs = [(names.id_define(f.name), f"{fieldid.fmt(f.id)}ULL")
                  for s in self.structs for f in self.fields[s.name]]
         return c_writer.align_defines(pairs)
 
     def id_text(self, f: Field) -> str:
-        return f"MD_FIELD_ID_{f.name}" if self.named else fieldid.fmt(f.id)
+        return names.id_define(f.name) if self.named else fieldid.fmt(f.id)
 
     def release_members(self) -> list[str]:
         """sysinfo->struct.member of major, minor and update version (release gates)."""
@@ -154,7 +154,7 @@ class _Kernel:
             params = [f"struct {s.c_name} *sysinfo_{s.name}"]
             if self.needs_sysinfo(s):
                 params.append("const struct tdx_sys_info *sysinfo")
-            fn = _Function(f"get_tdx_sys_info_{s.name}", params)
+            fn = _Function(names.c_reader(s.name), params)
             fn.signature = self.signature(fn)
             if self.flavor == "map":
                 self.map_body(s, fn)
@@ -320,7 +320,7 @@ class _Kernel:
             args = [f"&sysinfo->{s.name}"]
             if self.needs_sysinfo(s):
                 args.append("sysinfo")
-            call = f"get_tdx_sys_info_{s.name}({', '.join(args)});"
+            call = f"{names.c_reader(s.name)}({', '.join(args)});"
             if i:
                 w.line("")
             if i == len(structs) - 1 and s.gate is None and print_after != i \
@@ -369,7 +369,7 @@ def _size_code_bits() -> tuple[int, int]:
 
 
 def bit_define(f: Field, bit: str) -> str:
-    return f"{f.name}_{bit}"
+    return names.bit_define(f.name, bit)
 
 
 def gate_text(gate: Gate) -> str:

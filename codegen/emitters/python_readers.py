@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from codegen.abi import fieldid
 from codegen.emitters.render import banner_lines, render
+from codegen.spec import names
 from codegen.spec.model import Catalogue, Field, Gate, Struct
 from codegen.outputs.writer import Output
-
-
-def class_name(c_name: str) -> str:
-    """tdx_sys_info_td_conf -> TdxSysInfoTdConf."""
-    return "".join(part[:1].upper() + part[1:] for part in c_name.split("_"))
 
 
 def docstring(text: str) -> str:
@@ -65,9 +61,11 @@ def struct_view(s: Struct, catalogue: Catalogue) -> dict:
     return {
         "name": s.name,
         "c_name": s.c_name,
-        "class_name": class_name(s.c_name),
+        "class_name": names.class_name(s.c_name),
         "docstring": docstring(f"struct {s.c_name}: {s.description}"),
-        "table": f"{s.name.upper()}_FIELDS",
+        "table": names.fields_table(s.name),
+        "gate_name": names.struct_gate(s.name),
+        "reader": names.python_reader(s.name),
         "gate": gate_literal(s.gate),
         "gate_text": s.gate.text if s.gate else "",
         "members": [{"member": f.member, "annotation": annotation(f),
@@ -91,7 +89,8 @@ def emit(ctx) -> list[Output]:
         generator_version=ctx.generator_version,
         baseline=str(catalogue.settings.baseline),
         structs=[struct_view(s, catalogue) for s in structs],
-        flags=[{"name": f.name, "bits": [(b.name, b.bit) for b in f.bits]}
+        flags=[{"name": f.name, "bits": [(b.name, b.bit, names.bit_define(f.name, b.name))
+                                         for b in f.bits]}
                for f in flag_fields(structs)],
     )
-    return [Output(f"python/{package}/__init__.py", content)]
+    return [Output(names.python_module(package), content)]

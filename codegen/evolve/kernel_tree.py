@@ -26,8 +26,9 @@ from pathlib import Path
 
 from codegen.abi import fieldid
 from codegen.outputs import writer
+from codegen.spec import names
 
-PREFIX = "linux/"
+PREFIX = names.LINUX_PREFIX
 SUBJECT = "x86/virt/tdx: Regenerate the global metadata readers with tdx-codegen"
 AUTHOR = "tdx-codegen <tdx-codegen@invalid>"
 

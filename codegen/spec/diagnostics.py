@@ -57,10 +57,18 @@ class Reporter:
         self.items: list[Diagnostic] = []
 
     def error(self, rule: str, message: str, loc: Location, *notes: Note) -> None:
-        self.items.append(Diagnostic("error", rule, message, loc, tuple(notes)))
+        self._add("error", rule, message, loc, notes)
 
     def warning(self, rule: str, message: str, loc: Location, *notes: Note) -> None:
-        self.items.append(Diagnostic("warning", rule, message, loc, tuple(notes)))
+        self._add("warning", rule, message, loc, notes)
+
+    def _add(self, severity: str, rule: str, message: str, loc: Location, notes) -> None:
+        from codegen.spec.rules import REGISTRY   # every rule is declared there, once
+
+        declared = REGISTRY.get(rule)
+        if declared is None or declared.severity != severity:
+            raise ValueError(f"{rule} is not a registered {severity} rule (codegen.spec.rules)")
+        self.items.append(Diagnostic(severity, rule, message, loc, tuple(notes)))
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -79,3 +79,7 @@ def catalogue(classes: list[MdClass], fields: list[Field], structs: list[Struct]
         settings=settings,
         sources=tuple(sources),
     )
+
+
+def md_class(spec, source: Source) -> MdClass:
+    return MdClass(spec.code, spec.name, spec.description, source)
