@@ -163,6 +163,41 @@ def explain(field_id: int) -> list[tuple[str, str, int]]:
     return rows
 
 
+CONTEXT_NAMES = {0: "global (SYS)", 1: "TD", 2: "VCPU"}   # CONTEXT_CODE values
+
+# What each sub-field of LAYOUT is for (RESERVED_* are reserved: 0), for docs and explain.
+PURPOSE = {
+    "FIELD_CODE": "the field within its class; element k of field i of an entry is "
+                  "base + i * elements + k",
+    "ELEMENT_SIZE_CODE": "bytes per element: 1 << code",
+    "LAST_ELEMENT_IN_FIELD": "elements per field - 1, in a TDH.SYS.RDALL sequence header; "
+                             "0 in an element id",
+    "LAST_FIELD_IN_SEQUENCE": "fields in the sequence - 1, in a TDH.SYS.RDALL sequence header; "
+                              "0 in an element id",
+    "INC_SIZE": "how a sequence's field codes step; 0 for every global field",
+    "WRITE_MASK_VALID": "a write mask comes with the value (writes only; no global field is "
+                        "writable)",
+    "CONTEXT_CODE": "scope: " + ", ".join(f"{k} {v}" for k, v in CONTEXT_NAMES.items()),
+    "CLASS_CODE": "the metadata class: a table of related fields",
+    "NON_ARCH": "set on non-architectural fields; not part of the lookup key",
+}
+
+
+def purpose(name: str) -> str:
+    return "reserved: 0" if name.startswith("RESERVED") else PURPOSE[name]
+
+
+def meaning(name: str, value: int) -> str:
+    """What a sub-field's value says, as far as the codec knows (class names are the schema's)."""
+    if name == "ELEMENT_SIZE_CODE":
+        return f"{ELEMENT_SIZES[value]} byte(s)"
+    if name == "CONTEXT_CODE":
+        return CONTEXT_NAMES.get(value, "reserved")
+    if name.startswith("RESERVED") and value:
+        return "must be 0"
+    return ""
+
+
 def parse(text: str) -> int:
     """Parse a field id written in hex (0x...) or decimal; -1 is the null id."""
     text = text.strip().replace("_", "")

@@ -1,20 +1,40 @@
-"""Docs: a Markdown reference of every global metadata field, by class.
+"""Docs: a reference of every global metadata field, as Markdown and as an HTML page.
 
-One file, docs/global-metadata.md, rendered from
-templates/docs/global-metadata.md.j2.  Cells are escaped here (pipes,
-newlines) so the template only lays out tables.
+Three files from one description of the page (reference()):
+docs/global-metadata.md (templates/docs/global-metadata.md.j2), the
+field-id picture it shows, docs/field-id.svg (codegen.emitters.svg), and
+docs/global-metadata.html (templates/docs/global-metadata.html.j2), the
+same content on one self-contained page with the SVG inline.  Cells are
+kept as plain text with a flag for code; each format escapes them its own
+way (Markdown here, HTML by the template's autoescape).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from codegen.abi import fieldid
+from codegen.emitters import html, svg
 from codegen.emitters.render import banner_lines, render
 from codegen.spec.model import Catalogue, Field, Struct
 from codegen.outputs.writer import Output
 
 PATH = "docs/global-metadata.md"
+SVG_PATH = "docs/field-id.svg"
+HTML_PATH = "docs/global-metadata.html"
+EXAMPLE_FIELD = "MAX_TDMRS"   # the id decoded on the layout picture (else the first field)
+
+FIELD_COLUMNS = ("Field", "ID", "Size", "Shape", "Member", "Count", "Gate", "Since",
+                 "Description")
+# Availability marks: the module has the field (and readers read it); has it, but readers
+# read it only when a feature bit says so; does not have it.
+YES, GATED, ABSENT = "yes", "gated", "-"
+
+
+class Cell(NamedTuple):
+    text: str
+    code: bool = False
 
 
 def cell(text: str) -> str:
@@ -40,8 +60,15 @@ def heading(text: str) -> str:
     return text[:-1] + "\\#" if text.endswith("#") else text
 
 
-def code(text: str) -> str:
-    return f"`{cell(text)}`" if text else ""
+def md(c: Cell) -> str:
+    if not c.text:
+        return ""
+    return f"`{cell(c.text)}`" if c.code else cell(c.text)
+
+
+def slug(title: str) -> str:
+    """The anchor a Markdown renderer gives a heading (GitHub's rule), also the HTML id."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
 
 
 def shape(f: Field) -> str:
@@ -57,42 +84,137 @@ def since(f: Field, catalogue: Catalogue) -> str:
 
 
 def description(f: Field) -> str:
-    text = f.description
+    text = " ".join(f.description.split())
     if f.unverified:
         text += f" Unverified: {f.unverified}."
-    return cell(text)
+    return text
 
 
-def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[str]:
-    gates = [g.text for g in (s.gate, f.gate) if g is not None]
-    member = f"{s.c_name}.{f.member}" + "".join(f"[{n}]" for n in f.dims)
-    return [code(f.name), code(fieldid.fmt(f.id)), str(f.element_size), shape(f), code(member),
-            code(f.count or ""), cell(", ".join(gates)), cell(since(f, catalogue)), description(f)]
+def member(f: Field, s: Struct) -> str:
+    return f"{s.c_name}.{f.member}" + "".join(f"[{n}]" for n in f.dims)
 
 
-def emit(ctx) -> list[Output]:
-    catalogue = ctx.catalogue
+def gates(f: Field, s: Struct):
+    return [g for g in (s.gate, f.gate) if g is not None]
+
+
+def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
+    return [Cell(f.name, True), Cell(fieldid.fmt(f.id), True), Cell(str(f.element_size)),
+            Cell(shape(f)), Cell(member(f, s), True), Cell(f.count or "", True),
+            Cell(", ".join(g.text for g in gates(f, s))), Cell(since(f, catalogue)),
+            Cell(description(f))]
+
+
+def kernel_members(catalogue: Catalogue) -> dict[str, str]:
+    """Field name -> where the kernel output reads it (sysinfo->struct.member)."""
+    out = {}
+    for s in catalogue.output_structs("kernel"):
+        for f in catalogue.output_fields("kernel", s):
+            out[f.name] = f"sysinfo->{s.name}.{f.member}" + "".join(f"[{n}]" for n in f.dims)
+    return out
+
+
+def availability(f: Field, s: Struct, present: frozenset, release) -> str:
+    """The matrix mark of f in a module of `release` (present: the names it has)."""
+    if f.name not in present:
+        return ABSENT
+    # a release gate is decided by the release itself; a feature gate by the module's bits
+    held = all(g.release <= release for g in gates(f, s) if g.release is not None)
+    feature = any(g.release is None for g in gates(f, s))
+    return GATED if feature or not held else YES
+
+
+def readable(value: bool | None) -> str:
+    return "?" if value is None else ("yes" if value else "no")
+
+
+def example_field(fields: list[Field]) -> Field:
+    return next((f for f in fields if f.name == EXAMPLE_FIELD), fields[0])
+
+
+def layout_rows(fid: int, catalogue: Catalogue) -> list[list[Cell]]:
+    rows = []
+    for name, bits, value in fieldid.explain(fid):
+        says = fieldid.meaning(name, value)
+        if name == "CLASS_CODE":
+            cls = catalogue.md_class(value)
+            says = cls.name if cls else "no such class in the schema"
+        rows.append([Cell(bits), Cell(name, True), Cell(f"{value:#x}", True), Cell(says),
+                     Cell(fieldid.purpose(name))])
+    return rows
+
+
+def reference(catalogue: Catalogue) -> dict:
+    """Everything the page shows, as plain text cells: the one source of both formats."""
     structs = {s.name: s for s in catalogue.output_structs("docs")}
     fields = [f for f in catalogue.fields if f.struct in structs]  # (class, field code) order
+    kernel = kernel_members(catalogue)
+    releases = [(r, frozenset(f.name for f in catalogue.fields_of(r.release)))
+                for r in catalogue.releases]
     classes = []
     for md_class in catalogue.classes:
         mine = [f for f in fields if f.class_code == md_class.code]
         if not mine:
             continue
+        title = f"Class {md_class.code:#04x}: {md_class.name}"
         classes.append({
-            "code": f"{md_class.code:#04x}",
-            "name": heading(md_class.name),
-            "description": paragraph(md_class.description),
+            "title": title, "anchor": slug(title), "description": md_class.description,
             "rows": [field_row(f, structs[f.struct], catalogue) for f in mine],
-            "flags": [{"name": f.name,
-                       "bits": [(b.bit, b.name, cell(b.description)) for b in f.bits]}
+            "flags": [{"title": f"{f.name} bits", "anchor": slug(f"{f.name} bits"),
+                       "rows": [[Cell(str(b.bit)), Cell(b.name, True), Cell(b.description)]
+                                for b in f.bits]}
                       for f in mine if f.bits],
         })
-    content = render(
-        "docs/global-metadata.md.j2",
-        banner=banner_lines(ctx),
-        baseline=str(catalogue.settings.baseline),
-        classes=classes,
-        field_count=len(fields),
-    )
-    return [Output(PATH, content)]
+    matrix = []
+    for f in fields:
+        s = structs[f.struct]
+        matrix.append({
+            "cells": [Cell(f.name, True), Cell(f"{f.class_code:#04x}"), Cell(readable(f.host_readable)),
+                      Cell(readable(f.guest_readable)), Cell(kernel.get(f.name, ""), True)],
+            "marks": [availability(f, s, present, r.release) for r, present in releases],
+        })
+    example = example_field(fields)
+    toc = [("Field id layout", slug("Field id layout"), []),
+           ("Availability by release", slug("Availability by release"), [])]
+    toc += [(c["title"], c["anchor"], [(b["title"], b["anchor"]) for b in c["flags"]])
+            for c in classes]
+    return {
+        "field_count": len(fields),
+        "baseline": str(catalogue.settings.baseline),
+        "toc": toc,
+        "example": {"name": example.name, "id": fieldid.fmt(example.id),
+                    "rows": layout_rows(example.id, catalogue)},
+        "svg": svg.layout_svg(example.id, f"MD_FIELD_ID layout: {example.name} = "
+                              f"{fieldid.fmt(example.id)}"),
+        "releases": [str(r.release) for r, _ in releases],
+        "matrix": matrix,
+        "classes": classes,
+        "columns": FIELD_COLUMNS,
+        "marks": {"yes": YES, "gated": GATED, "absent": ABSENT},
+    }
+
+
+def markdown(ref: dict) -> dict:
+    """ref with every cell and text escaped for Markdown."""
+    rows = lambda rows: [" | ".join(md(c) for c in row) for row in rows]  # noqa: E731
+    return {
+        **ref,
+        "toc": [(heading(t), a, [(heading(bt), ba) for bt, ba in sub]) for t, a, sub in ref["toc"]],
+        "example": {**ref["example"], "rows": rows(ref["example"]["rows"])},
+        "matrix": [" | ".join([*(md(c) for c in r["cells"]), *r["marks"]]) for r in ref["matrix"]],
+        "classes": [{**c, "title": heading(c["title"]), "description": paragraph(c["description"]),
+                     "rows": rows(c["rows"]),
+                     "flags": [{**b, "rows": rows(b["rows"])} for b in c["flags"]]}
+                    for c in ref["classes"]],
+    }
+
+
+def emit(ctx) -> list[Output]:
+    catalogue = ctx.catalogue
+    ref = reference(catalogue)
+    banner = banner_lines(ctx, [r.source for r in catalogue.releases])
+    content = render("docs/global-metadata.md.j2", banner=banner, svg_file=SVG_PATH.rsplit("/")[-1],
+                     **markdown(ref))
+    return [Output(PATH, content),
+            Output(SVG_PATH, html.comment(banner) + ref["svg"]),
+            Output(HTML_PATH, html.page(banner, ref))]

@@ -47,8 +47,9 @@ def key(kind: str, schema_dir: Path, *options: str) -> str:
     h.update("\0".join(options).encode() + b"\0")
     schema_dir = Path(schema_dir)
     if schema_dir.is_dir():
-        for path in sorted(schema_dir.glob("*.toml")):
-            h.update(path.name.encode() + b"\0")
+        # profiles too: the Catalogue lists their releases
+        for path in sorted(schema_dir.glob("*.toml")) + sorted(schema_dir.glob("profiles/*.toml")):
+            h.update(path.relative_to(schema_dir).as_posix().encode() + b"\0")
             try:
                 h.update(path.read_bytes() + b"\0")
             except OSError:

@@ -105,8 +105,7 @@ class _ProfileChecker:
                 self.error("PROFILE-KEY", f"unknown table '{k}' (expected [profile], [values], "
                            "[fill] and [quirks])", k, key=True)
         release = self.release(data.get("profile", {}))
-        present = [f for f in self.cat.fields
-                   if release is not None and f.since is not None and f.since <= release]
+        present = list(self.cat.fields_of(release)) if release is not None else []
         names = {f.name for f in present}
         fill = {}
         for fname, raw in data.get("fill", {}).items():

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen.spec import shapes
@@ -15,6 +15,7 @@ from codegen.spec import toml_source
 from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
 
 SETTINGS_FILE = "settings.toml"
+PROFILE_DIR = "profiles"    # value profiles, one per module release (codegen.sim.profile)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Loaded:
     # a file could not be read whole: references into it cannot be judged,
     # so the rules skip "unknown name" reports rather than cascade
     incomplete: bool = False
+    releases: list = field(default_factory=list)   # ModuleRelease of each profile
 
 
 def schema_files(schema_dir: Path) -> list[Path]:
@@ -74,17 +76,11 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     else:
         files = files + [settings_path]
     for path in files:
-        shown = display_path(path)
         # generated banners name files relative to the schema dir's parent,
         # so output does not depend on the cwd or on absolute paths
         sources.append(f"{schema_dir.resolve().name}/{path.name}")
-        try:
-            doc = toml_source.load(path, shown)
-        except toml_source.TomlSyntaxError as exc:
-            rep.error("TOML-SYNTAX", f"invalid TOML: {exc.message}", exc.loc)
-            continue
-        except OSError as exc:
-            rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
+        doc = read(path, rep)
+        if doc is None:
             continue
         if path.name == SETTINGS_FILE:
             entries.append(_typed("settings", shapes.SettingsSpec, doc.data, doc, (), rep))
@@ -93,7 +89,50 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     incomplete = any(d.rule in ("TOML-SYNTAX", "READ-ERROR") or d.message.startswith("unknown top-level")
                      or d.rule == "BAD-VALUE" and "array of tables" in d.message
                      for d in rep.errors[errors_before:])
-    return Loaded(entries, sorted(sources), schema_dir, incomplete)
+    return Loaded(entries, sorted(sources), schema_dir, incomplete,
+                  profile_releases(schema_dir, rep))
+
+
+def read(path: Path, rep: Reporter) -> toml_source.Document | None:
+    """A TOML file with positions, or None after reporting why it cannot be read."""
+    shown = display_path(path)
+    try:
+        return toml_source.load(path, shown)
+    except toml_source.TomlSyntaxError as exc:
+        rep.error("TOML-SYNTAX", f"invalid TOML: {exc.message}", exc.loc)
+    except OSError as exc:
+        rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
+    return None
+
+
+def profile_releases(schema_dir: Path, rep: Reporter) -> list:
+    """The release each profile names: the docs show which fields each release has.
+
+    Only [profile] release is read here; the simulator checks the rest of a
+    profile when it loads one.
+    """
+    from codegen.abi.release import Release
+    from codegen.spec.model import ModuleRelease
+
+    out = []
+    for path in sorted((schema_dir / PROFILE_DIR).glob("*.toml")):
+        doc = read(path, rep)
+        if doc is None:
+            continue
+        table = doc.data.get("profile")
+        raw = table.get("release") if isinstance(table, dict) else None
+        if not isinstance(raw, str):
+            rep.error("PROFILE-RELEASE", "a profile names its module release as a string: "
+                      "[profile] release = \"1.5.01\"", doc.loc(("profile", "release")))
+            continue
+        try:
+            release = Release.parse(raw)
+        except ValueError as exc:
+            rep.error("PROFILE-RELEASE", str(exc), doc.loc(("profile", "release")))
+            continue
+        out.append(ModuleRelease(path.stem, release,
+                                 f"{schema_dir.resolve().name}/{PROFILE_DIR}/{path.name}"))
+    return out
 
 
 _TABLES = {"class": shapes.ClassSpec, "struct": shapes.StructSpec, "field": shapes.FieldSpec}

@@ -60,7 +60,7 @@ def settings(s, baseline, lists: dict, prints, requires) -> Settings:
 
 
 def catalogue(classes: list[MdClass], fields: list[Field], structs: list[Struct],
-              settings: Settings, sources) -> Catalogue:
+              settings: Settings, sources, releases=()) -> Catalogue:
     """The Catalogue, with each field's optional and nullable facts filled in."""
     baseline = settings.baseline
     optional = {f.name: f.since is None or f.since > baseline for f in fields}
@@ -78,6 +78,7 @@ def catalogue(classes: list[MdClass], fields: list[Field], structs: list[Struct]
         structs=tuple(sorted(structs, key=lambda s: s.name)),
         settings=settings,
         sources=tuple(sources),
+        releases=tuple(sorted(releases, key=lambda r: (r.release, r.name))),
     )
 
 

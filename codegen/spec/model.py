@@ -196,6 +196,14 @@ class Struct:
 
 
 @dataclass(frozen=True)
+class ModuleRelease:
+    """A module release the schema's profiles describe (schema/profiles/NAME.toml)."""
+    name: str                    # the profile's file stem
+    release: Release
+    source: str                  # the profile file, as generated banners show it
+
+
+@dataclass(frozen=True)
 class KernelOptions:
     flavor: str
     structs: tuple[str, ...]
@@ -222,6 +230,7 @@ class Catalogue:
     structs: tuple[Struct, ...]           # by name
     settings: Settings
     sources: tuple[str, ...]              # schema files, as shown, sorted
+    releases: tuple[ModuleRelease, ...] = ()   # of the profiles, by release then name
     # Derived from the tuples above, never passed in: dataclasses.replace() builds them anew.
     _keys: tuple = field(init=False, repr=False, compare=False)
     _index: dict = field(init=False, repr=False, compare=False)
@@ -271,6 +280,10 @@ class Catalogue:
             excluded = self.settings.kernel.exclude_fields
             return tuple(f for f in struct.fields if f.name not in excluded)
         return struct.fields
+
+    def fields_of(self, release: Release) -> tuple[Field, ...]:
+        """The fields a module of `release` has, by its fields' since."""
+        return tuple(f for f in self.fields if f.since is not None and f.since <= release)
 
     def optional(self, f: Field) -> bool:
         """True when a module of the baseline release may lack this field."""

@@ -33,7 +33,7 @@ def run(loaded, rep):
     if rep.errors or the_settings is None:
         return None
     return elaborate.catalogue(list(classes.values()), fields, list(built.values()),
-                               the_settings, loaded.sources)
+                               the_settings, loaded.sources, loaded.releases)
 
 
 def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:

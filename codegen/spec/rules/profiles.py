@@ -1,7 +1,8 @@
 """Simulator profiles (schema/profiles/*.toml) and replayed module dumps.
 
-Checked in codegen.sim.profile, which reports under these names; declared
-here so the registry holds every rule.  Their bad cases are in
+Checked in codegen.sim.profile, which reports under these names (and
+PROFILE-RELEASE by the compiler too, which lists every profile's release
+for the docs); declared here so the registry holds every rule.  Their bad cases are in
 tests/test_sim_profile.py (see tests/test_rules.py).
 """
 
