@@ -132,7 +132,7 @@ NAMES = {  # what: (file, shipped line, new line, rule, marker of the reported l
                             'name = "tdmr\\n"', False),
     "c_name with newline": (TDMR, 'c_name = "tdx_sys_info_tdmr"',
                             'c_name = "tdx_sys_info_tdmr\\n"', "C-IDENTIFIER", "c_name = ", False),
-    "bit with newline": (INFO, "TD_MIGRATION = 0", '"TD_MIGRATION\\n" = 0', "BAD-NAME",
+    "bit with newline": (INFO, "TD_MIGRATION = {", '"TD_MIGRATION\\n" = {', "BAD-NAME",
                          '"TD_MIGRATION', True),
     "package with newline": (SETTINGS, 'package = "tdx_metadata"',
                              'package = "tdx_metadata\\n"', "BAD-NAME", "package = ", False),
@@ -166,7 +166,7 @@ NAMES = {  # what: (file, shipped line, new line, rule, marker of the reported l
                         'name = "aaa', False),
     "c_name too long": (TDMR, 'c_name = "tdx_sys_info_tdmr"', f'c_name = "{LONG["c_name"]}"',
                         "NAME-TOO-LONG", "c_name = ", False),
-    "bit too long": (INFO, "TD_MIGRATION = 0", f'{LONG["bit"].upper()} = 0', "NAME-TOO-LONG",
+    "bit too long": (INFO, "TD_MIGRATION = {", f'{LONG["bit"].upper()} = {{', "NAME-TOO-LONG",
                      "AAA", True),
 }
 
