@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -23,43 +22,10 @@ from kbuild.harness import HEADER, MODULE, SOURCE
 
 pytestmark = pytest.mark.kbuild
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "schema"
-ALL_OPTIONS = harness.HERE / "all-options.toml"
-# The field the previous version of the files lacks, so the patch adds it.
-ADDED_FIELD = "MAX_VCPUS_PER_TD"
-CASES = [(flavor, settings) for flavor in ("map", "functions")
-         for settings in ("shipped", "all-options")]
-
-
-def tdx_codegen(*args) -> str:
-    done = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
-
-
-def schema_copy(dest: Path, settings_edit) -> Path:
-    """The shipped schema with settings.toml's text passed through settings_edit."""
-    tdx_files = {p.name: p.read_text() for p in SCHEMA.glob("*.toml")}
-    dest.mkdir(parents=True)
-    for name, text in tdx_files.items():
-        (dest / name).write_text(settings_edit(text) if name == "settings.toml" else text)
-    return dest
-
-
-def with_all_options(settings: str) -> str:
-    """settings.toml with its [kernel] table replaced by all-options.toml's."""
-    text = ALL_OPTIONS.read_text()
-    table = text[text.index("[kernel]\n"):] + "\n"
-    out, n = re.subn(r"(?ms)^\[kernel\]\n.*?(?=^\[)", lambda _: table, settings)
-    assert n == 1, "settings.toml has no [kernel] table followed by another table"
-    return out
-
-
-def without_added_field(settings: str) -> str:
-    assert settings.count("exclude_fields = [") == 1, settings
-    return settings.replace("exclude_fields = [", f'exclude_fields = ["{ADDED_FIELD}", ', 1)
+ALL_OPTIONS = harness.ALL_OPTIONS
+CASES = harness.CASES
+ROOT = harness.ROOT
+SCHEMA = harness.SCHEMA
 
 
 @pytest.fixture(scope="session")
@@ -67,31 +33,9 @@ def kernel() -> Path:
     return harness.kernel_tree()
 
 
-class Case:
-    """One flavour x settings: the small tree with the previous files committed and the current
-    ones written over them, the patch between the two, and the current files' text."""
-
-    def __init__(self, kernel: Path, tmp: Path, flavor: str, settings: str):
-        keep = (lambda text: text) if settings == "shipped" else with_all_options
-        schema = schema_copy(tmp / "schema", keep)
-        previous = schema_copy(tmp / "previous", lambda text: without_added_field(keep(text)))
-        self.tree = harness.small_tree(kernel, tmp / "linux")
-        tdx_codegen("build", "--schema", previous, "--c-flavor", flavor, "--kernel-tree",
-                    self.tree)
-        harness.git(self.tree, "add", ".")
-        harness.git(self.tree, "commit", "-q", "-m", "x86/virt/tdx: Add the generated readers")
-        self.patch = tmp / "0001-regenerate.patch"
-        tdx_codegen("patch", "--schema", schema, "--c-flavor", flavor, "--kernel-tree",
-                    self.tree, "-o", self.patch)
-        tdx_codegen("build", "--schema", schema, "--c-flavor", flavor, "--kernel-tree", self.tree)
-        self.header = (self.tree / HEADER).read_text()
-        self.source = (self.tree / SOURCE).read_text()
-        self.tmp = tmp
-
-
 @pytest.fixture(scope="module", params=CASES, ids=["-".join(c) for c in CASES])
-def case(request, kernel, tmp_path_factory) -> Case:
-    return Case(kernel, tmp_path_factory.mktemp("-".join(request.param)), *request.param)
+def case(request, kernel, tmp_path_factory) -> harness.Case:
+    return harness.Case(kernel, tmp_path_factory.mktemp("-".join(request.param)), *request.param)
 
 
 def shown(build) -> str:

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,3 +181,66 @@ def checkpatch(kernel: Path, root: Path, *args: str) -> Checkpatch:
     done = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, env=env)
     return Checkpatch(cmd, done.returncode, done.stdout)
+
+
+# -- the cases: flavour x settings ------------------------------------------------------------
+
+ROOT = HERE.parent.parent
+SCHEMA = ROOT / "schema"
+ALL_OPTIONS = HERE / "all-options.toml"
+# The field the previous version of the files lacks, so the patch adds it.
+ADDED_FIELD = "MAX_VCPUS_PER_TD"
+CASES = [(flavor, settings) for flavor in ("map", "functions")
+         for settings in ("shipped", "all-options")]
+
+
+def tdx_codegen(*args) -> str:
+    done = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def schema_copy(dest: Path, settings_edit) -> Path:
+    """The shipped schema with settings.toml's text passed through settings_edit."""
+    files = {p.name: p.read_text() for p in SCHEMA.glob("*.toml")}
+    dest.mkdir(parents=True)
+    for name, text in files.items():
+        (dest / name).write_text(settings_edit(text) if name == "settings.toml" else text)
+    return dest
+
+
+def with_all_options(settings: str) -> str:
+    """settings.toml with its [kernel] table replaced by all-options.toml's."""
+    text = ALL_OPTIONS.read_text()
+    table = text[text.index("[kernel]\n"):] + "\n"
+    out, n = re.subn(r"(?ms)^\[kernel\]\n.*?(?=^\[)", lambda _: table, settings)
+    assert n == 1, "settings.toml has no [kernel] table followed by another table"
+    return out
+
+
+def without_added_field(settings: str) -> str:
+    assert settings.count("exclude_fields = [") == 1, settings
+    return settings.replace("exclude_fields = [", f'exclude_fields = ["{ADDED_FIELD}", ', 1)
+
+
+class Case:
+    """One flavour x settings: the small tree with the previous files committed and the current
+    ones written over them, the patch between the two, and the current files' text."""
+
+    def __init__(self, kernel: Path, tmp: Path, flavor: str, settings: str):
+        keep = (lambda text: text) if settings == "shipped" else with_all_options
+        schema = schema_copy(tmp / "schema", keep)
+        previous = schema_copy(tmp / "previous", lambda text: without_added_field(keep(text)))
+        self.tree = small_tree(kernel, tmp / "linux")
+        tdx_codegen("build", "--schema", previous, "--c-flavor", flavor, "--kernel-tree",
+                    self.tree)
+        git(self.tree, "add", ".")
+        git(self.tree, "commit", "-q", "-m", "x86/virt/tdx: Add the generated readers")
+        self.patch = tmp / "0001-regenerate.patch"
+        tdx_codegen("patch", "--schema", schema, "--c-flavor", flavor, "--kernel-tree",
+                    self.tree, "-o", self.patch)
+        tdx_codegen("build", "--schema", schema, "--c-flavor", flavor, "--kernel-tree", self.tree)
+        self.header = (self.tree / HEADER).read_text()
+        self.source = (self.tree / SOURCE).read_text()
+        self.tmp = tmp
