@@ -31,7 +31,7 @@ from codegen.abi import status as st
 from codegen.spec.compiler import compile_or_raise
 from codegen.runtime import RD, RDALL, SEAMCALL_TRIES
 from codegen.sim.profile import load_profile
-from codegen.sim.server import REQUEST, pack_response
+from codegen.sim.protocol import REQUEST, pack_response
 from codegen.sim.simulator import Simulator
 from kernel import cbuild
 from test_sim_diff import harnesses  # noqa: F401 (fixture: kernel readers over the C client)

@@ -17,11 +17,11 @@ import pytest
 
 from codegen.abi import fieldid
 from codegen.spec.compiler import compile_or_raise
-from codegen.sim import server
+from codegen.sim import protocol
 from codegen.sim.client import ProtocolError
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import Regs, Simulator
-from sim.serving import Serving
+from sim.serving import Serving, error_frame, exchange
 
 ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "tests" / "sim"
@@ -30,9 +30,19 @@ NULL = fieldid.NULL_ID
 
 @pytest.fixture
 def served(tmp_path):
+    """A server of its own, for a test that stops it."""
     s = Serving("--profile", "1.5.01", "serve", "--unix", str(tmp_path / "s.sock"))
     yield s
     s.kill()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One server for the tests that leave it as they found it."""
+    s = Serving("--profile", "1.5.01", "serve", "--unix",
+                str(tmp_path_factory.mktemp("shared") / "s.sock"))
+    yield s
+    assert s.stop() == (0, "tdx-codegen sim: stopped\n")
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +68,9 @@ def test_sigint_with_clients_connected(served, tmp_path):
     assert not (tmp_path / "s.sock").exists()
 
 
-def test_python_client_answers_as_the_simulator(served, local):
+def test_python_client_answers_as_the_simulator(shared, local):
     sim = local()
-    with served.client() as c:
+    with shared.client() as c:
         assert list(c.walk()) == list(sim.walk())
         fid = NULL
         for _ in range(400):                      # RD, following RDX, register by register
@@ -74,13 +84,13 @@ def test_python_client_answers_as_the_simulator(served, local):
         assert c.call(37 | 1 << 16, 1, 2, 3) == (Regs(0xC000010000000000, 1, 2, 3), None)
 
 
-def test_many_clients_at_once(served, local):
+def test_many_clients_at_once(shared, local):
     want = local().rdall(NULL)
     results, errors = [], []
 
     def worker():
         try:
-            with served.client() as c:
+            with shared.client() as c:
                 for _ in range(5):
                     results.append(c.rdall(NULL))
                     assert c.rd(0x9900000100000004) == (0, 0x9900000300000006, 12)
@@ -95,59 +105,39 @@ def test_many_clients_at_once(served, local):
     assert errors == [] and results == [want] * 120
 
 
-def raw_exchange(served, data: bytes) -> bytes:
-    """Send data, half-close, and return everything the server answers."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(30)
-        s.connect(served.address[5:])
-        try:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass                                   # the server closed while we still sent
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-        return out
-
-
-def error_frame(code: int) -> bytes:
-    return struct.pack("<IHH4QII", server.RESPONSE_MAGIC, 1, code, 0, 0, 0, 0, 0, 0)
-
-
 @pytest.mark.parametrize("frame,code", [
-    (b"XXXX" + server.pack_request(34, 0, 0, 0)[4:], 1),
-    (struct.pack("<IHH4Q", server.REQUEST_MAGIC, 2, 40, 34, 0, 0, 0), 2),
-    (struct.pack("<IHH4Q", server.REQUEST_MAGIC, 1, 4096, 34, 0, 0, 0), 3),
+    (b"XXXX" + protocol.pack_request(34, 0, 0, 0)[4:], 1),
+    (struct.pack("<IHH4Q", protocol.REQUEST_MAGIC, 2, 40, 34, 0, 0, 0), 2),
+    (struct.pack("<IHH4Q", protocol.REQUEST_MAGIC, 1, 4096, 34, 0, 0, 0), 3),
     (b"not a frame " * 80000, 1),                              # under a megabyte of garbage
 ], ids=["magic", "version", "size", "garbage"])
-def test_bad_frames_get_an_error_and_a_closed_connection(served, frame, code):
-    assert raw_exchange(served, frame) == error_frame(code)
-    with served.client() as c:                                # still serving
+def test_bad_frames_get_an_error_and_a_closed_connection(shared, frame, code):
+    assert exchange(shared, frame) == error_frame(code)
+    with shared.client() as c:                                # still serving
         assert c.rd(0)[0] == 0
 
 
-def test_endless_garbage_is_cut_off(served):
+def test_endless_garbage_is_cut_off(shared):
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(30)
-        s.connect(served.address[5:])
+        s.connect(shared.address[5:])
         with pytest.raises((BrokenPipeError, ConnectionResetError)):
             for _ in range(1000):                               # 64 MB, never read
                 s.sendall(b"\xff" * 65536)
-    with served.client() as c:
+    with shared.client() as c:
         assert c.rd(0)[0] == 0
 
 
-def test_torn_frame_is_closed_without_answer(served):
-    good = server.pack_request(34, 0, 0, 0)
-    answer = raw_exchange(served, good + good[:20])
-    assert len(answer) == server.RESPONSE.size                 # the whole frame answered
+def test_torn_frame_is_closed_without_answer(shared):
+    good = protocol.pack_request(34, 0, 0, 0)
+    answer = exchange(shared, good + good[:20])
+    assert len(answer) == protocol.RESPONSE.size                 # the whole frame answered
     assert struct.unpack_from("<IHH4Q", answer)[3:] == (0, 0, 0x0000000200000001, 2)
 
 
-def test_client_reports_a_refused_frame(served):
-    with served.client() as c:
-        c.sock.sendall(struct.pack("<IHH4Q", server.REQUEST_MAGIC, 1, 41, 34, 0, 0, 0))
+def test_client_reports_a_refused_frame(shared):
+    with shared.client() as c:
+        c.sock.sendall(struct.pack("<IHH4Q", protocol.REQUEST_MAGIC, 1, 41, 34, 0, 0, 0))
         magic, version, error = struct.unpack("<IHH", c._recv(8))
         assert error == 3
 
@@ -158,8 +148,9 @@ def test_connections_beyond_max_clients_are_closed(tmp_path):
         a, b = s.client(), s.client()
         assert a.rd(0)[0] == 0 and b.rd(0)[0] == 0
         for busy in (a, b):                                   # a request begun: not idle
-            busy.sock.sendall(server.pack_request(34, 0, 0, 0)[:20])
-        with s.client() as c, pytest.raises((ProtocolError, OSError)):
+            busy.sock.sendall(protocol.pack_request(34, 0, 0, 0)[:20])
+        with s.client() as c, pytest.raises(ProtocolError, match="server refused the request: "
+                                            "server busy"):
             c.rd(0)
         a.close()
         for _ in range(200):                                  # the freed slot is reused
@@ -176,6 +167,11 @@ def test_connections_beyond_max_clients_are_closed(tmp_path):
         assert s.stop()[0] == 0
 
 
+def serve_unix(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", "1.5.01", "serve",
+                           "--unix", str(path)], capture_output=True, text=True, timeout=60)
+
+
 def test_stale_socket_file_is_replaced_and_a_live_one_refused(tmp_path):
     path = tmp_path / "stale.sock"
     dead = socket.socket(socket.AF_UNIX)
@@ -183,13 +179,39 @@ def test_stale_socket_file_is_replaced_and_a_live_one_refused(tmp_path):
     dead.close()
     s = Serving("--profile", "1.5.01", "serve", "--unix", str(path))
     try:
-        second = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", "1.5.01",
-                                 "serve", "--unix", str(path)], capture_output=True, text=True,
-                                cwd=ROOT, timeout=60)
+        second = serve_unix(path)
         assert second.returncode == 2
         assert second.stderr == f"tdx-codegen: error: --unix {path}: another server is listening there\n"
     finally:
         assert s.stop()[0] == 0
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("case", ["parent-file", "parent-missing", "parent-loop", "too-long"])
+def test_unix_paths_that_cannot_be_served_are_usage_errors(tmp_path, case):
+    (tmp_path / "file").write_text("not a directory\n")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    path, why = {
+        "parent-file": (tmp_path / "file" / "s.sock", f"{tmp_path}/file is not a directory"),
+        "parent-missing": (tmp_path / "no" / "s.sock", f"directory {tmp_path}/no does not exist"),
+        "parent-loop": (tmp_path / "loop" / "s.sock",
+                        f"{tmp_path}/loop: Too many levels of symbolic links"),
+        "too-long": (tmp_path / ("x" * (107 - len(str(tmp_path)))),
+                     "a socket path is at most 107 bytes, this one is 108"),
+    }[case]
+    before = sorted(tmp_path.iterdir())
+    run = serve_unix(path)
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == f"tdx-codegen: error: --unix {path}: {why}\n"
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_a_socket_path_of_107_bytes_is_served(tmp_path):
+    path = tmp_path / ("x" * (106 - len(str(tmp_path))))
+    assert len(str(path)) == 107
+    with Serving("--profile", "1.5.01", "serve", "--unix", str(path)) as s:
+        with s.client() as c:
+            assert c.rd(0)[0] == 0
     assert not path.exists()
 
 
@@ -224,12 +246,12 @@ def line_of(regs: Regs, page: bytes | None) -> str:
     return text + (f" page={page.hex()}" if page else "")
 
 
-def test_c_client(served, local, cbuild):
+def test_c_client(shared, local, cbuild):
     exe = cbuild("simcli", str(CDIR / "simcli.c"), str(CDIR / "simclient.c"))
     calls = [(34, 0, 0x9900000300000503, 0), (34, 9, NULL, 9), (34, 0, 1 << 55, 0),
              (37, 0, 0x3000, NULL), (37, 0, 0x3000, 0x9000000300000100), (37, 0, 0x80000000, NULL),
              (37 | 1 << 16, 1, 2, 3)]
-    argv = [str(exe), served.address] + [hex(v) for call in calls for v in call]
+    argv = [str(exe), shared.address] + [hex(v) for call in calls for v in call]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
     sim = local()
     assert out.splitlines() == [line_of(*sim.call(*call)) for call in calls]

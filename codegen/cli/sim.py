@@ -63,8 +63,8 @@ def register(sub) -> None:
                    help="connections served at once (default 64); a new one takes the slot of "
                    "one idle for a second or more, or is closed")
     v.add_argument("--stall-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="close a connection holding a partial request, or responses its client "
-                   "does not read, this long (default 10)")
+                   help="close a connection whose client takes none of its responses this "
+                   "long (default 10); a request begun must be whole within 1 s, or this")
     v.set_defaults(func=cmd_serve)
 
     v = verbs.add_parser("batch", parents=[common], help="JSON lines of calls on stdin, "
@@ -307,17 +307,25 @@ def _write_file(path: Path, data: bytes) -> None:
 
 def cmd_serve(args) -> int:
     from codegen.cli.common import UsageError
-    from codegen.sim import server
+    from codegen.sim import address, server
 
     if args.max_clients < 1:
         raise UsageError("--max-clients must be at least 1")
     if not args.stall_timeout > 0:
         raise UsageError("--stall-timeout must be a positive number of seconds")
-    address = server.parse_tcp(args.tcp) if args.tcp else None
+    try:  # checked before the module is built, and again when the socket file is claimed
+        tcp = address.parse_tcp(args.tcp) if args.tcp else None
+        if args.unix is not None:
+            address.check_unix_path(args.unix)
+    except address.AddressError as exc:
+        raise UsageError(str(exc)) from None
 
     def body(sim) -> int:
-        return server.serve(sim, unix=args.unix, tcp=address, max_clients=args.max_clients,
-                            stall_timeout=args.stall_timeout)
+        try:
+            return server.serve(sim, unix=args.unix, tcp=tcp, max_clients=args.max_clients,
+                                stall_timeout=args.stall_timeout)
+        except address.AddressError as exc:
+            raise UsageError(str(exc)) from None
     return _run(args, body)
 
 

@@ -15,14 +15,10 @@ import socket
 from pathlib import Path
 
 from codegen.abi.rdall_list import PAGE_SIZE
-from codegen.sim import server
+from codegen.sim.protocol import RESPONSE, ProtocolError, pack_request, unpack_response
 from codegen.sim.simulator import Backend, Regs
 
-_REQUEST, _RESPONSE = server.REQUEST, server.RESPONSE
-
-
-class ProtocolError(ConnectionError):
-    """The server answered something that is not a response frame."""
+__all__ = ["Client", "ProtocolError"]
 
 
 class Client(Backend):
@@ -63,25 +59,32 @@ class Client(Backend):
             buf += chunk
         return bytes(buf)
 
+    def _refusal(self) -> None:
+        """The server closed the connection: raise its reason (e.g. busy) if it sent one."""
+        try:
+            data = self.sock.recv(RESPONSE.size)
+        except OSError:
+            return
+        if len(data) == RESPONSE.size:
+            unpack_response(data)              # a refusal raises ProtocolError
+
     def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
-        self.sock.sendall(_REQUEST.pack(server.REQUEST_MAGIC, server.VERSION, _REQUEST.size,
-                                        rax, rcx, rdx, r8))
+        try:
+            self.sock.sendall(pack_request(rax, rcx, rdx, r8))
+        except (BrokenPipeError, ConnectionResetError):
+            self._refusal()
+            raise
         # one recv takes the whole response nearly always: a page fits in it too
-        data = self.sock.recv(_RESPONSE.size + PAGE_SIZE)
-        if len(data) < _RESPONSE.size:
-            data += self._recv(_RESPONSE.size - len(data))
-        magic, version, error, rax, rcx, rdx, r8, page_len, _ = _RESPONSE.unpack_from(data)
-        if magic != server.RESPONSE_MAGIC or version != server.VERSION:
-            raise ProtocolError(f"not a tdx-codegen sim response (magic {magic:#x}, "
-                                f"version {version})")
-        if error:
-            raise ProtocolError(f"server refused the request: {server.ERRORS.get(error, error)}")
-        if len(data) == _RESPONSE.size:
+        data = self.sock.recv(RESPONSE.size + PAGE_SIZE)
+        if len(data) < RESPONSE.size:
+            data += self._recv(RESPONSE.size - len(data))
+        regs, page_len = unpack_response(data)
+        if len(data) == RESPONSE.size:
             page = self._recv(page_len) if page_len else None
         else:
-            page = data[_RESPONSE.size:]
+            page = data[RESPONSE.size:]
             if len(page) < page_len:
                 page += self._recv(page_len - len(page))
             elif len(page) > page_len:
                 raise ProtocolError(f"{len(page) - page_len} bytes after a response")
-        return Regs(rax, rcx, rdx, r8), page
+        return Regs(*regs), page

@@ -1,7 +1,8 @@
 """A TDX module answering TDH.SYS.RD and TDH.SYS.RDALL for global metadata.
 
-TDX_ABI.md sections 3-5 are the specification; the check order below is
-the module's (dispatcher, then handler).  The simulator serves a Module
+The behaviour is the TDX module's, as Intel's ABI specification gives it
+for these two leaves; the check order below is the module's (dispatcher,
+then handler).  The simulator serves a Module
 (the fields one release's table has, and their element values) built
 from the validated Catalogue by codegen.sim.profile; it never reads TOML
 and never imports the generated readers.

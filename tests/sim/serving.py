@@ -1,4 +1,4 @@
-"""Run `tdx-codegen sim ... serve` in a subprocess for a test.
+"""Run `tdx-codegen sim ... serve` in a subprocess for a test, and talk to it raw.
 
     with Serving("--profile", "1.5.01", "serve", "--unix", str(path)) as server:
         with server.client() as c: ...
@@ -9,6 +9,8 @@ Leaving the with block stops it with SIGTERM and checks a clean exit.
 from __future__ import annotations
 
 import signal
+import socket
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,38 @@ class Serving:
     def __exit__(self, *exc) -> None:
         code, err = self.stop()
         assert code == 0, err
+
+
+def connect(s: Serving, timeout: float = 10) -> socket.socket:
+    """A raw connection to a server on a Unix socket."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(timeout)
+    sock.connect(s.address[5:])
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a reset ends it too)."""
+    out = b""
+    try:
+        while chunk := sock.recv(65536):
+            out += chunk
+    except ConnectionResetError:
+        pass
+    return out
+
+
+def exchange(s: Serving, data: bytes) -> bytes:
+    """Send data, half-close, return the whole answer."""
+    with connect(s) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass                               # closed while we still sent
+        return read_all(sock)
+
+
+def error_frame(code: int) -> bytes:
+    """A refusal as the protocol spells it: error `code`, zero registers, no page."""
+    return struct.pack("<IHH4QII", 0x52584454, 1, code, 0, 0, 0, 0, 0, 0)
