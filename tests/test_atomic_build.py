@@ -21,6 +21,9 @@ def snapshot(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+RULES_PAGE = "docs/rules.md"
+
+
 def test_killed_builds_leave_old_or_new_files(tmp_path):
     schema = tmp_path / "schema"
     shutil.copytree(ROOT / "schema", schema)
@@ -35,7 +38,8 @@ def test_killed_builds_leave_old_or_new_files(tmp_path):
     check = tmp_path / "check"
     assert subprocess.run(cmd[:-1] + [str(check)], env=env, capture_output=True).returncode == 0
     new = snapshot(check)
-    assert new.keys() == old.keys() and all(new[k] != old[k] for k in new)
+    # every output made from the schema changes (the rules page does not depend on it)
+    assert new.keys() == old.keys() and all(new[k] != old[k] for k in new if k != RULES_PAGE)
 
     rnd = random.Random(1234)
     start = time.perf_counter()

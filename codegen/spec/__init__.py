@@ -2,8 +2,10 @@
 
     toml_source  TOML documents with the source position of every key
     shapes       pydantic models: the shape and types of each table
-    rules        whole-schema checks, each reporting under a rule name
+    rules/       the rule registry and the checks, by concern, each reporting under a rule name
+    elaborate    builds the Catalogue from the checked entries (reports nothing)
     model        the frozen, sorted Catalogue that emitters and the simulator see
+    names        every identifier the generated code defines, and the reserved words
     compiler     the pipeline that runs the steps above in order
     diagnostics  file:line:col messages with carets, text and JSON
 """

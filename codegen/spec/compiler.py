@@ -86,7 +86,7 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
             entries.append(_typed("settings", shapes.SettingsSpec, doc.data, doc, (), rep))
         else:
             entries.extend(_class_file(doc, rep))
-    incomplete = any(d.rule in ("TOML-SYNTAX", "READ-ERROR") or d.message.startswith("unknown top-level")
+    incomplete = any(d.rule in ("TOML-SYNTAX", "READ-ERROR", "NO-SCHEMA") or d.message.startswith("unknown top-level")
                      or d.rule == "BAD-VALUE" and "array of tables" in d.message
                      for d in rep.errors[errors_before:])
     return Loaded(entries, sorted(sources), schema_dir, incomplete,

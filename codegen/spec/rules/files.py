@@ -7,8 +7,8 @@ any other rule; declared here with the rest.
 from codegen.spec.rules import error
 
 RULES = (
-    error("NO-SCHEMA", "The schema directory exists and holds *.toml class files."),
-    error("SETTINGS-MISSING", "The schema directory has a settings.toml."),
+    error("NO-SCHEMA", "The schema directory exists and holds `*.toml` class files."),
+    error("SETTINGS-MISSING", "The schema directory has a `settings.toml`."),
     error("READ-ERROR", "Every schema file can be read."),
     error("TOML-SYNTAX", "Every schema file is valid TOML 1.0."),
     error("UNKNOWN-KEY", "Every key and table is one the schema defines."),
