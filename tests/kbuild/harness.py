@@ -87,15 +87,39 @@ class Build:
 
 
 def module_dir(dest: Path, header: str, source: str, kernel: Path, extra: str = "") -> Path:
-    """An out-of-tree module: the wrapper (plus extra C at its end), the generated files, and
-    the tree's own arch/x86/virt/vmx/tdx/tdx.h, which tdx.c includes as "tdx.h"."""
+    """An out-of-tree module: the wrapper (plus extra C at its end), the generated files, the
+    calls tdx.c makes outside get_tdx_sys_info() (readers.h), and the tree's own
+    arch/x86/virt/vmx/tdx/tdx.h, which tdx.c includes as "tdx.h"."""
     (dest / "include/asm").mkdir(parents=True)
     shutil.copy(HERE / "Kbuild", dest / "Kbuild")
     (dest / f"{MODULE}.c").write_text((HERE / f"{MODULE}.c").read_text() + extra)
     (dest / "include/asm/tdx_global_metadata.h").write_text(header)
     (dest / "tdx_global_metadata.c").write_text(source)
+    (dest / "readers.h").write_text(readers_h(source))
     shutil.copy(kernel / "arch/x86/virt/vmx/tdx/tdx.h", dest / "tdx.h")
     return dest
+
+
+_READER = re.compile(r"^static (__init )?int (?:__init )?(get_tdx_sys_info_\w+)"
+                     r"\(\s*struct (\w+) \*\w+\)$", re.M)
+
+
+def readers_h(source: str) -> str:
+    """Calls of the struct readers as tdx.c makes them besides get_tdx_sys_info(): a reader that
+    is not __init runs after boot (the handoff and version readers at a module update), so it is
+    called from code that is not __init; an __init reader nothing calls is called at init."""
+    bufs, at_init, later = [], [], []
+    for init, name, struct in _READER.findall(source):
+        if init and len(re.findall(rf"\b{name}\(", source)) > 1:
+            continue                            # read by get_tdx_sys_info() at init
+        bufs.append(f"static struct {struct} {name}_buf;\n")
+        (at_init if init else later).append(f"\tret = ret ?: {name}(&{name}_buf);\n")
+    return "".join([
+        "/* Written by tests/kbuild/harness.py from the generated tdx_global_metadata.c. */\n",
+        *bufs, "\nstatic int __init tdx_metadata_kbuild_init_readers(void)\n{\n\tint ret = 0;\n\n",
+        *at_init, "\treturn ret;\n}\n\nint tdx_metadata_kbuild_later(void);\n",
+        "int tdx_metadata_kbuild_later(void)\n{\n\tint ret = 0;\n\n", *later,
+        "\treturn ret;\n}\nEXPORT_SYMBOL_GPL(tdx_metadata_kbuild_later);\n"])
 
 
 def make(kernel: Path, mod: Path, *args: str) -> Build:
@@ -214,7 +238,7 @@ def with_all_options(settings: str) -> str:
     """settings.toml with its [kernel] table replaced by all-options.toml's."""
     text = ALL_OPTIONS.read_text()
     table = text[text.index("[kernel]\n"):] + "\n"
-    out, n = re.subn(r"(?ms)^\[kernel\]\n.*?(?=^\[)", lambda _: table, settings)
+    out, n = re.subn(r"(?ms)^\[kernel\]\n.*?(?=^\[(?!kernel[.\]]))", lambda _: table, settings)
     assert n == 1, "settings.toml has no [kernel] table followed by another table"
     return out
 

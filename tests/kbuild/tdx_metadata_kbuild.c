@@ -2,8 +2,9 @@
 /*
  * The generated TDX global metadata readers built as tdx.c builds them: after the kernel's own
  * TDX headers and a read_sys_metadata_field() of tdx.c's signature, with get_tdx_sys_info()
- * called from an __init function.  The test copies the generated tdx_global_metadata.c here and
- * the generated header to include/asm/, ahead of the tree's include path (see Kbuild).
+ * called from an __init function; readers.h, which the test writes, calls the readers that tdx.c
+ * calls elsewhere.  The test copies the generated tdx_global_metadata.c here and the generated
+ * header to include/asm/, ahead of the tree's include path (see Kbuild).
  */
 #define pr_fmt(fmt)	"virt/tdx: " fmt
 
@@ -17,6 +18,11 @@
 #include <asm/tdx_global_metadata.h>
 #include "tdx.h"
 
+/* Later kernels' asm/tdx.h define it (the version print uses it); 6.12's predates it. */
+#ifndef TDX_VERSION_FMT
+#define TDX_VERSION_FMT "%u.%u.%02u"
+#endif
+
 /* tdx.c's SEAMCALL TDH.SYS.RD wrapper, stubbed: every element reads as its field id. */
 static int read_sys_metadata_field(u64 field_id, u64 *data)
 {
@@ -25,12 +31,13 @@ static int read_sys_metadata_field(u64 field_id, u64 *data)
 }
 
 #include "tdx_global_metadata.c"
+#include "readers.h"
 
 static struct tdx_sys_info tdx_sysinfo;
 
 static int __init tdx_metadata_kbuild_init(void)
 {
-	return get_tdx_sys_info(&tdx_sysinfo);
+	return get_tdx_sys_info(&tdx_sysinfo) ?: tdx_metadata_kbuild_init_readers();
 }
 module_init(tdx_metadata_kbuild_init);
 
