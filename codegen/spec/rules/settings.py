@@ -12,13 +12,14 @@ from codegen.spec.rules.names import RE_IDENT
 
 RULES = (
     error("SETTINGS-UNKNOWN-STRUCT", "An output's structs list names declared structs."),
-    error("SETTINGS-DUPLICATE", "An output's structs list names each struct once."),
+    error("SETTINGS-DUPLICATE", "An output's structs list names each struct once, and "
+          "[kernel].print each member once."),
     warning("STRUCT-UNUSED", "Every struct is in some output's structs list."),
     error("SETTINGS-UNKNOWN-FIELD", "[kernel].exclude_fields names declared fields."),
     error("SETTINGS-BAD-PRINT", "[kernel].print names scalar members of structs the kernel "
           "output reads."),
-    error("SETTINGS-BAD-FEATURE", "[kernel].require_features names named bits of declared "
-          "flag fields."),
+    error("SETTINGS-BAD-FEATURE", "[kernel].require_features names named bits of flag fields "
+          "the kernel output reads."),
 )
 
 
@@ -70,9 +71,17 @@ def check_settings(cx, structs: dict, fields):
             ok = False
     prints = []
     members = {(f.struct, f.member): f for f in fields}
+    printed: dict[str, int] = {}
     for i, text in enumerate(s.kernel.print):
         struct, _, member = text.partition(".")
         f = members.get((struct, member))
+        if text in printed:
+            cx.err("SETTINGS-DUPLICATE", f"[kernel].print lists '{text}' twice",
+                   e.loc("kernel", "print", i),
+                   Note("first listed here", e.loc("kernel", "print", printed[text])))
+            ok = False
+            continue
+        printed[text] = i
         if f is None or struct not in lists["kernel"] or f.name in s.kernel.exclude_fields:
             cx.err("SETTINGS-BAD-PRINT", f"[kernel].print entry '{text}' is not a member of "
                    "a struct in the kernel output (write struct.member)",
@@ -92,6 +101,12 @@ def check_settings(cx, structs: dict, fields):
         if f is None or not any(b.name == bit_name for b in f.bits):
             cx.err("SETTINGS-BAD-FEATURE", f"[kernel].require_features entry '{text}' is not "
                    "a named bit of a declared flag field (write FIELD.BIT)",
+                   e.loc("kernel", "require_features", i))
+            ok = False
+        elif f.struct not in lists["kernel"] or f.name in s.kernel.exclude_fields:
+            cx.err("SETTINGS-BAD-FEATURE", f"[kernel].require_features entry '{text}' names "
+                   f"{field_name}, which the kernel output does not read (add struct "
+                   f"'{f.struct}' to [kernel].structs, or do not exclude the field)",
                    e.loc("kernel", "require_features", i))
             ok = False
         else:
