@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
-CLI = [PY, "-m", "codegen"]
+CLI = [PY, "-m", "codegen", "-C", str(ROOT)]   # the project is this checkout, wherever run from
 
 
 def timed(cmd: list[str], env=None, cwd=None) -> float:

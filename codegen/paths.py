@@ -1,8 +1,37 @@
-"""How paths are shown to users: relative to the cwd when inside it."""
+"""Where tdx-codegen's own files are, and how paths are shown to users.
+
+The built-in catalogue (schema/, with its profiles) and the templates are
+package data: in a wheel they are installed under codegen/data/, mapped
+there from the top-level schema/ and templates/ of the source tree by
+pyproject.toml; in a source checkout (an editable install) they are read
+where they are.  Nothing here is a default for a user's project: a project
+is found from the current directory (codegen.project).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str, probe: str) -> Path:
+    """codegen/data/NAME in an installed wheel, else NAME/ beside the package (a checkout)."""
+    for candidate in (PACKAGE / "data" / name, PACKAGE.parent / name):
+        if (candidate / probe).is_file():
+            return candidate
+    raise FileNotFoundError(f"tdx-codegen is installed without its {name}/ "
+                            f"(looked in {PACKAGE / 'data' / name}): reinstall it")
+
+
+def builtin_schema() -> Path:
+    """The catalogue tdx-codegen ships: the schema `init` copies into a new project."""
+    return _data_dir("schema", "settings.toml")
+
+
+def templates() -> Path:
+    return _data_dir("templates", "python/__init__.py.j2")
 
 
 def display_path(path: Path, base: Path | None = None) -> str:
@@ -16,3 +45,14 @@ def display_path(path: Path, base: Path | None = None) -> str:
         except ValueError:
             pass
     return str(path)
+
+
+def relative_to_root(path: Path, root: Path | None) -> str:
+    """A path relative to a project root ('/' separated) when inside it, else as shown."""
+    if root is not None:
+        try:
+            return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    shown = display_path(path)
+    return shown.replace(os.sep, "/")

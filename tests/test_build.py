@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen.cli import DEFAULT_SCHEMA, main
+from codegen.cli import main
+
+DEFAULT_SCHEMA = Path(__file__).resolve().parent.parent / "schema"
 
 PY = "python/tdx_metadata/__init__.py"
 DOC = "docs/global-metadata.md"
@@ -84,11 +86,11 @@ def test_the_committed_python_and_docs_match_the_schema(capsys):
 
 
 def test_build_twice_writes_nothing_the_second_time(work, capsys):
-    code, out, _ = build(capsys)
-    assert code == 0 and f"wrote out/{PY}\n" in out and f"wrote out/{DOC}\n" in out
+    code, out, err = build(capsys)
+    assert code == 0 and out == "" and f"wrote out/{PY}\n" in err and f"wrote out/{DOC}\n" in err
     before = snapshot(work / "out")
     code, out, err = build(capsys)
-    assert (code, out, err) == (0, f"{len(before)} generated files up to date\n", "")
+    assert (code, out, err) == (0, "", f"{len(before)} generated files up to date\n")
     assert snapshot(work / "out") == before  # same bytes, same mtimes
 
 
@@ -114,16 +116,20 @@ description = "Pages of a vCPU's TDVPS | one per L2 VM more."
 
 def test_check_and_diff_report_stale_files_and_write_nothing(work, capsys):
     build(capsys)
-    assert build(capsys, "--check") == (0, "", "")
-    assert build(capsys, "--diff") == (0, "", "")
+    n = len(snapshot(work / "out"))
+    checked = f"checked {n} generated files in out against schema: up to date\n"
+    assert build(capsys, "--check") == (0, "", checked)
+    assert build(capsys, "--diff") == (0, "", checked)
     add_field(work / "schema")
     before = snapshot(work / "out")
     code, out, err = build(capsys, "--check")
-    assert code == 1 and err == ""
-    assert f"out/{PY}: out of date\n" in out and f"out/{DOC}: out of date\n" in out
-    assert out.endswith("generated files do not match the schema: run 'tdx-codegen build'\n")
-    code, out, _ = build(capsys, "--diff")
-    assert code == 1 and f"+++ b/{PY}\n" in out and "+    tdvps_pages: int | None  # TDVPS_PAGES\n" in out
+    assert code == 1 and out == ""
+    assert f"out/{PY}: out of date\n" in err and f"out/{DOC}: out of date\n" in err
+    assert err.endswith("generated files do not match the schema: run 'tdx-codegen build'\n")
+    code, out, _ = build(capsys, "--diff")   # paths from the project root (work): git apply there
+    assert code == 1 and f"+++ b/out/{PY}\n" in out
+    assert "+    tdvps_pages: int | None  # TDVPS_PAGES\n" in out
+    assert not out.startswith("out/") and "out of date" not in out   # a clean diff
     assert snapshot(work / "out") == before
 
 
@@ -142,9 +148,9 @@ def test_a_hand_edit_is_reported_by_name_and_kept_unless_forced(work, capsys):
                    "to discard it.\n")
     assert target.read_text() == edited
     code, out, err = build(capsys, "--check")
-    assert code == 1 and f"out/{PY}: out of date\n" in out and "edited by hand" in err
+    assert code == 1 and f"out/{PY}: out of date\n" in err and "edited by hand" in err
     code, out, err = build(capsys, "--force")
-    assert (code, out, err) == (0, f"wrote out/{PY}\n", "")
+    assert (code, out, err) == (0, "", f"wrote out/{PY}\n")
     assert "MAX_TDMRS_LOCAL" not in target.read_text()
 
 
@@ -196,7 +202,11 @@ def test_a_failing_emitter_changes_nothing(work, capsys, monkeypatch):
 
 
 def diff_of(text: str, path: str) -> str:
-    """The part of a multi-file unified diff for one file, content hashes masked."""
+    """The part of a multi-file unified diff for one file, content hashes masked.
+
+    build --diff names files from the project root (out/...); shown here from --out.
+    """
+    text = text.replace("--- a/out/", "--- a/").replace("+++ b/out/", "+++ b/")
     lines, mine = text.splitlines(keepends=True), []
     for i, line in enumerate(lines):
         if line == f"--- a/{path}\n":

@@ -40,10 +40,10 @@ def status(tree) -> str:
 
 def test_build_writes_only_the_kernel_outputs_in_place(tree, expected):
     assert run("build", "--kernel-tree", tree) == (
-        0, f"wrote {tree}/{HEADER}\nwrote {tree}/{SOURCE}\n", "")
+        0, "", f"wrote {tree}/{HEADER}\nwrote {tree}/{SOURCE}\n")
     assert status(tree) == f"?? {HEADER}\n?? {SOURCE}\n"
     assert {p: (tree / p).read_text() for p in (HEADER, SOURCE)} == expected
-    assert run("build", "--kernel-tree", tree) == (0, f"2 kernel files in {tree} up to date\n", "")
+    assert run("build", "--kernel-tree", tree) == (0, "", f"2 kernel files in {tree} up to date\n")
 
 
 def test_not_a_kernel_tree(tmp_path):
@@ -81,7 +81,7 @@ def test_hand_edited_file_is_reported_not_overwritten(tree, expected):
                               "--kernel-tree' will not overwrite it without --force\n")
     assert "-/* a hand edit */\n" in out
     assert run("patch", "--kernel-tree", tree) == (1, "", message)
-    assert run("build", "--kernel-tree", tree, "--force") == (0, f"wrote {tree}/{SOURCE}\n", "")
+    assert run("build", "--kernel-tree", tree, "--force") == (0, "", f"wrote {tree}/{SOURCE}\n")
     assert (tree / SOURCE).read_text() == expected[SOURCE]
     assert status(tree) == ""
 

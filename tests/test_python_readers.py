@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,8 @@ from codegen.spec.compiler import compile_or_raise
 from codegen.emitters import EmitContext, python_readers
 
 # -- a fake TDX module -----------------------------------------------------------
+
+SHIPPED_SCHEMA = Path(__file__).resolve().parent.parent / "schema"
 
 
 class FakeModule:
@@ -440,8 +443,7 @@ def mini_schema(tmp_path, struct, package, extra_field):
 
 
 def md_schema_dir():
-    from codegen.cli import DEFAULT_SCHEMA
-    return DEFAULT_SCHEMA
+    return SHIPPED_SCHEMA
 
 
 RELEASE_GATED = """
@@ -513,11 +515,10 @@ def read_mini(source) -> TdxSysInfoMini:
 
 
 def simulator(profile: str, **kw):
-    from codegen.cli import DEFAULT_SCHEMA
     from codegen.sim.profile import load_profile, resolve
     from codegen.sim.simulator import Simulator
-    catalogue = compile_or_raise(DEFAULT_SCHEMA)
-    return Simulator(load_profile(resolve(profile, DEFAULT_SCHEMA), catalogue), **kw)
+    catalogue = compile_or_raise(SHIPPED_SCHEMA)
+    return Simulator(load_profile(resolve(profile, SHIPPED_SCHEMA), catalogue), **kw)
 
 
 @pytest.mark.parametrize("profile", ["1.5.01", "1.5.06+f97a493", "2.0.08"])
@@ -565,9 +566,8 @@ class ValuesBackend:
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 @pytest.mark.parametrize("num_cpuid_config", [None, 5])
 def test_the_compiled_kernel_reader_and_the_python_readers_agree(tmp_path, flavor, num_cpuid_config):
-    from codegen.cli import DEFAULT_SCHEMA
     from kernel import cbuild
-    catalogue = compile_or_raise(DEFAULT_SCHEMA)
+    catalogue = compile_or_raise(SHIPPED_SCHEMA)
     values = cbuild.default_values(catalogue)
     if num_cpuid_config is not None:
         values[catalogue.field("NUM_CPUID_CONFIG").id] = num_cpuid_config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 import sys
 
 import pytest
@@ -146,7 +147,8 @@ def test_usage_errors(capsys, argv, message):
 def test_invalid_profile_file(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.toml").write_text('[profile]\nrelease = "1.5.01"\n[values]\nNUM_PKGS = 1.5\n')
-    code, out, err = run(capsys, "sim", "--profile", "bad.toml", "walk")
+    schema = Path(__file__).resolve().parent.parent / "schema"   # tmp_path is no project
+    code, out, err = run(capsys, "sim", "--schema", str(schema), "--profile", "bad.toml", "walk")
     assert (code, out) == (1, "")
     assert err == ("bad.toml:4:12: error[PROFILE-VALUE]: NUM_PKGS takes integers, not float\n"
                    "    4 | NUM_PKGS = 1.5\n      |            ^~~\n1 error, 0 warnings\n")

@@ -14,8 +14,7 @@ import sys
 
 from codegen import __version__
 from codegen.cli import build, evolve, inspect, kernel, sim
-from codegen.cli.common import (DEFAULT_OUT, DEFAULT_SCHEMA, EXIT_INTERNAL, EXIT_OK,  # noqa: F401
-                                EXIT_USAGE, UsageError)
+from codegen.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, fill_project_defaults
 
 # The command modules, in the order --help lists their verbs.
 COMMAND_MODULES = (build, inspect, sim, evolve, kernel)
@@ -29,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        if args.directory is not None:
+            _change_directory(args.directory)
+        fill_project_defaults(args)
         return args.func(args)
     except UsageError as exc:
         print(f"tdx-codegen: error: {exc}", file=sys.stderr)
@@ -45,12 +47,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _change_directory(path: str) -> None:
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise UsageError(f"-C {path}: {exc.strerror or exc}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb (each module imports its heavy parts only when run)."""
     parser = argparse.ArgumentParser(
         prog="tdx-codegen",
         description="Schema compiler, code generator and simulator for TDX global metadata.")
     parser.add_argument("--version", action="version", version=f"tdx-codegen {__version__}")
+    parser.add_argument("-C", dest="directory", metavar="DIR",
+                        help="run as if started in DIR (the project is found from there)")
     sub = parser.add_subparsers(metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)

@@ -6,10 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from codegen.cli.common import (DEFAULT_OUT, EXIT_INVALID, EXIT_OK, add_flavor_arg, add_format_arg,
+from codegen.cli.common import (EXIT_INVALID, EXIT_OK, UsageError, add_flavor_arg, add_format_arg,
                                 add_kernel_tree_arg, add_schema_arg, build_kernel_tree, build_report,
                                 emit_cached, load_catalogue, report_hand_edits, say, shown_path)
-
 
 
 def register(sub) -> None:
@@ -20,7 +19,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("build", help="validate, then write the generated files")
     add_schema_arg(p)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+    p.add_argument("--out", type=Path, metavar="DIR",
                    help="output directory (default: the project's generated/)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when any generated file would change")
@@ -32,13 +31,53 @@ def register(sub) -> None:
     add_format_arg(p)
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser("init", help="start a project from the built-in catalogue")
+    p.add_argument("dir", nargs="?", default=".", type=Path, metavar="DIR",
+                   help="the project's root (default: the current directory)")
+    p.set_defaults(func=cmd_init)
+
+
+def cmd_init(args) -> int:
+    """Copy the built-in catalogue to DIR/schema, then build DIR/generated from it."""
+    import argparse
+    import shutil
+
+    from codegen.paths import builtin_schema
+    from codegen.project import PROJECT_FILE, Project
+
+    root = args.dir
+    for name in ("schema", PROJECT_FILE):
+        if (root / name).exists():
+            raise UsageError(f"{root / name} exists: {root} is already a "
+                             "project (nothing was changed)")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{shown_path(root)} is not a directory")
+    source = builtin_schema()
+    files = sorted(source.glob("*.toml")) + sorted(source.glob("profiles/*.toml"))
+    try:
+        for path in files:
+            target = root / "schema" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    except OSError as exc:
+        print(f"tdx-codegen: error: cannot create {shown_path(root / 'schema')}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"created {shown_path(root / 'schema')}: {len(files)} files of the built-in catalogue",
+          file=sys.stderr)
+    root = root.resolve()
+    project = Project(root, root / "schema", root / "generated")
+    return cmd_build(argparse.Namespace(
+        schema=project.schema, out=project.out, project=project, no_cache=False, c_flavor=None,
+        kernel_tree=None, check=False, diff=False, force=False, format="text"))
+
 
 
 def cmd_validate(args) -> int:
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
-    if args.format == "text":
+    if args.format == "text":   # the verb's result, so on stdout
         print(f"{len(catalogue.fields)} fields in {len(catalogue.structs)} structs: schema is valid")
     return EXIT_OK
 
@@ -59,8 +98,11 @@ def cmd_build(args) -> int:
     result = build_report(plan)
     if args.force:
         result["hand_edited"] = []
-    if args.diff:
-        sys.stdout.write(writer.diff(plan))
+    if args.diff:   # paths from the project root, so `git apply` works there
+        from codegen.paths import relative_to_root
+
+        rel = relative_to_root(args.out, args.project.root if args.project is not None else None)
+        sys.stdout.write(writer.diff(plan, "" if rel == "." else rel + "/"))
     status = EXIT_OK
     if args.check or args.diff:
         result["would_change"] = [o.path for o in plan.changes] + plan.stale
@@ -69,6 +111,9 @@ def cmd_build(args) -> int:
         if plan.dirty:
             say(args, "generated files do not match the schema: run 'tdx-codegen build'")
             status = EXIT_INVALID
+        elif not plan.edited:
+            say(args, f"checked {len(plan.unchanged)} generated files in {out_shown} against "
+                f"{shown_path(args.schema)}: up to date")
     elif plan.edited and not args.force:
         pass  # all or nothing: with a hand edit pending, no file is written
     else:

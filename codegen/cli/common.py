@@ -12,10 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SCHEMA = PROJECT_ROOT / "schema"
-DEFAULT_OUT = PROJECT_ROOT / "generated"
-
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FLAVORS = ("map", "functions")
 
@@ -24,9 +20,30 @@ class UsageError(Exception):
     """Bad command-line input: reported without a traceback, exit 2."""
 
 
+def fill_project_defaults(args) -> None:
+    """Set args.project, and the --schema / --out the command line left out, from the project.
+
+    The project is found from the current directory upward (codegen.project);
+    outside one, a verb that needs a default stops with a usage error saying
+    what was looked for.  Paths given on the command line are the cwd's.
+    """
+    from codegen import project
+
+    wanted = [k for k in ("schema", "out") if hasattr(args, k) and getattr(args, k) is None]
+    try:
+        args.project = project.find()
+    except project.ProjectError as exc:
+        args.project = None
+        if wanted:
+            raise UsageError(str(exc)) from None
+    for key in wanted:
+        setattr(args, key, getattr(args.project, key))
+
+
 def add_schema_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--schema", type=Path, default=DEFAULT_SCHEMA, metavar="DIR",
-                   help="schema directory (default: the project's schema/)")
+    p.add_argument("--schema", type=Path, metavar="DIR",
+                   help="schema directory (default: the project's, found from the current "
+                   "directory upward)")
     p.add_argument("--no-cache", action="store_true",
                    help="validate and generate afresh, ignoring the result cache")
 
@@ -119,9 +136,9 @@ def emit_cached(args):
 
 
 def say(args, text: str) -> None:
-    """A status line: printed in text mode only."""
+    """A status line: on stderr (stdout is for data), in text mode only."""
     if args.format == "text":
-        print(text)
+        print(text, file=sys.stderr)
 
 
 def shown_path(path: Path) -> str:

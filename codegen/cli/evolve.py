@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from codegen.cli.common import (EXIT_INVALID, EXIT_OK, PROJECT_ROOT, UsageError, add_format_arg,
+from codegen.cli.common import (EXIT_INVALID, EXIT_OK, UsageError, add_format_arg,
                                 add_schema_arg, load_catalogue)
 
 
@@ -39,8 +39,8 @@ def register(sub) -> None:
                    choices=("MODULE_ABI", "KERNEL_API", "ADDITIVE"),
                    help="exit 1 when a change of this category or a stricter one is found: "
                    "MODULE_ABI (default), KERNEL_API or ADDITIVE")
-    p.add_argument("--repo", type=Path, default=PROJECT_ROOT, metavar="DIR",
-                   help="git repository revisions are read from (default: this project's)")
+    p.add_argument("--repo", type=Path, metavar="DIR",
+                   help="git repository revisions are read from (default: the project's)")
     add_format_arg(p)
     p.set_defaults(func=cmd_compat)
 
@@ -69,7 +69,7 @@ def cmd_compat(args) -> int:
     from codegen.evolve import compat
 
     with tempfile.TemporaryDirectory(prefix="tdx-codegen-compat-") as tmp:
-        sides = [_load_side(spec, args.repo, Path(tmp) / str(i), what)
+        sides = [_load_side(spec, args, Path(tmp) / str(i), what)
                  for i, (spec, what) in enumerate(((args.old, "OLD"), (args.new, "NEW")))]
     if any(cat is None for cat, _ in sides):
         return EXIT_INVALID
@@ -87,11 +87,39 @@ def cmd_compat(args) -> int:
     return EXIT_INVALID if failing else EXIT_OK
 
 
-def _load_side(spec: str, repo: Path, dest: Path, what: str):
+def _revision_schema(args) -> tuple[Path, str]:
+    """(git repository, the schema's path inside it) that revisions are read from.
+
+    The repository is --repo, else the one holding the project; the schema is
+    the project's, at the same place in every revision (schema/ in a
+    repository the project is not part of).
+    """
+    project = args.project
+    if args.repo is None and project is None:
+        from codegen.project import ProjectError, find
+
+        try:
+            find()
+        except ProjectError as exc:   # says what was looked for
+            raise UsageError(str(exc)) from None
+    repo = args.repo if args.repo is not None else project.root
+    top = _git(repo, "rev-parse", "--show-toplevel")
+    if top is None:
+        raise UsageError(f"{repo} is not in a git repository: give OLD and NEW as schema "
+                         "directories, or --repo DIR")
+    top = Path(top.strip())
+    inside = "schema"
+    if project is not None:
+        try:
+            inside = project.schema.resolve().relative_to(top.resolve()).as_posix()
+        except ValueError:
+            pass
+    return top, inside
+
+
+def _load_side(spec: str, args, dest: Path, what: str):
     """(Catalogue or None, location label) for a schema directory or a git revision."""
     import contextlib
-    import io
-    import tarfile
 
     from codegen.spec.compiler import compile_schema
 
@@ -99,23 +127,46 @@ def _load_side(spec: str, repo: Path, dest: Path, what: str):
         catalogue, rep = compile_schema(Path(spec))
         label = ""
     else:
+        repo, inside = _revision_schema(args)
         rev = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}")
         if rev is None:
             raise UsageError(f"{what} '{spec}' is neither a schema directory nor a git revision "
                              f"of {repo}")
-        archive = _git(repo, "archive", "--format=tar", rev.strip(), "schema/", text=False)
+        archive = _git(repo, "archive", "--format=tar", rev.strip(), f"{inside}/", text=False)
         if archive is None:
-            raise UsageError(f"{what} revision '{spec}' has no schema/ directory")
+            raise UsageError(f"{what} revision '{spec}' has no {inside}/ directory")
         dest.mkdir(parents=True)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(dest, filter="data")
+        _extract(archive, dest)
         with contextlib.chdir(dest):   # locations read schema/..., shown as REV:schema/...
-            catalogue, rep = compile_schema(Path("schema"))
+            catalogue, rep = compile_schema(Path(inside))
         label = f"{spec}:"
     if catalogue is None:
         _print_diagnostics(rep.sorted(), label)
         print(f"tdx-codegen: error: {what} ({spec}) is not a valid schema", file=sys.stderr)
     return catalogue, label
+
+
+def _extract(archive: bytes, dest: Path) -> None:
+    """Unpack git archive's tar: directories and regular files only, never outside dest.
+
+    By hand rather than extractall(filter="data"), which Python 3.11.0-3.11.3 lack.
+    """
+    import io
+    import tarfile
+    from pathlib import PurePosixPath
+
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar:
+            parts = PurePosixPath(member.name).parts
+            if not parts or PurePosixPath(member.name).is_absolute() or ".." in parts:
+                continue
+            target = dest.joinpath(*parts)
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.isfile():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                target.write_bytes(source.read() if source is not None else b"")
 
 
 def _git(repo: Path, *argv: str, text: bool = True):

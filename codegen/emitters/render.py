@@ -1,6 +1,6 @@
 """Jinja2 rendering shared by every emitter, and the banner they all carry.
 
-Templates live in the project's templates/ directory.  The environment is
+Templates are tdx-codegen's package data (codegen.paths.templates()).  The environment is
 built once per process (compiling templates is the costly part) and is
 strict: an undefined name in a template is an error, not an empty string.
 Compiled templates are kept in Jinja2's bytecode cache beside the result
@@ -11,11 +11,9 @@ is keyed by each template's source, so an edited template is recompiled.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from codegen.outputs.writer import HASH_PLACEHOLDER
-
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+from codegen.paths import templates
 
 
 @lru_cache(maxsize=None)
@@ -33,7 +31,7 @@ def environment():
         except OSError:  # an unwritable cache only costs time
             bytecode = None
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader(str(templates())),
         bytecode_cache=bytecode,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -18,8 +18,8 @@ import pickle
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1]
-TEMPLATES = PACKAGE.parent / "templates"
+from codegen.paths import PACKAGE, templates
+
 FORMAT = 1
 MAX_ENTRIES = 64   # about 100 KB each for the shipped schema
 
@@ -56,7 +56,7 @@ def key(kind: str, schema_dir: Path, *options: str) -> str:
                 h.update(b"unreadable\0")
     _tree_digest(h, PACKAGE, "*.py")
     if kind == "emit":
-        _tree_digest(h, TEMPLATES, "*")
+        _tree_digest(h, templates(), "*")
     return h.hexdigest()
 
 

@@ -108,7 +108,8 @@ def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True) -> Plan:
     return result
 
 
-def diff(p: Plan) -> str:
+def diff(p: Plan, prefix: str = "") -> str:
+    """Unified diff of what would change; paths are prefix + the output's path (git style)."""
     import difflib
 
     chunks = []
@@ -116,11 +117,11 @@ def diff(p: Plan) -> str:
         old = p.old.get(out.path, "")
         chunks.extend(difflib.unified_diff(
             old.splitlines(keepends=True), out.content.splitlines(keepends=True),
-            fromfile=f"a/{out.path}" if old or out not in p.create else "/dev/null",
-            tofile=f"b/{out.path}"))
+            fromfile=f"a/{prefix}{out.path}" if old or out not in p.create else "/dev/null",
+            tofile=f"b/{prefix}{out.path}"))
     for rel in p.stale:
         chunks.extend(difflib.unified_diff(p.old[rel].splitlines(keepends=True), [],
-                                           fromfile=f"a/{rel}", tofile="/dev/null"))
+                                           fromfile=f"a/{prefix}{rel}", tofile="/dev/null"))
     return "".join(c if c.endswith("\n") else c + "\n\\ No newline at end of file\n" for c in chunks)
 
 

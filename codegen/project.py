@@ -1,0 +1,75 @@
+"""Finding the project a command works on, as git finds .git.
+
+From the current directory upward, the first directory that holds either
+
+- a project file, tdx-codegen.toml, naming its paths (every key optional):
+
+      [paths]
+      schema = "schema"        # the schema directory
+      out = "generated"        # where build writes
+
+- or the marker schema/settings.toml (schema/ and generated/ as above)
+
+is the project root; relative paths of the project file are the root's.
+Outside any project a command that needs one stops with ProjectNotFound,
+which says what was looked for; tdx-codegen never falls back to where it
+is installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_FILE = "tdx-codegen.toml"
+MARKER = "schema/settings.toml"
+DEFAULTS = {"schema": "schema", "out": "generated"}
+
+
+class ProjectError(Exception):
+    """No project, or an unusable project file: a usage error (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    schema: Path
+    out: Path
+    file: Path | None = None   # the project file, when the project has one
+
+
+def find(start: Path | None = None) -> Project:
+    start = Path.cwd() if start is None else Path(start)
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        if (directory / PROJECT_FILE).is_file():
+            return load(directory / PROJECT_FILE)
+        if (directory / MARKER).is_file():
+            return Project(directory, directory / DEFAULTS["schema"], directory / DEFAULTS["out"])
+    raise ProjectError(f"no tdx-codegen project in {start} or any parent directory (looked for "
+                       f"{PROJECT_FILE} or {MARKER}); run 'tdx-codegen init' to start one, "
+                       "use -C DIR to run in another directory, or give the paths (--schema, "
+                       "--out)")
+
+
+def load(path: Path) -> Project:
+    import tomllib
+
+    root = path.parent
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{path}: invalid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"paths"})
+    paths = data.get("paths", {})
+    if unknown or not isinstance(paths, dict):
+        raise ProjectError(f"{path}: expected only a [paths] table (schema, out), "
+                           f"found {', '.join(unknown) or 'paths = ' + type(paths).__name__}")
+    bad = sorted(k for k, v in paths.items() if k not in DEFAULTS or not isinstance(v, str) or not v)
+    if bad:
+        raise ProjectError(f"{path}: [paths] takes schema and out, as non-empty strings "
+                           f"(bad: {', '.join(bad)})")
+    resolved = {k: root / paths.get(k, v) for k, v in DEFAULTS.items()}
+    return Project(root, resolved["schema"], resolved["out"], path)
