@@ -282,8 +282,7 @@ def test_a_release_gate_is_decided_by_the_release():
 
 
 def docs_root():
-    from codegen.cli.common import PROJECT_ROOT
-    return PROJECT_ROOT
+    return Path(__file__).resolve().parent.parent
 
 
 def test_a_profile_without_a_release_is_an_error(tmp_path, capsys, monkeypatch):
