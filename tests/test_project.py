@@ -11,6 +11,7 @@ import pytest
 
 from codegen import project
 from codegen.spec.compiler import compile_or_raise
+from test_build import NEW_FIELD
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "schema"
@@ -121,20 +122,6 @@ def test_init_starts_a_project_from_the_built_in_catalogue(tmp_path):
     assert run("init", cwd=proj) == (
         2, "", "tdx-codegen: error: schema exists: . is already a project (nothing was changed)\n")
     assert sorted(proj.rglob("*")) == before
-
-
-NEW_FIELD = """
-[[field]]
-name = "TDVPS_PAGES"
-id = "0x9800000100000202"
-class = 0x18
-element_size = 2
-struct = "td_ctrl"
-member = "tdvps_pages"
-type = "u16"
-since = "2.0.08"
-description = "Pages of a vCPU's TDVPS."
-"""
 
 
 def git(repo: Path, *args: str) -> None:
