@@ -15,7 +15,10 @@ Layout (64 bits):
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
+
+from codegen import chars
 
 MASK64 = (1 << 64) - 1
 NULL_ID = MASK64  # the null id (-1) starts a walk and ends one
@@ -198,15 +201,25 @@ def meaning(name: str, value: int) -> str:
     return ""
 
 
+# ASCII only: int() also takes full-width and Arabic-Indic digits, which look like an id
+# but are not what any tool or the TDX module reads
+_NUMBER = re.compile(r"-?(?:0[xX][0-9A-Fa-f]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)\Z")
+
+
 def parse(text: str) -> int:
     """Parse a field id written in hex (0x...) or decimal; -1 is the null id."""
-    text = text.strip().replace("_", "")
+    text = text.strip(" \t").replace("_", "")
     if text in ("-1", "-0x1"):
         return NULL_ID
+    odd = chars.first_non_ascii(text)
     try:
+        if odd is not None or not _NUMBER.match(text):
+            raise ValueError
         value = int(text, 0)
     except ValueError:
-        raise ValueError(f"'{text}' is not a number (write ids as 0x followed by hex digits)") from None
+        why = f": {chars.describe(odd)}, not ASCII" if odd else ""
+        raise ValueError(f"'{chars.escape(text)}' is not a number{why} (write ids as 0x followed "
+                         "by hex digits)") from None
     if not 0 <= value <= MASK64:
         raise ValueError(f"{text} does not fit in 64 bits")
     return value

@@ -18,6 +18,7 @@ import json.scanner
 from dataclasses import dataclass
 from pathlib import Path
 
+from codegen import chars
 from codegen.abi import fieldid
 
 NUM_FIELDS_KEYS = ("Num Fields", "Max Num Fields")   # older, newer spelling
@@ -29,6 +30,8 @@ class IntelJsonError(Exception):
     """The file cannot be used; carries every problem as 'file:line: message'."""
 
     def __init__(self, problems: list[str]):
+        # names and values come from the file: a terminal escape in one is shown, not obeyed
+        problems = [chars.escape(p) for p in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
 
@@ -76,19 +79,33 @@ class _List(list):
     lines: list[int] = []
 
 
-def _decode(text: str) -> object:
-    """json.loads, but objects and list elements carry lines (pure-Python scanner)."""
+def _decode(text: str, duplicates: list) -> object:
+    """json.loads, but objects and list elements carry lines (pure-Python scanner).
+
+    A key given twice in one object is appended to duplicates as (line, key):
+    json.loads would silently keep the last value.
+    """
     starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     decoder = json.JSONDecoder()
     plain_object, plain_array = decoder.parse_object, decoder.parse_array
+    twice: list[str] = []   # keys given twice in the object just parsed
 
     def line_of(index: int) -> int:
         return bisect.bisect_right(starts, index)
+
+    def pairs_hook(pairs):
+        out = dict(pairs)
+        if len(out) < len(pairs):
+            seen: set = set()
+            twice.extend(k for k, _ in pairs if k in seen or seen.add(k))
+        return out
 
     def parse_object(s_and_end, *args):
         obj, end = plain_object(s_and_end, *args)
         out = _Obj(obj)
         out.line = line_of(s_and_end[1] - 1)
+        duplicates.extend((out.line, key) for key in twice)
+        twice.clear()
         return out, end
 
     def parse_array(s_and_end, scan_once):
@@ -104,6 +121,7 @@ def _decode(text: str) -> object:
         return out, end
 
     decoder.parse_object, decoder.parse_array = parse_object, parse_array
+    decoder.object_pairs_hook = pairs_hook
     decoder.scan_once = json.scanner.py_make_scanner(decoder)
     return decoder.decode(text)
 
@@ -123,16 +141,18 @@ def load(path: Path, shown: str | None = None) -> JsonRelease:
 
 
 def parse(text: str, shown: str) -> JsonRelease:
+    duplicates: list[tuple[int, str]] = []
     try:
-        doc = _decode(text)
+        doc = _decode(text, duplicates)
     except json.JSONDecodeError as exc:
         raise IntelJsonError([f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) \
             from None
     except RecursionError:
         raise IntelJsonError([f"{shown}: not valid JSON: nested too deeply"]) from None
-    problems: list[str] = []
+    problems = [f"{shown}:{line}: the key {json.dumps(key, ensure_ascii=False)} appears twice in "
+                "one object; JSON keys must be unique" for line, key in duplicates]
     if not isinstance(doc, dict):
-        raise IntelJsonError([f"{shown}:1: the top level must be an object with \"Header\" and "
+        raise IntelJsonError(problems + [f"{shown}:1: the top level must be an object with \"Header\" and "
                               f"\"Fields\", not {_kind(doc)}"])
     header = doc.get("Header", {})
     info = version = ""
@@ -182,6 +202,10 @@ def _field(entry, index: int, shown: str, line: int, problems: list[str]) -> Jso
     if not isinstance(name, str) or not name.strip():
         bad("\"Field Name\" is missing" if name is None
             else f"\"Field Name\" must be a non-empty string, not {_kind(name)}")
+    elif any(map(chars.is_unsafe, name.strip())):
+        odd = next(filter(chars.is_unsafe, name.strip()))
+        bad(f"\"Field Name\" holds a control character ({chars.describe(odd)}), which no ABI "
+            "name has")
     present = [k for k in NUM_FIELDS_KEYS if k in entry]
     if not present:
         bad("\"Num Fields\" (or \"Max Num Fields\") is missing")
@@ -221,14 +245,13 @@ def _hex_id(value, bad) -> int | None:
         bad(f"\"{ID_KEY}\" must be a hex string such as \"0x0800000200000000\", not "
             f"{_kind(value)}")
         return None
-    text = value.strip()
-    digits = text[2:] if text.lower().startswith("0x") else text
-    try:
-        fid = int(digits.replace("_", ""), 16)
-        if not digits or not 0 <= fid <= fieldid.MASK64:
-            raise ValueError
+    text = value.strip(" \t")
+    try:  # the JSON writes ids in hex, with or without 0x
+        fid = fieldid.parse(text if text[:2].lower() == "0x" else "0x" + text)
     except ValueError:
-        bad(f"\"{ID_KEY}\" {value!r} is not a 64-bit hex number")
+        odd = chars.first_non_ascii(text)
+        bad(f"\"{ID_KEY}\" {value!r} is not a 64-bit hex number"
+            + (f" ({chars.describe(odd)}, not ASCII)" if odd else ""))
         return None
     if fid & (fieldid.RESERVED_MASK | fieldid.LAST_MASK | fieldid.CONTEXT_MASK):
         bad(f"\"{ID_KEY}\" {fieldid.fmt(fid)} is not a global base id (reserved, LAST_* or "
@@ -244,10 +267,12 @@ def _number(entry: dict, key: str, bad, low: int = 0, high: int = 0,
         bad(f"\"{key}\" is missing")
         return None
     number = value
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    if isinstance(value, str) and value.strip(" \t").isascii() and value.strip(" \t").isdigit():
+        number = int(value.strip(" \t"))
     if not isinstance(number, int) or isinstance(number, bool):
-        bad(f"\"{key}\" must be a number, not {_kind(value)}")
+        odd = chars.first_non_ascii(value) if isinstance(value, str) else None
+        bad(f"\"{key}\" must be a number, not {_kind(value)}"
+            + (f" ({chars.describe(odd)}, not an ASCII digit)" if odd else ""))
         return None
     if choices and number not in choices:
         bad(f"\"{key}\" is {number}; it must be one of {', '.join(map(str, choices))}")

@@ -162,14 +162,11 @@ def _class_file(doc: toml_source.Document, rep: Reporter) -> list[Entry]:
 
 def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
     spec, errors = shapes.validate(model, data)
-    for err in errors:
-        rule, message = shapes.describe_error(err, model)
-        keys = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
-            p.startswith(("function-", "union[")) or p in ("str", "int", "GateSpec", "BitSpec"))))
-        if err["type"] == "missing":
+    for rule, message, keys, error_type in shapes.problems(errors, model):
+        if error_type == "missing":
             loc = doc.loc(path, key=True)   # the table header
         else:
-            loc = doc.loc(path + keys, key=err["type"] == "extra_forbidden")
+            loc = doc.loc(path + keys, key=error_type == "extra_forbidden")
         rep.error(rule, message, loc)
     return Entry(kind, spec, data, doc, path)
 

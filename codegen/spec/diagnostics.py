@@ -7,7 +7,10 @@ shows every error.  Text output follows the compiler convention
        12 | id = "0x9100000100000008"
           |      ^~~~~~~~~~~~~~~~~~~~
 
-and `--format json` prints the same records for tools.
+and `--format json` prints the same records for tools.  What comes from the
+input (file names, values quoted in messages, source lines) is shown with
+control characters escaped, and a long source line as a window around the
+caret, so no input can flood or drive the terminal.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from codegen import chars
 from codegen.paths import display_path  # noqa: F401  (re-exported: diagnostics name files)
+
+LONG_LINE = 200        # a source line longer than this is shown as a window ...
+EXCERPT_WIDTH = 100    # ... of this many columns around the caret
+MAX_MESSAGE = 400      # characters of a message; values quoted in it can be any length
 
 
 @dataclass(frozen=True)
@@ -86,21 +94,40 @@ def _excerpt(loc: Location) -> list[str]:
     if not loc.line or not loc.text:
         return []
     text = loc.text.rstrip("\n").expandtabs(1)
-    gutter = f"{loc.line:>5}"
-    col = max(loc.col, 1)
+    col = min(max(loc.col, 1), len(text) + 1)
     length = max(1, min(loc.length, len(text) - col + 1))
-    caret = " " * (col - 1) + "^" + "~" * (length - 1)
-    return [f"{gutter} | {text}", f"{' ' * len(gutter)} | {caret}"]
+    start, end, before, after = 0, len(text), "", ""
+    if len(text) > LONG_LINE:  # a window around the caret; the caret keeps its place in it
+        start = max(0, min(col - 1 - EXCERPT_WIDTH // 2, len(text) - EXCERPT_WIDTH))
+        end = start + EXCERPT_WIDTH
+        before, after = ("..." if start else ""), ("..." if end < len(text) else "")
+        length = max(1, min(length, end - col + 1))
+    lead = before + chars.escape(text[start:col - 1])
+    marked = chars.escape(text[col - 1:col - 1 + length]) or " "
+    gutter = f"{loc.line:>5}"
+    caret = " " * len(lead) + "^" + "~" * (len(marked) - 1)
+    return [f"{gutter} | {lead}{chars.escape(text[col - 1:end])}{after}",
+            f"{' ' * len(gutter)} | {caret}"]
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE} more characters)"
+
+
+def _where(loc: Location) -> str:
+    return chars.escape(str(loc))
 
 
 def format_text(diags: list[Diagnostic]) -> str:
     lines: list[str] = []
     for d in diags:
-        lines.append(f"{d.loc}: {d.severity}[{d.rule}]: {d.message}")
+        lines.append(f"{_where(d.loc)}: {d.severity}[{d.rule}]: {chars.escape(_cut(d.message))}")
         lines.extend(_excerpt(d.loc))
         for note in d.notes:
-            where = f"{note.loc}: " if note.loc else ""
-            lines.append(f"{where}note: {note.message}")
+            where = f"{_where(note.loc)}: " if note.loc else ""
+            lines.append(f"{where}note: {chars.escape(_cut(note.message))}")
             if note.loc:
                 lines.extend(_excerpt(note.loc))
     return "\n".join(lines) + ("\n" if lines else "")
@@ -123,9 +150,9 @@ def format_json(diags: list[Diagnostic]) -> str:
     records = [{
         "severity": d.severity,
         "rule": d.rule,
-        "message": d.message,
+        "message": _cut(d.message),
         **_loc_json(d.loc),
-        "notes": [{"message": n.message, "location": _loc_json(n.loc)} for n in d.notes],
+        "notes": [{"message": _cut(n.message), "location": _loc_json(n.loc)} for n in d.notes],
     } for d in diags]
     return json.dumps(records, indent=2) + "\n"
 

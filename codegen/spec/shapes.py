@@ -9,17 +9,30 @@ the problems of the others.
 from __future__ import annotations
 
 import os
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 # tdx-codegen uses no pydantic plugin; without this, pydantic's plugin loader reads the
 # entry points of every installed distribution on the first validation (about a fifth
 # of a cold build).  setdefault: a user who does want plugins can still say so.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from pydantic import BaseModel, ConfigDict, Field as PField, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field as PField, ValidationError
+from pydantic_core import PydanticCustomError
+
+from codegen import chars
 
 CType = Literal["u8", "u16", "u32", "u64"]
 Flavor = Literal["map", "functions"]
+
+
+def _exact_int(value):
+    # a Literal of ints compares with ==, so true and 8.0 would pass as 1 and 8
+    if isinstance(value, (bool, float)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+ElementSize = Annotated[Literal[1, 2, 4, 8], BeforeValidator(_exact_int)]
 
 
 class _Strict(BaseModel):
@@ -63,7 +76,7 @@ class FieldSpec(_Strict):
     name: str
     id: str
     class_: int | str = PField(alias="class")
-    element_size: Literal[1, 2, 4, 8]
+    element_size: ElementSize
     num_fields: int = PField(default=1, ge=1, le=512)
     num_elements: int = PField(default=1, ge=1, le=16)
     struct: str
@@ -119,12 +132,54 @@ def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[dict]
         return None, exc.errors(include_url=False)
 
 
-def describe_error(err: dict, model: type[BaseModel]) -> tuple[str, str]:
+# pydantic names the member of a union (int | BitSpec, str | GateSpec) inside an error's loc
+_MEMBERS = {"int": "an integer", "str": "a string", "BitSpec": "a table", "GateSpec": "a table"}
+
+
+def _split(loc) -> tuple[tuple, str | None, tuple]:
+    """(key path to a union, the union member, the rest) or (key path, None, ())."""
+    parts = [p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
+    for n, part in enumerate(parts):
+        # only where the schema has a union, so a key the user named "int" stays a key
+        if part in _MEMBERS and n and (parts[n - 1] in ("class", "gate", "json")
+                                       or n >= 2 and parts[n - 2] == "bits"):
+            return tuple(parts[:n]), part, tuple(parts[n + 1:])
+    return tuple(parts), None, ()
+
+
+def problems(errors: list[dict], model: type[BaseModel]) -> list[tuple[str, str, tuple, str]]:
+    """(rule, message, key path, pydantic error type) for each problem in pydantic's errors.
+
+    A value that fits none of a union's members is one problem ("must be an
+    integer or a table"), not one per member; when it is the right kind for
+    one member (a table for GateSpec), only that member's complaints are kept.
+    """
+    out = []
+    unions: dict[tuple, list] = {}
+    for err in errors:
+        keys, member, rest = _split(err["loc"])
+        if member is None:
+            out.append((*describe_error(err, model, keys), keys, err["type"]))
+        else:
+            unions.setdefault(keys, []).append((member, rest, err))
+    for keys, items in unions.items():
+        inner = [(rest, err) for _, rest, err in items if rest]
+        for rest, err in inner:
+            out.append((*describe_error(err, model, keys + rest), keys + rest, err["type"]))
+        if not inner:
+            kinds = " or ".join(dict.fromkeys(_MEMBERS[m] for m, _, _ in items))
+            name = ".".join(map(str, keys))
+            first = items[0][2]
+            out.append(("BAD-VALUE", f"'{name}' must be {kinds}, got {_short(first.get('input'))}",
+                        keys, first["type"]))
+    return out
+
+
+def describe_error(err: dict, model: type[BaseModel], keys: tuple | None = None) -> tuple[str, str]:
     """(rule, message) for one pydantic error, in the schema's own words."""
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "union["))]
-    # pydantic reports union members (str / GateSpec, int / BitSpec) as path parts
-    loc = [p for p in loc if p not in ("str", "int", "GateSpec", "BitSpec")]
-    name = ".".join(loc) or "table"
+    if keys is None:
+        keys = _split(err["loc"])[0]
+    name = ".".join(map(str, keys)) or "table"
     kind = err["type"]
     if kind == "missing":
         fields = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items() if f.is_required()))
@@ -134,12 +189,20 @@ def describe_error(err: dict, model: type[BaseModel]) -> tuple[str, str]:
         return "UNKNOWN-KEY", f"unknown key '{name}' (known keys: {known})"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return "BAD-VALUE", f"'{name}' must be one of {expected}, not {err['input']!r}"
+        return "BAD-VALUE", f"'{name}' must be one of {expected}, not {_shown(err['input'])}"
     return "BAD-VALUE", f"'{name}': {err['msg'].lower()}, got {_short(err.get('input'))}"
 
 
-def _short(value) -> str:
+def _shown(value) -> str:
+    """repr of a value, cut at 40 characters; a non-ASCII character in a string is named."""
     text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    odd = chars.first_non_ascii(value) if isinstance(value, str) else None
+    return f"{text} ({chars.describe(odd)})" if odd else text
+
+
+def _short(value) -> str:
+    text = _shown(value)
     kind = type(value).__name__
     if isinstance(value, dict):
         kind = "table"
@@ -151,4 +214,4 @@ def _short(value) -> str:
         kind = "boolean"
     elif isinstance(value, int):
         kind = "integer"
-    return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
+    return f"{kind} {text}"
