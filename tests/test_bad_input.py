@@ -58,33 +58,27 @@ def one_error(where: str, rule: str, message: str, line: str, marks: str, pad=No
 
 ID_HINT = "(write ids as 0x followed by hex digits)"
 
+
+def id_case(written: str, shown: str, character: str):
+    """The schema's first id written as `written`: printed as `shown`, with `character` named."""
+    return ("tdmr.toml", tdmr('"0x9100000100000008"', f'"{written}"'),
+            one_error("schema/tdmr.toml:12:6", "ID-FORMAT",
+                      f"'{shown}' is not a number: {character}, not ASCII {ID_HINT}",
+                      f'id = "{shown}"', "^" + "~" * (len(shown) + 1)))
+
+
 SCHEMA_CASES = {
     # -- numbers: ASCII digits only ---------------------------------------------------------
-    "id-fullwidth-digits": (
-        "tdmr.toml", tdmr('"0x9100000100000008"', '"0x９１00000100000008"'),
-        one_error("schema/tdmr.toml:12:6", "ID-FORMAT",
-                  "'0x９１00000100000008' is not a number: '９' is U+FF19 FULLWIDTH DIGIT NINE, "
-                  f"not ASCII {ID_HINT}", 'id = "0x９１00000100000008"', "^~~~~~~~~~~~~~~~~~~~")),
-    "id-arabic-indic-digits": (
-        "tdmr.toml", tdmr('"0x9100000100000008"', '"0x٩١٠٠٠٠٠١٠٠٠٠٠٠٠٨"'),
-        one_error("schema/tdmr.toml:12:6", "ID-FORMAT",
-                  "'0x٩١٠٠٠٠٠١٠٠٠٠٠٠٠٨' is not a number: '٩' is U+0669 ARABIC-INDIC DIGIT NINE, "
-                  f"not ASCII {ID_HINT}", 'id = "0x٩١٠٠٠٠٠١٠٠٠٠٠٠٠٨"', "^~~~~~~~~~~~~~~~~~~~")),
-    "id-cyrillic-ha": (
-        "tdmr.toml", tdmr('"0x9100000100000008"', '"0х9100000100000008"'),
-        one_error("schema/tdmr.toml:12:6", "ID-FORMAT",
-                  "'0х9100000100000008' is not a number: 'х' is U+0445 CYRILLIC SMALL LETTER HA, "
-                  f"not ASCII {ID_HINT}", 'id = "0х9100000100000008"', "^~~~~~~~~~~~~~~~~~~~")),
-    "id-superscript-digit": (
-        "tdmr.toml", tdmr('"0x9100000100000008"', '"0x9100000100000008²"'),
-        one_error("schema/tdmr.toml:12:6", "ID-FORMAT",
-                  "'0x9100000100000008²' is not a number: '²' is U+00B2 SUPERSCRIPT TWO, "
-                  f"not ASCII {ID_HINT}", 'id = "0x9100000100000008²"', "^~~~~~~~~~~~~~~~~~~~~")),
-    "id-no-break-space": (
-        "tdmr.toml", tdmr('"0x9100000100000008"', '"0x91000001\u00a000000008"'),
-        one_error("schema/tdmr.toml:12:6", "ID-FORMAT",
-                  "'0x91000001\\xa000000008' is not a number: '\\xa0' is U+00A0 NO-BREAK SPACE, "
-                  f"not ASCII {ID_HINT}", 'id = "0x91000001\\xa000000008"', "^~~~~~~~~~~~~~~~~~~~~~~~")),
+    "id-fullwidth-digits": id_case("0x９１00000100000008", "0x９１00000100000008",
+                                   "'９' is U+FF19 FULLWIDTH DIGIT NINE"),
+    "id-arabic-indic-digits": id_case("0x٩١٠٠٠٠٠١٠٠٠٠٠٠٠٨", "0x٩١٠٠٠٠٠١٠٠٠٠٠٠٠٨",
+                                      "'٩' is U+0669 ARABIC-INDIC DIGIT NINE"),
+    "id-cyrillic-ha": id_case("0х9100000100000008", "0х9100000100000008",
+                              "'х' is U+0445 CYRILLIC SMALL LETTER HA"),
+    "id-superscript-digit": id_case("0x9100000100000008²", "0x9100000100000008²",
+                                    "'²' is U+00B2 SUPERSCRIPT TWO"),
+    "id-no-break-space": id_case("0x91000001\u00a000000008", "0x91000001\\xa000000008",
+                                 "'\\xa0' is U+00A0 NO-BREAK SPACE"),
     # -- booleans and floats are not integers ---------------------------------------------
     "element-size-true": (
         "tdmr.toml", tdmr("element_size = 2", "element_size = true"),
