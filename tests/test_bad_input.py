@@ -310,5 +310,6 @@ SIM_CASES = {
 @pytest.mark.parametrize("case", sorted(SIM_CASES))
 def test_sim_rd_id(case, tmp_path, capsys):
     arg, message = SIM_CASES[case]
+    shutil.copytree(DATA.parent.parent / "schema", tmp_path / "schema")   # a project to run in
     assert run(tmp_path, capsys, "sim", "--profile", "1.5.01", "rd", arg) == \
         f"exit 2\ntdx-codegen: error: {message}\n"
