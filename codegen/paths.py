@@ -42,7 +42,7 @@ def display_path(path: Path, base: Path | None = None) -> str:
             continue
         try:
             return str(path.resolve().relative_to(Path(root).resolve()))
-        except ValueError:
+        except (ValueError, RuntimeError, OSError):   # outside root; a symlink loop
             pass
     return str(path)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,7 +96,7 @@ not json
 def test_batch(capsys, monkeypatch):
     code, out, err = run(capsys, "sim", "--profile", "2.0.08", "batch", stdin=BATCH_IN,
                          monkeypatch=monkeypatch)
-    assert code == 0 and err == ""
+    assert code == 1 and err == ""                       # lines were refused
     assert [json.loads(line) for line in out.splitlines()] == [
         {"rax": "0x0000000000000000", "rdx": "0x9900000300000006", "r8": "0x0000000000000014"},
         {"error": "line 2: not JSON: Expecting value: line 1 column 1 (char 0)"},
@@ -152,3 +153,70 @@ def test_invalid_profile_file(capsys, tmp_path, monkeypatch):
     assert (code, out) == (1, "")
     assert err == ("bad.toml:4:12: error[PROFILE-VALUE]: NUM_PKGS takes integers, not float\n"
                    "    4 | NUM_PKGS = 1.5\n      |            ^~~\n1 error, 0 warnings\n")
+
+
+def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
+    """From a real stdin: nesting too deep for json (a RecursionError), bytes that
+    are not UTF-8, digits of another script; each line answered in order, exit 1."""
+    good = b'{"leaf": 34, "rdx": "0x9900000100000004"}\n'
+    lines = [good, b"[" * 100000 + b"]" * 100000 + b"\n", b'{"leaf": 34, "rdx": "\xff\xfe"}\n',
+             '{"leaf": 34, "rdx": "0x\u0661"}\n'.encode(), good]
+    run = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", "2.0.08", "batch"],
+                         input=b"".join(lines), capture_output=True, timeout=60)
+    answer = {"rax": "0x0000000000000000", "rdx": "0x9900000300000006", "r8": "0x0000000000000014"}
+    assert (run.returncode, run.stderr) == (1, b"")
+    assert [json.loads(line) for line in run.stdout.splitlines()] == [
+        answer,
+        {"error": "line 2: not JSON: nested more than 64 deep (column 65)"},
+        {"error": "line 3: not UTF-8: byte 0xff at column 22"},
+        {"error": "line 4: rdx '0x\u0661' is not a number (write \"0x...\")"},
+        answer,
+    ]
+
+
+def dump_with(tmp_path, edit) -> Path:
+    """A 1.5.01 dump as sim dump writes it, passed through edit(doc) -> text."""
+    from codegen.cli.common import DEFAULT_SCHEMA
+    from codegen.sim.profile import dump_json, load_profile, resolve
+    from codegen.sim.simulator import Simulator
+    from codegen.spec.compiler import compile_or_raise
+
+    sim = Simulator(load_profile(resolve("1.5.01", DEFAULT_SCHEMA), compile_or_raise(DEFAULT_SCHEMA)))
+    path = tmp_path / "m.json"
+    path.write_bytes(edit(json.loads(dump_json(sim))))
+    return path
+
+
+def _set(doc, key, value):
+    doc["fields"][0][key] = value
+    return json.dumps(doc, indent=1).encode()
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda doc: _set(doc, "name", ["NUM_PKGS"]),
+     'm.json:10:3: error[REPLAY-JSON]: fields[0]: "name" must be a field name string, got a list'),
+    (lambda doc: _set(doc, "name", None),
+     'm.json:10:3: error[REPLAY-JSON]: fields[0]: "name" must be a field name string, got nothing'),
+    (lambda doc: _set(doc, "values", ["0x\u0661"]),
+     'm.json:10:3: error[REPLAY-JSON]: fields[0]: values are hex strings ("0x...")'),
+    (lambda doc: json.dumps(doc, indent=1).encode().replace(b'"module"', b'"fields": [],\n "module"'),
+     'm.json:1:1: error[REPLAY-JSON]: not valid JSON: duplicate key \'fields\''),
+    (lambda doc: b'{"format": "tdx-codegen-sim-dump",\n "fields": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+     "m.json:2:75: error[REPLAY-JSON]: not valid JSON: nested more than 64 deep"),
+    (lambda doc: json.dumps(doc, indent=1).encode().replace(b'"0x2"', b'"0x\xff"', 1),
+     "m.json:14:8: error[REPLAY-JSON]: not UTF-8: byte 0xff"),
+], ids=["list-name", "no-name", "arabic-digits", "duplicate-key", "deep", "not-utf8"])
+def test_replay_json_errors_are_located(tmp_path, monkeypatch, capsys, edit, message):
+    path = dump_with(tmp_path, edit)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "sim", "--replay", str(path), "walk")
+    assert (code, out) == (1, "")
+    assert err == message + "\n1 error, 0 warnings\n"
+
+
+def test_replay_file_that_is_a_symlink_loop(tmp_path, monkeypatch, capsys):
+    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "sim", "--replay", "loop.json", "walk")
+    assert (code, out) == (1, "")
+    assert err == "loop.json: error[READ-ERROR]: Too many levels of symbolic links\n1 error, 0 warnings\n"

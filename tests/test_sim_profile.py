@@ -226,7 +226,7 @@ def test_replay_errors(tmp_path, monkeypatch, catalogue):
         {"name": "NUM_PKG", "id": "0x0000000200000000", "values": ["0x1"]},
         {"name": "VENDOR_ID", "id": "0x0800000100000000", "values": ["0x8086"]}]}
     assert replay_errors(tmp_path, monkeypatch, catalogue, json.dumps(doc).encode()) == (
-        "dump: error[REPLAY-FIELD]: fields[0]: NUM_PKGS takes 1 64-bit values, 2 given\n"
-        "dump: error[REPLAY-FIELD]: fields[1]: unknown field 'NUM_PKG'\n"
-        "dump: error[REPLAY-FIELD]: fields[2]: VENDOR_ID has id 0x0800000100000000 in the dump but "
+        "dump:1:61: error[REPLAY-FIELD]: fields[0]: NUM_PKGS takes 1 64-bit values, 2 given\n"
+        "dump:1:137: error[REPLAY-FIELD]: fields[1]: unknown field 'NUM_PKG'\n"
+        "dump:1:205: error[REPLAY-FIELD]: fields[2]: VENDOR_ID has id 0x0800000100000000 in the dump but "
         "0x0800000200000000 in the schema\n")

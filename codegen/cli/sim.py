@@ -331,22 +331,34 @@ def cmd_serve(args) -> int:
 
 def cmd_batch(args) -> int:
     def body(sim) -> int:
-        for n, line in enumerate(sys.stdin, 1):
+        failed = False
+        for n, line in enumerate(getattr(sys.stdin, "buffer", sys.stdin), 1):
             if not line.strip():
                 continue
             out = batch_call(sim, line, n)
+            failed |= "error" in out
             sys.stdout.write(json.dumps(out) + "\n")
             sys.stdout.flush()
-        return 0
+        return 1 if failed else 0
     return _run(args, body)
 
 
-def batch_call(sim, line: str, n: int) -> dict:
+def batch_call(sim, line: bytes | str, n: int) -> dict:
     """One batch line -> the output object (registers, page, or an error)."""
     from codegen.abi import status
+    from codegen.sim import json_input
 
     try:
-        call = json.loads(line)
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+        call = json.loads(text)
+    except UnicodeDecodeError as exc:
+        return {"error": f"line {n}: not UTF-8: byte {line[exc.start]:#04x} at column {exc.start + 1}"}
+    except RecursionError:
+        try:
+            json_input.load(text)
+        except json_input.JsonError as exc:             # where it nests too deep
+            return {"error": f"line {n}: not JSON: {exc.message} (column {exc.col})"}
+        raise
     except ValueError as exc:
         return {"error": f"line {n}: not JSON: {exc}"}
     if not isinstance(call, dict):
@@ -359,6 +371,8 @@ def batch_call(sim, line: str, n: int) -> dict:
         raw = call.get(key, 0)
         if isinstance(raw, str):
             try:
+                if not raw.isascii():                   # int() takes any script's digits
+                    raise ValueError(raw)
                 raw = int(raw, 16) if raw.lower().startswith("0x") else int(raw, 10)
             except ValueError:
                 return {"error": f"line {n}: {key} {raw!r} is not a number (write \"0x...\")"}

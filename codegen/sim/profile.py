@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 
 from codegen.abi import fieldid
@@ -35,12 +36,14 @@ from codegen.spec import toml_source
 from codegen.spec.diagnostics import CompileError, Location, Note, Reporter, display_path
 from codegen.spec.model import Catalogue, Field
 from codegen.abi.release import VERSION_FIELDS, Release
+from codegen.sim import json_input
 from codegen.sim.simulator import Module, Simulator
 
 PROFILE_DIR = "profiles"          # under the schema directory
 DUMP_FORMAT = "tdx-codegen-sim-dump"
 DUMP_VERSION = 1
 QUIRK_FIRST_ELEMENT = "rdall_first_element_only"
+_HEX = re.compile(r"0x[0-9a-fA-F]+")      # a dump's values: ASCII hex digits only
 _TABLES = {"profile": ("release", "description"), "values": None, "fill": None,
            "quirks": (QUIRK_FIRST_ELEMENT,)}
 
@@ -315,16 +318,23 @@ def _from_pages(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: st
 
 def _from_json(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str):
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        line, col = getattr(exc, "lineno", 0), getattr(exc, "colno", 0)
-        rep.error("REPLAY-JSON", f"not valid JSON: {getattr(exc, 'msg', exc)}",
-                  Location(shown, line, col))
+        text = data.decode("utf-8")
+        doc, where = json_input.load(text)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        rep.error("REPLAY-JSON", f"not UTF-8: byte {data[exc.start]:#04x}",
+                  Location(shown, line, exc.start - data.rfind(b"\n", 0, exc.start)))
         return None
+    except json_input.JsonError as exc:
+        rep.error("REPLAY-JSON", f"not valid JSON: {exc.message}", Location(shown, exc.line, exc.col))
+        return None
+
+    def at(value) -> Location:
+        return Location(shown, *where.get(id(value), (0, 0)))
     if not isinstance(doc, dict) or doc.get("format") != DUMP_FORMAT or \
             doc.get("version") != DUMP_VERSION or not isinstance(doc.get("fields"), list):
         rep.error("REPLAY-JSON", f"not a simulator dump (expected \"format\": \"{DUMP_FORMAT}\", "
-                  f"\"version\": {DUMP_VERSION} and a \"fields\" list)", Location(shown))
+                  f"\"version\": {DUMP_VERSION} and a \"fields\" list)", at(doc))
         return None
     by_name = {f.name: f for f in cat.fields}
     values: dict[str, tuple[int, ...]] = {}
@@ -332,38 +342,42 @@ def _from_json(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str
         what = f"fields[{n}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
             rep.error("REPLAY-JSON", f"{what}: expected {{\"name\", \"id\", \"values\"}}",
-                      Location(shown))
+                      at(entry) if isinstance(entry, dict) else at(doc))
             continue
-        f = by_name.get(entry.get("name"))
+        fname = entry.get("name")
+        if not isinstance(fname, str):
+            got = "nothing" if fname is None else f"a {type(fname).__name__}"
+            rep.error("REPLAY-JSON", f"{what}: \"name\" must be a field name string, got {got}",
+                      at(entry))
+            continue
+        f = by_name.get(fname)
         if f is None:
-            rep.error("REPLAY-FIELD", f"{what}: unknown field {entry.get('name')!r}",
-                      Location(shown))
+            rep.error("REPLAY-FIELD", f"{what}: unknown field {fname!r}", at(entry))
             continue
         if entry.get("id") != fieldid.fmt(f.id):
             rep.error("REPLAY-FIELD", f"{what}: {f.name} has id {entry.get('id')} in the dump but "
-                      f"{fieldid.fmt(f.id)} in the schema", Location(shown))
+                      f"{fieldid.fmt(f.id)} in the schema", at(entry))
             continue
-        try:
-            vals = tuple(int(v, 16) for v in entry["values"])
-        except (TypeError, ValueError):
-            rep.error("REPLAY-JSON", f"{what}: values are hex strings (\"0x...\")", Location(shown))
+        if not all(isinstance(v, str) and _HEX.fullmatch(v) for v in entry["values"]):
+            rep.error("REPLAY-JSON", f"{what}: values are hex strings (\"0x...\")", at(entry))
             continue
+        vals = tuple(int(v, 16) for v in entry["values"])
         if len(vals) != f.num_ids or any(not 0 <= v <= fieldid.MASK64 for v in vals):
             rep.error("REPLAY-FIELD", f"{what}: {f.name} takes {f.num_ids} 64-bit values, "
-                      f"{len(vals)} given", Location(shown))
+                      f"{len(vals)} given", at(entry))
             continue
         values[f.name] = vals
     quirk = doc.get(QUIRK_FIRST_ELEMENT, [])
-    if not isinstance(quirk, list) or any(q not in values for q in quirk):
+    if not isinstance(quirk, list) or any(not isinstance(q, str) or q not in values for q in quirk):
         rep.error("REPLAY-JSON", f"{QUIRK_FIRST_ELEMENT}: names of fields in the dump expected",
-                  Location(shown))
+                  at(doc))
         quirk = []
     release = None
     if doc.get("release"):
         try:
             release = Release.parse(str(doc["release"]))
         except ValueError as exc:
-            rep.error("REPLAY-JSON", f"release: {exc}", Location(shown))
+            rep.error("REPLAY-JSON", f"release: {exc}", at(doc))
     present = tuple(f for f in cat.fields if f.name in values)
     return Module(str(doc.get("module") or name), release, present, values, frozenset(quirk))
 
