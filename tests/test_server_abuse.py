@@ -420,7 +420,7 @@ def test_a_second_server_does_not_hang_on_a_stopped_one(tmp_path):
         assert 100 < len(queued) < 1000
         second = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", PROFILE,
                                  "serve", "--unix", str(path)], capture_output=True, text=True,
-                                timeout=60)
+                                cwd=ROOT, timeout=60)
         assert (second.returncode, second.stdout) == (2, "")
         assert second.stderr == (f"tdx-codegen: error: --unix {path}: another server is listening "
                                  "there (it accepts no connections: stopped or overloaded)\n")

@@ -12,6 +12,8 @@ import pytest
 
 from codegen.cli import main
 
+SCHEMA = Path(__file__).resolve().parent.parent / "schema"
+
 
 def run(capsys, *argv, stdin: str | None = None, monkeypatch=None):
     if stdin is not None:
@@ -161,7 +163,8 @@ def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
     good = b'{"leaf": 34, "rdx": "0x9900000100000004"}\n'
     lines = [good, b"[" * 100000 + b"]" * 100000 + b"\n", b'{"leaf": 34, "rdx": "\xff\xfe"}\n',
              '{"leaf": 34, "rdx": "0x\u0661"}\n'.encode(), good]
-    run = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", "2.0.08", "batch"],
+    run = subprocess.run([sys.executable, "-m", "codegen", "sim", "--schema", str(SCHEMA),
+                          "--profile", "2.0.08", "batch"],
                          input=b"".join(lines), capture_output=True, timeout=60)
     answer = {"rax": "0x0000000000000000", "rdx": "0x9900000300000006", "r8": "0x0000000000000014"}
     assert (run.returncode, run.stderr) == (1, b"")
@@ -176,12 +179,11 @@ def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
 
 def dump_with(tmp_path, edit) -> Path:
     """A 1.5.01 dump as sim dump writes it, passed through edit(doc) -> text."""
-    from codegen.cli.common import DEFAULT_SCHEMA
     from codegen.sim.profile import dump_json, load_profile, resolve
     from codegen.sim.simulator import Simulator
     from codegen.spec.compiler import compile_or_raise
 
-    sim = Simulator(load_profile(resolve("1.5.01", DEFAULT_SCHEMA), compile_or_raise(DEFAULT_SCHEMA)))
+    sim = Simulator(load_profile(resolve("1.5.01", SCHEMA), compile_or_raise(SCHEMA)))
     path = tmp_path / "m.json"
     path.write_bytes(edit(json.loads(dump_json(sim))))
     return path
@@ -209,7 +211,7 @@ def _set(doc, key, value):
 def test_replay_json_errors_are_located(tmp_path, monkeypatch, capsys, edit, message):
     path = dump_with(tmp_path, edit)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "sim", "--replay", str(path), "walk")
+    code, out, err = run(capsys, "sim", "--schema", str(SCHEMA), "--replay", str(path), "walk")
     assert (code, out) == (1, "")
     assert err == message + "\n1 error, 0 warnings\n"
 
@@ -217,6 +219,6 @@ def test_replay_json_errors_are_located(tmp_path, monkeypatch, capsys, edit, mes
 def test_replay_file_that_is_a_symlink_loop(tmp_path, monkeypatch, capsys):
     (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "sim", "--replay", "loop.json", "walk")
+    code, out, err = run(capsys, "sim", "--schema", str(SCHEMA), "--replay", "loop.json", "walk")
     assert (code, out) == (1, "")
     assert err == "loop.json: error[READ-ERROR]: Too many levels of symbolic links\n1 error, 0 warnings\n"

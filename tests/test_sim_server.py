@@ -169,7 +169,8 @@ def test_connections_beyond_max_clients_are_closed(tmp_path):
 
 def serve_unix(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", "1.5.01", "serve",
-                           "--unix", str(path)], capture_output=True, text=True, timeout=60)
+                           "--unix", str(path)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
 
 
 def test_stale_socket_file_is_replaced_and_a_live_one_refused(tmp_path):
