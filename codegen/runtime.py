@@ -303,12 +303,10 @@ class RdallSource(Source):
         """Name of the field a start id points into, for error messages."""
         if field_id == fieldid.NULL_ID:
             return "the first field"
-        class_code, field_code = fieldid.key(field_id)
-        for f in self.fields.values():
-            f_class, f_code = fieldid.key(f.id)
-            if f_class == class_code and 0 <= field_code - f_code < f.num_fields * f.num_elements:
-                return f.name
-        return "an unknown field"
+        table = sorted(self.fields.values(), key=lambda f: fieldid.key(f.id))
+        found = fieldid.find_entry([fieldid.key(f.id) for f in table],
+                                   [f.num_fields * f.num_elements for f in table], field_id)
+        return "an unknown field" if found is None else table[found[0]].name
 
     def element(self, f: Field, index: int) -> int | None:
         class_code, field_code = fieldid.key(f.id)

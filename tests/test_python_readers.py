@@ -1,9 +1,9 @@
-"""The generated Python readers (tdx_metadata) and their runtime, against a fake TDX module.
+"""The generated Python readers (tdx_metadata) and their runtime, against the simulator.
 
-FakeModule answers TDH.SYS.RD and TDH.SYS.RDALL the way TDX_ABI.md sections
-3 and 4 describe (next-id rule, sequence merging, paging with
-TDX_METADATA_LIST_OVERFLOW); it is built from the package's own field
-tables, so a test chooses which fields the module has and their values.
+A test chooses which fields the simulated module has and their values
+(module()); the simulator (codegen.sim) answers TDH.SYS.RD and TDH.SYS.RDALL
+with the module's next-id rule, sequence merging and paging with
+TDX_METADATA_LIST_OVERFLOW, and Recorder notes the calls the readers make.
 """
 
 from __future__ import annotations
@@ -23,112 +23,53 @@ from codegen.abi import fieldid
 from codegen.abi import rdall_list
 from codegen import runtime
 from codegen.abi import status
+from codegen.sim.simulator import Module, Simulator
 from codegen.spec.compiler import compile_or_raise
 from codegen.emitters import EmitContext, python_readers
 
-# -- a fake TDX module -----------------------------------------------------------
-
 SHIPPED_SCHEMA = Path(__file__).resolve().parent.parent / "schema"
+CATALOGUE = compile_or_raise(SHIPPED_SCHEMA)
+
+# -- a simulated module of the test's choosing -------------------------------------
 
 
-class FakeModule:
-    """Global metadata of one module: its table entries and element values."""
+class Recorder(Simulator):
+    """The simulator, noting every rd()/rdall() the readers make; `fail` answers a
+    status for one exact id instead (a single element, unlike Simulator.inject)."""
 
-    def __init__(self, fields, values: dict[str, object], page_size: int = rdall_list.PAGE_SIZE):
-        self.entries = sorted(fields, key=lambda f: fieldid.key(f.id))
-        self.page_size = page_size
-        self.values = {}  # element key -> value
-        self.calls = []
-        for f in self.entries:
-            given = values.get(f.name, 0)
-            flat = given if isinstance(given, list) else [given]
-            flat = [v for item in flat for v in (item if isinstance(item, tuple) else (item,))]
-            for k in range(f.num_fields * f.num_elements):
-                self.values[fieldid.key(fieldid.element_id(f.id, k))] = flat[k] if k < len(flat) else 0
-        self.fail = {}  # element id -> status to answer instead
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.calls: list[tuple[str, int]] = []
+        self.fail: dict[int, int] = {}
 
-    def _find(self, fid):
-        cls, code = fieldid.key(fid)
-        for i, f in enumerate(self.entries):
-            fcls, fcode = fieldid.key(f.id)
-            if fcls == cls and 0 <= code - fcode < f.num_fields * f.num_elements:
-                return i, code - fcode
-        return None
+    def rd(self, field_id):
+        self.calls.append(("rd", field_id))
+        if field_id in self.fail:
+            return self.fail[field_id], fieldid.NULL_ID, 0
+        return super().rd(field_id)
 
-    @staticmethod
-    def _mask(f, value):
-        return value & ((1 << 8 * f.element_size) - 1)
-
-    def rd(self, fid):
-        self.calls.append(("rd", fid))
-        if fid in self.fail:
-            return self.fail[fid], fieldid.NULL_ID, 0
-        fid &= ~fieldid.CONTEXT_MASK
-        if fid == fieldid.NULL_ID & ~fieldid.CONTEXT_MASK:
-            return status.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT, self.entries[0].id, 0
-        found = None if fid & (fieldid.RESERVED_MASK | fieldid.LAST_MASK) else self._find(fid)
-        if found is None:
-            return status.TDX_METADATA_FIELD_ID_INCORRECT, fieldid.NULL_ID, 0
-        i, offset = found
-        f = self.entries[i]
-        if offset + 1 < f.num_fields * f.num_elements:
-            next_id = fid + 1
-        else:
-            next_id = self.entries[i + 1].id if i + 1 < len(self.entries) else fieldid.NULL_ID
-        return status.TDX_SUCCESS, next_id, self._mask(f, self.values[fieldid.key(fid)])
-
-    def _fields_from(self, start):
-        """(table id, elements per field, values) of every field from start on."""
-        first = 0
-        if start != fieldid.NULL_ID:
-            found = self._find(start & ~fieldid.CONTEXT_MASK)
-            if found is None:
-                return None
-            first, offset = found
-            f = self.entries[first]
-            if offset % f.num_elements or fieldid.element_size(start) != f.element_size:
-                return None
-            out = self._fields_of(f, offset // f.num_elements)
-            return out + [x for e in self.entries[first + 1:] for x in self._fields_of(e, 0)]
-        return [x for e in self.entries for x in self._fields_of(e, 0)]
-
-    def _fields_of(self, f, from_field):
-        return [(fieldid.element_id(f.id, i * f.num_elements), f.num_elements,
-                 [self._mask(f, self.values[fieldid.key(fieldid.element_id(f.id, i * f.num_elements + e))])
-                  for e in range(f.num_elements)])
-                for i in range(from_field, f.num_fields)]
-
-    def rdall(self, start):
-        self.calls.append(("rdall", start))
-        if start in self.fail:
-            return self.fail[start], fieldid.NULL_ID, b""
-        todo = self._fields_from(start)
-        if todo is None:
-            return status.TDX_METADATA_FIELD_ID_INCORRECT, fieldid.NULL_ID, b""
-        sequences, used = [], rdall_list.HEADER_SIZE  # [first id, elements, fields, values]
-        for n, (fid, elements, vals) in enumerate(todo):
-            last = sequences[-1] if sequences else None
-            joins = last is not None and fieldid.key(fid) == (
-                fieldid.key(last[0])[0], fieldid.key(last[0])[1] + last[2] * elements) \
-                and last[1] == elements and fieldid.element_size(last[0]) == fieldid.element_size(fid)
-            need = 8 * elements + (0 if joins else rdall_list.HEADER_SIZE)
-            if used + need > self.page_size:
-                return status.TDX_METADATA_LIST_OVERFLOW, fid, self._page(sequences)
-            used += need
-            if joins:
-                last[2] += 1
-                last[3].extend(vals)
-            else:
-                sequences.append([fid, elements, 1, list(vals)])
-        return status.TDX_SUCCESS, fieldid.NULL_ID, self._page(sequences)
-
-    @staticmethod
-    def _page(sequences):
-        return rdall_list.pack([(rdall_list.sequence_header(fid, fields, elements), vals)
-                            for fid, elements, fields, vals in sequences])
+    def rdall(self, field_id):
+        self.calls.append(("rdall", field_id))
+        return super().rdall(field_id)
 
 
-# A 1.5.01-like module (TDX_ABI.md section 6): no field first seen later.
+def module(values: dict[str, object], without=(), catalogue=CATALOGUE, page_size=None, **kw):
+    """A module with the catalogue's fields of the readers' package, less `without`;
+    values by name: an integer, a list, or a list of tuples (several elements)."""
+    fields = tuple(f for f in catalogue.fields if f.name not in without
+                   and (catalogue is not CATALOGUE or f.name in md.FIELDS))
+    flat = {}
+    for f in fields:
+        given = values.get(f.name, 0)
+        items = given if isinstance(given, list) else [given]
+        vals = [v for item in items for v in (item if isinstance(item, tuple) else (item,))]
+        flat[f.name] = tuple(vals[:f.num_ids] + [0] * (f.num_ids - len(vals)))
+    if page_size is not None:
+        kw["list_size"] = page_size
+    return Recorder(Module("test", None, fields, flat), **kw)
+
+
+# A 1.5.01-like module: no field first seen later.
 FEATURES_1_5_01 = 0xF0FBF  # bits 0-5, 7-11, 16-19: TD_PRESERVING and NO_RBP_MOD set
 PROFILE_1_5_01 = {
     "NUM_PKGS": 2, "PKG_FMS": [0x806F8, 0x806F8],
@@ -166,14 +107,12 @@ LATER_FIELDS = {"MAX_VCPUS_PER_TD", "MIN_VIRT_MAXPA", "MAX_EVENT_FILTERS",
                 "EXT_REQUIRED"}
 
 
-def module_1_5_01(**kw) -> FakeModule:
-    return FakeModule([f for f in md.FIELDS.values() if f.name not in LATER_FIELDS],
-                      PROFILE_1_5_01, **kw)
+def module_1_5_01(**kw) -> Recorder:
+    return module(PROFILE_1_5_01, LATER_FIELDS, **kw)
 
 
-def module_2_0(**kw) -> FakeModule:
-    return FakeModule([f for f in md.FIELDS.values() if f.name not in {
-        "MEMORY_POOL_REQUIRED_PAGES", "EXT_REQUIRED"}], PROFILE_2_0, **kw)
+def module_2_0(**kw) -> Recorder:
+    return module(PROFILE_2_0, {"MEMORY_POOL_REQUIRED_PAGES", "EXT_REQUIRED"}, **kw)
 
 
 # -- reading ---------------------------------------------------------------------
@@ -250,7 +189,7 @@ def test_struct_readers_take_a_backend_and_read_gates_on_demand():
     assert md.read_handoff(fake).num_handoff_pages == 4
     assert fake.calls[0] == ("rd", md.FIELDS["TDX_FEATURES0"].id)
     fake = module_1_5_01()
-    fake.values[fieldid.key(md.FIELDS["TDX_FEATURES0"].id)] = 0
+    fake.set_value("TDX_FEATURES0", 0)
     assert md.read_handoff(fake) is None
     assert fake.calls == [("rd", md.FIELDS["TDX_FEATURES0"].id)]  # no handoff id was read
 
@@ -265,11 +204,11 @@ def test_a_source_is_one_snapshot_shared_by_struct_readers():
 
 
 def test_values_are_masked_to_the_element_size():
-    class Wide(FakeModule):  # a backend that does not mask R8
+    class Wide(Recorder):  # a backend that does not mask R8
         def rd(self, fid):
             st, nxt, value = super().rd(fid)
             return st, nxt, value | 0xABCD0000 if fid == md.FIELDS["MAX_TDMRS"].id else value
-    assert md.read_tdmr(Wide(module_1_5_01().entries, PROFILE_1_5_01)).max_tdmrs == 64
+    assert md.read_tdmr(Wide(module_1_5_01().module)).max_tdmrs == 64
 
 
 # -- errors ----------------------------------------------------------------------
@@ -278,7 +217,7 @@ def test_values_are_masked_to_the_element_size():
 def test_an_error_status_names_status_field_and_id():
     fake = module_1_5_01()
     fid = md.FIELDS["MAX_TDMRS"].id
-    fake.fail[fid] = status.TDX_SYS_BUSY
+    fake.inject("MAX_TDMRS", status.TDX_SYS_BUSY)
     with pytest.raises(md.SeamcallError) as exc:
         md.read_all_rd(fake)
     e = exc.value
@@ -297,11 +236,11 @@ def test_an_error_inside_an_array_names_the_element_id():
 
 
 def test_a_required_field_the_module_lacks_is_an_error_on_both_paths():
-    fields = [f for f in md.FIELDS.values() if f.name not in LATER_FIELDS | {"MAX_MIGS"}]
+    without = LATER_FIELDS | {"MAX_MIGS"}
     with pytest.raises(md.SeamcallError) as rd:
-        md.read_all_rd(FakeModule(fields, PROFILE_1_5_01))
+        md.read_all_rd(module(PROFILE_1_5_01, without))
     with pytest.raises(md.SeamcallError) as rdall:
-        md.read_all_rdall(FakeModule(fields, PROFILE_1_5_01))
+        md.read_all_rdall(module(PROFILE_1_5_01, without))
     assert str(rd.value) == ("TDH.SYS.RD reading MAX_MIGS (0xA000000100000010) failed: "
                              "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000)")
     assert str(rdall.value) == ("TDH.SYS.RDALL reading MAX_MIGS (0xA000000100000010) failed: "
@@ -310,8 +249,7 @@ def test_a_required_field_the_module_lacks_is_an_error_on_both_paths():
 
 
 def test_an_rdall_error_status_names_where_the_list_started():
-    fake = module_1_5_01()
-    fake.fail[fieldid.NULL_ID] = status.TDX_SYS_LP_INIT_NOT_DONE
+    fake = module_1_5_01(lp_init=False)
     with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RDALL reading the first field "
                        r"\(0xFFFFFFFFFFFFFFFF\) failed: TDX_SYS_LP_INIT_NOT_DONE"):
         md.read_all_rdall(fake)
@@ -320,7 +258,7 @@ def test_an_rdall_error_status_names_where_the_list_started():
 @pytest.mark.parametrize("path", ["rd", "rdall"])
 def test_a_count_above_the_capacity_is_refused(path):
     fake = module_1_5_01()
-    fake.values[fieldid.key(md.FIELDS["NUM_CPUID_CONFIG"].id)] = 129
+    fake.set_value("NUM_CPUID_CONFIG", 129)
     with pytest.raises(md.CountError) as exc:
         (md.read_all_rd if path == "rd" else md.read_all_rdall)(fake)
     assert str(exc.value) == "NUM_CPUID_CONFIG = 129 exceeds the capacity of CPUID_CONFIG_LEAVES (128)"
@@ -328,13 +266,13 @@ def test_a_count_above_the_capacity_is_refused(path):
 
 
 def test_a_malformed_rdall_page_is_a_list_error():
-    class Truncated(FakeModule):
+    class Truncated(Recorder):
         def rdall(self, start):
             st, nxt, page = super().rdall(start)
             return st, nxt, page[:100]
     with pytest.raises(md.ListError, match=r"^TDH.SYS.RDALL page starting at the first field "
                        r"\(0xFFFFFFFFFFFFFFFF\): list header says 3\d\d\d bytes used in a 100-byte page$"):
-        md.read_all_rdall(Truncated(module_1_5_01().entries, PROFILE_1_5_01))
+        md.read_all_rdall(Truncated(module_1_5_01().module))
 
 
 def test_an_overflow_without_progress_is_a_list_error():
@@ -462,11 +400,12 @@ description = "Read from 1.5.06 on."
 
 
 def test_a_release_gate_compares_the_module_version(tmp_path):
-    pkg = generate(tmp_path, mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED))
+    schema = mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED)
+    pkg, catalogue = generate(tmp_path, schema), compile_or_raise(schema)
     assert pkg.MINI_FIELDS[0].gate == runtime.Gate("release >= 1.5.06", release=0x010506)
     values = {"MAJOR_VERSION": 1, "MINOR_VERSION": 5, "MAX_TDMRS": 64}
     for update, expect in ((5, None), (6, 64), (8, 64)):
-        fake = FakeModule(pkg.FIELDS.values(), {**values, "UPDATE_VERSION": update})
+        fake = module({**values, "UPDATE_VERSION": update}, catalogue=catalogue)
         assert pkg.read_all_rd(fake).mini.max_tdmrs == expect
         assert pkg.read_all_rdall(fake).mini.max_tdmrs == expect
 
@@ -516,9 +455,7 @@ def read_mini(source) -> TdxSysInfoMini:
 
 def simulator(profile: str, **kw):
     from codegen.sim.profile import load_profile, resolve
-    from codegen.sim.simulator import Simulator
-    catalogue = compile_or_raise(SHIPPED_SCHEMA)
-    return Simulator(load_profile(resolve(profile, SHIPPED_SCHEMA), catalogue), **kw)
+    return Simulator(load_profile(resolve(profile, SHIPPED_SCHEMA), CATALOGUE), **kw)
 
 
 @pytest.mark.parametrize("profile", ["1.5.01", "1.5.06+f97a493", "2.0.08"])

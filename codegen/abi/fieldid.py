@@ -16,6 +16,7 @@ Layout (64 bits):
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 from codegen import chars
@@ -155,6 +156,21 @@ def size_code(size_bytes: int) -> int:
 def element_id(base_id: int, index: int) -> int:
     """Id of element `index` (field * elements + element) of an entry."""
     return base_id + index  # FIELD_CODE is the low bits; callers bound index
+
+
+def find_entry(keys, sizes, field_id: int) -> tuple[int, int] | None:
+    """(index, element offset) of the table entry holding field_id, or None.
+
+    keys are the entries' key() in ascending order and sizes[i] the element
+    ids entry i covers (fields * elements); bit 63 and the size code of
+    field_id play no part.  The one lookup of an id in a table: the model,
+    the simulator and the readers' messages all ask it.
+    """
+    k = key(field_id)
+    i = bisect_right(keys, k) - 1
+    if i < 0 or keys[i][0] != k[0] or k[1] - keys[i][1] >= sizes[i]:
+        return None
+    return i, k[1] - keys[i][1]
 
 
 def explain(field_id: int) -> list[tuple[str, str, int]]:

@@ -2,33 +2,30 @@
 
 The behaviour is the TDX module's, as Intel's ABI specification gives it
 for these two leaves; the check order below is the module's (dispatcher,
-then handler).  The simulator serves a Module
-(the fields one release's table has, and their element values) built
-from the validated Catalogue by codegen.sim.profile; it never reads TOML
-and never imports the generated readers.
+then handler).  The simulator serves a Module (the fields one release's
+table has, and their element values) built from the validated Catalogue
+by codegen.sim.profile; it never reads TOML and never imports the
+generated readers.
 
-Physical memory is simulated too: RDALL writes its list into a sparse
-page store, and only into pages that pass the module's address checks.
-Address layout modelled (documented in docs/sim-protocol.md):
-
-    bits 51:46  HKID (key id); key ids >= first_private_keyid (default 32,
-                i.e. bit 51 set) are TDX private key ids and are refused
-    SEAMRR      [0x80000000, 0x82000000) is the module's own memory
-    >= 2^52     beyond the maximum physical address
+Physical memory is simulated too (codegen.sim.memory): RDALL writes its
+list into a sparse page store, and only into pages that pass the module's
+address checks.
 """
 
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
 from codegen.abi import fieldid
 from codegen.abi import rdall_list
 from codegen.abi import status as st
-from codegen.spec.model import Field, find_entry
+from codegen.spec.model import Field
 from codegen.abi.release import Release
+from codegen.sim.memory import PhysicalMemory
+
+__all__ = ["Backend", "Fault", "Module", "PhysicalMemory", "Regs", "Simulator"]
 
 NULL_ID = fieldid.NULL_ID
 MASK64 = fieldid.MASK64
@@ -68,50 +65,6 @@ class Fault:
     """An injected status: for every call (key None) or calls touching one entry."""
     status: int
     count: int | None = None                   # times left; None: always
-
-
-class PhysicalMemory:
-    """Sparse 4 KB pages plus the module's checks on a page address."""
-
-    def __init__(self, *, max_pa_bits: int = 52, hkid_bits: int = 6,
-                 first_private_keyid: int = 32, seamrr: tuple[int, int] = (0x80000000, 0x2000000),
-                 max_pages: int = 1024):
-        self.max_pa_bits, self.hkid_bits = max_pa_bits, hkid_bits
-        self.first_private_keyid, self.seamrr = first_private_keyid, seamrr
-        self.hkid_shift = max_pa_bits - hkid_bits
-        self.max_pages = max_pages             # least recently used pages are dropped
-        self.pages: OrderedDict[int, bytearray] = OrderedDict()
-
-    def keyid(self, addr: int) -> int:
-        return (addr >> self.hkid_shift) & ((1 << self.hkid_bits) - 1)
-
-    def physical(self, addr: int) -> int:
-        return addr & ((1 << self.hkid_shift) - 1)
-
-    def page_ok(self, addr: int) -> bool:
-        """4 KB aligned, below 2^max_pa_bits, shared key id, outside SEAMRR."""
-        if addr % rdall_list.PAGE_SIZE or addr >> self.max_pa_bits:
-            return False
-        if self.keyid(addr) >= self.first_private_keyid:
-            return False
-        base, size = self.seamrr
-        pa = self.physical(addr)
-        return not (pa < base + size and base < pa + rdall_list.PAGE_SIZE)
-
-    def page(self, addr: int) -> bytearray:
-        """The page at addr, created zeroed on first use."""
-        pa = self.physical(addr)
-        page = self.pages.pop(pa, None)
-        if page is None:
-            page = bytearray(rdall_list.PAGE_SIZE)
-            while len(self.pages) >= self.max_pages:
-                self.pages.popitem(last=False)
-        self.pages[pa] = page
-        return page
-
-    def read(self, addr: int, length: int = rdall_list.PAGE_SIZE) -> bytes:
-        page = self.pages.get(self.physical(addr))
-        return bytes(page[:length]) if page is not None else bytes(length)
 
 
 def _is_null(field_id: int) -> bool:
@@ -166,6 +119,7 @@ class Simulator(Backend):
         self.memory = memory or PhysicalMemory()
         self.fields = module.fields
         self._keys = [f.key for f in self.fields]
+        self._sizes = [f.num_ids for f in self.fields]
         self._index = {f.name: i for i, f in enumerate(self.fields)}
         self.values = {f.name: list(module.values[f.name]) for f in self.fields}
         self.faults: dict[str | None, Fault] = {}
@@ -239,7 +193,7 @@ class Simulator(Backend):
     # -- lookups -------------------------------------------------------------
     def _locate(self, field_id: int) -> tuple[int, int] | None:
         """(entry index, element offset) of the present entry holding field_id's key."""
-        return find_entry(self.fields, self._keys, field_id)
+        return fieldid.find_entry(self._keys, self._sizes, field_id)
 
     def _readable_from(self, i: int) -> int | None:
         """First host-readable entry at index i or later."""

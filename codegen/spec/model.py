@@ -8,7 +8,6 @@ other fields), so no emitter re-derives them.  Standard library only.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 
 from codegen.abi import fieldid
@@ -168,23 +167,6 @@ class Field:
         return fieldid.element_id(self.id, field_index * self.num_elements + element)
 
 
-def find_entry(fields, keys, field_id: int) -> tuple[int, int] | None:
-    """(index into fields, element offset) of the entry holding field_id, or None.
-
-    fields are sorted by (class, field code) and keys are their Field.key;
-    bit 63 and the size code of field_id play no part (the lookup key).
-    """
-    key = fieldid.key(field_id)
-    i = bisect.bisect_right(keys, key) - 1
-    if i < 0:
-        return None
-    f = fields[i]
-    offset = key[1] - f.field_code
-    if f.class_code != key[0] or offset >= f.num_ids:
-        return None
-    return i, offset
-
-
 @dataclass(frozen=True)
 class Struct:
     name: str                    # member of struct tdx_sys_info
@@ -233,6 +215,7 @@ class Catalogue:
     releases: tuple[ModuleRelease, ...] = ()   # of the profiles, by release then name
     # Derived from the tuples above, never passed in: dataclasses.replace() builds them anew.
     _keys: tuple = field(init=False, repr=False, compare=False)
+    _sizes: tuple = field(init=False, repr=False, compare=False)
     _index: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -241,6 +224,7 @@ class Catalogue:
         index.update({("struct", s.name): s for s in self.structs})
         index.update({("class", c.code): c for c in self.classes})
         object.__setattr__(self, "_keys", tuple(f.key for f in self.fields))
+        object.__setattr__(self, "_sizes", tuple(f.num_ids for f in self.fields))
         object.__setattr__(self, "_index", index)
 
     # -- lookups ---------------------------------------------------------
@@ -261,7 +245,7 @@ class Catalogue:
 
     def locate(self, field_id: int) -> tuple[Field, int, int] | None:
         """(field, field index, element) holding field_id's (class, code), or None."""
-        found = find_entry(self.fields, self._keys, field_id)
+        found = fieldid.find_entry(self._keys, self._sizes, field_id)
         if found is None:
             return None
         f = self.fields[found[0]]
