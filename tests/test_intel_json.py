@@ -96,33 +96,45 @@ def test_reconcile_passes_when_every_difference_is_explained():
     code, lines = reconcile_lines(NEW)
     conf = SCHEMA / "19-td-configurability.toml"
     ext = SCHEMA / "31-module-extensions.toml"
-    unverified = ("unverified: field id and size taken from kernel patch only; not "
-                  "cross-checked against Intel source")
+    mig = SCHEMA / "20-migration.toml"
+    unverified = ("unverified: id and size from Intel's global_metadata JSON only; in no "
+                  "published module field table")
     at = {n: table_line(conf, n) for n in ("CPUID_CONFIG_LEAVES", "CPUID_CONFIG_VALUES")}
+    scan = [f"explained: {name}: only in the schema ({fid}) [schema/20-migration.toml:"
+            f"{table_line(mig, name)}]: not in this JSON's release 2.0.08: first in 1.5.34 on the "
+            "1.5 line and 2.0.18" for name, fid in (
+                ("NUM_MEM_SCAN_CONTROL_PAGES", "0xA000000000000030"),
+                ("MAX_MEM_SCAN_RANGES", "0xA000000100000031"),
+                ("NUM_MEM_SCAN_CONTEXTS", "0xA000000100000032"))]
     assert code == 0
     assert lines == [
-        f"reconcile with {NEW} (release 2.0.08): 74 schema fields, 72 JSON fields",
+        f"reconcile with {NEW} (release 2.0.08): 77 schema fields, 72 JSON fields",
         f"explained: CPUID_CONFIG_LEAVES: capacity: schema 128, JSON 32 "
         f"[schema/19-td-configurability.toml:{at['CPUID_CONFIG_LEAVES']} / {NEW}:624]: "
         f"{CPUID_REASON}",
         f"explained: CPUID_CONFIG_VALUES: capacity: schema 128, JSON 32 "
         f"[schema/19-td-configurability.toml:{at['CPUID_CONFIG_VALUES']} / {NEW}:638]: "
         f"{CPUID_REASON}",
+        *scan,
         f"explained: MEMORY_POOL_REQUIRED_PAGES: only in the schema (0x3100000100000000) "
         f"[schema/31-module-extensions.toml:{table_line(ext, 'MEMORY_POOL_REQUIRED_PAGES')}]: "
         f"{unverified}",
         f"explained: EXT_REQUIRED: only in the schema (0x3100000000000001) "
         f"[schema/31-module-extensions.toml:{table_line(ext, 'EXT_REQUIRED')}]: {unverified}",
-        "4 difference(s): 4 explained, 0 unexplained"]
+        "7 difference(s): 7 explained, 0 unexplained"]
 
 
 def test_reconcile_older_release_explains_later_fields():
     code, lines = reconcile_lines(OLD)
     assert code == 0
-    assert lines[-1] == "11 difference(s): 11 explained, 0 unexplained"
+    assert lines[-1] == "14 difference(s): 14 explained, 0 unexplained"
     assert lines[3].startswith("explained: MAX_VCPUS_PER_TD: only in the schema "
                                "(0x9900000100000008) [schema/19-td-configurability.toml:")
-    assert lines[3].endswith("]: first in 1.5.05, after this JSON's release 1.5.01")
+    assert lines[3].endswith("]: not in this JSON's release 1.5.01: first in 1.5.05")
+    # fields the 2.0 line gained first, and those the lines gained at different releases
+    assert lines[8].endswith("]: not in this JSON's release 1.5.01: first in 2.0.02")
+    assert lines[5].endswith("]: not in this JSON's release 1.5.01: first in 1.5.34 on the "
+                             "1.5 line and 2.0.04")
 
 
 def test_reconcile_reports_unexplained_differences():

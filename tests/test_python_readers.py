@@ -458,7 +458,7 @@ def simulator(profile: str, **kw):
     return Simulator(load_profile(resolve(profile, SHIPPED_SCHEMA), CATALOGUE), **kw)
 
 
-@pytest.mark.parametrize("profile", ["1.5.01", "1.5.06+f97a493", "2.0.08"])
+@pytest.mark.parametrize("profile", ["1.5.01", "1.5.34", "2.0.08"])
 @pytest.mark.parametrize("list_size", [rdall_list.PAGE_SIZE, 512])
 def test_rd_and_rdall_agree_on_the_simulator(profile, list_size):
     by_rd = md.read_all_rd(simulator(profile))

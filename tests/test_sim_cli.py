@@ -130,7 +130,7 @@ def test_dump_and_replay(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv,message", [
     (["sim", "walk"], "tdx-codegen: error: give --profile NAME|FILE or --replay FILE (profiles: "
-                      "1.5.01, 1.5.06+f97a493, 2.0.08)\n"),
+                      "1.5.01, 1.5.05, 1.5.06, 1.5.34, 2.0.02, 2.0.04, 2.0.08, 2.0.18)\n"),
     (["sim", "--profile", "9.9", "walk"], "tdx-codegen: error: no profile '9.9' ("),
     (["sim", "--profile", "1.5.01"], "tdx-codegen: error: sim needs a subcommand: rd, rdall, walk, "
                                      "dump, serve or batch\n"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from codegen.abi import fieldid
+from codegen.abi.release import Release
 from codegen.spec.compiler import compile_or_raise
 from codegen.spec.diagnostics import format_text
 from codegen.sim import profile
@@ -30,17 +32,30 @@ def errors_of(tmp_path, monkeypatch, catalogue, text: str, name="p.toml") -> str
     return format_text(exc.value.diagnostics)
 
 
-@pytest.mark.parametrize("name,fields,release", [
-    ("1.5.01", 65, "1.5.01"), ("1.5.06+f97a493", 70, "1.5.06+f97a493"), ("2.0.08", 72, "2.0.08")])
-def test_shipped_profiles(catalogue, name, fields, release):
+RELEASES = ["1.5.01", "1.5.05", "1.5.06", "1.5.34", "2.0.02", "2.0.04", "2.0.08", "2.0.18"]
+
+
+def test_a_profile_per_release():
+    assert profile.profile_names(ROOT / "schema") == RELEASES
+
+
+@pytest.mark.parametrize("name", RELEASES)
+def test_shipped_profiles(catalogue, name):
+    """Each profile models its release's table: named for it, saying where the number is from."""
     m = profile.load_profile(PROFILES / f"{name}.toml", catalogue)
-    assert (len(m.fields), str(m.release)) == (fields, release)
-    assert {f.name for f in m.fields} == {f.name for f in catalogue.fields
-                                         if f.since is not None and str(f.since) <= release}
+    assert str(m.release) == name and m.name == name
+    assert m.fields == catalogue.fields_of(Release.parse(name))
     assert "EXT_REQUIRED" not in m.values and "MEMORY_POOL_REQUIRED_PAGES" not in m.values
     assert m.first_element_only == (frozenset({"CPUID_CONFIG_VALUES"}) if name == "1.5.01"
                                     else frozenset())
+    major, minor, update = (int(x) for x in name.split("."))
+    assert (m.values["MAJOR_VERSION"], m.values["MINOR_VERSION"], m.values["UPDATE_VERSION"]) \
+        == ((major,), (minor,), (update,))
     assert m.values["VENDOR_ID"] == (0x8086,)
+    head = tomllib.loads((PROFILES / f"{name}.toml").read_text())["profile"]
+    assert head["source"].startswith("intel/tdx-module proj_defs.mk at commit ")
+    assert head["table"].startswith("intel/tdx-module include/auto_gen")
+    assert head["table"].endswith(f" ({len(m.fields)} entries)")
 
 
 def test_values_from_tdx_abi_section_6(catalogue):
@@ -69,7 +84,7 @@ VENDOR_ID = [0x8086]
 CPUID_CONFIG_VALUES = [[1, 2], [3]]
 """
     assert errors_of(tmp_path, monkeypatch, catalogue, text) == """\
-p.toml:3:1: error[PROFILE-KEY]: unknown key 'colour' in [profile] (expected release, description)
+p.toml:3:1: error[PROFILE-KEY]: unknown key 'colour' in [profile] (expected release, description, source, table)
     3 | colour = "blue"
       | ^~~~~~
 p.toml:6:1: error[PROFILE-FIELD]: unknown field 'NUM_CMR' (did you mean NUM_CMRS?)
@@ -81,7 +96,7 @@ p.toml:7:12: error[PROFILE-VALUE]: 0x10000 does not fit NUM_CMRS's 2-byte elemen
 p.toml:8:12: error[PROFILE-CAPACITY]: 33 values given but CMR_BASE has 32 fields
     8 | CMR_BASE = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32]
       |            ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-p.toml:9:1: error[PROFILE-RELEASE-FIELD]: MAX_VCPUS_PER_TD is first in release 1.5.05: a 1.5.01 module does not have it
+p.toml:9:1: error[PROFILE-RELEASE-FIELD]: MAX_VCPUS_PER_TD is first in 1.5.05: a 1.5.01 module does not have it
     9 | MAX_VCPUS_PER_TD = 4
       | ^~~~~~~~~~~~~~~~
 p.toml:10:1: error[PROFILE-RELEASE-FIELD]: EXT_REQUIRED is in no public module release: a 1.5.01 module does not have it
@@ -153,6 +168,35 @@ def test_profile_errors(tmp_path, monkeypatch, catalogue, text, expected):
     assert errors_of(tmp_path, monkeypatch, catalogue, text) == expected
 
 
+def test_profile_of_a_table_gives_every_field_of_its_release(tmp_path, monkeypatch, catalogue):
+    """PROFILE-FIELD-SET: with table = ..., [values] names exactly the release's fields."""
+    text = (PROFILES / "2.0.18.toml").read_text()
+    for name in ("MAX_MEM_SCAN_RANGES", "GUEST_GPA_ATTR_MASK"):
+        text = "".join(line for line in text.splitlines(True) if not line.startswith(name + " "))
+    text = text.replace("MAX_MIGS = 512\n", "MAX_MIGS = 512\nEXT_REQUIRED = 1\n")
+    errors = errors_of(tmp_path, monkeypatch, catalogue, text)
+    at = {n: 1 + next(i for i, line in enumerate(text.splitlines()) if line.startswith(n))
+          for n in ("table", "EXT_REQUIRED")}
+    table_line = text.splitlines()[at["table"] - 1]
+    assert errors == f"""\
+p.toml:{at["table"]}:9: error[PROFILE-FIELD-SET]: a 2.0.18 module has 75 fields but [values] gives 73: the profile models a module table (table = ...), so give GUEST_GPA_ATTR_MASK, MAX_MEM_SCAN_RANGES
+{at["table"]:>5} | {table_line}
+      |         ^{"~" * (len(table_line) - 9)}
+p.toml:{at["EXT_REQUIRED"]}:1: error[PROFILE-RELEASE-FIELD]: EXT_REQUIRED is in no public module release: a 2.0.18 module does not have it
+{at["EXT_REQUIRED"]:>5} | EXT_REQUIRED = 1
+      | ^~~~~~~~~~~~
+"""
+
+
+def test_since_per_line_in_profile_errors(tmp_path, monkeypatch, catalogue):
+    text = '[profile]\nrelease = "2.0.02"\n[values]\nMAX_EVENT_FILTERS = 512\nMIN_VIRT_MAXPA = 32\n'
+    assert errors_of(tmp_path, monkeypatch, catalogue, text) == """\
+p.toml:4:1: error[PROFILE-RELEASE-FIELD]: MAX_EVENT_FILTERS is first in 1.5.34 on the 1.5 line and 2.0.04: a 2.0.02 module does not have it
+    4 | MAX_EVENT_FILTERS = 512
+      | ^~~~~~~~~~~~~~~~~
+"""
+
+
 def test_missing_values_read_as_zero(tmp_path, monkeypatch, catalogue):
     monkeypatch.chdir(tmp_path)
     Path("p.toml").write_text('[profile]\nrelease = "1.5.01"\n[values]\nMAX_TDMRS = "0x40"\n')
@@ -163,7 +207,7 @@ def test_missing_values_read_as_zero(tmp_path, monkeypatch, catalogue):
 
 # -- replay ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["1.5.01", "1.5.06+f97a493", "2.0.08"])
+@pytest.mark.parametrize("name", RELEASES)
 def test_json_dump_replays_the_same_module(tmp_path, catalogue, name):
     sim = Simulator(profile.load_profile(PROFILES / f"{name}.toml", catalogue))
     sim.set_value("NUM_CPUID_CONFIG", 200)         # overrides are part of the dump

@@ -90,10 +90,10 @@ def _schema_only(f: Field, release: Release | None) -> Difference:
         why, ok = f"unverified: {f.unverified}", True
     elif f.since is None:
         why, ok = "in no public module release", True
-    elif release is not None and f.since > release:
-        why, ok = f"first in {f.since}, after this JSON's release {release}", True
+    elif release is not None and not f.since.has(release):
+        why, ok = f"not in this JSON's release {release}: first in {f.since.describe()}", True
     else:
-        why, ok = f"the schema says the module has it since {f.since}", False
+        why, ok = f"the schema says the module has it since {f.since.describe()}", False
     return Difference(f.name, "missing-in-json", fieldid.fmt(f.id), "", str(f.source), "", ok, why)
 
 

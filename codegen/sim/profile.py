@@ -4,8 +4,11 @@ A profile (schema/profiles/<name>.toml) names a module release and gives
 values by ABI field name:
 
     [profile]
-    release = "1.5.01"                  # fields newer than this are absent
+    release = "1.5.01"                  # the module has the fields whose since admits it
     description = "..."
+    source = "..."                      # where the release number comes from
+    table = "..."                       # the module field table modelled: with it, [values]
+                                        # must give every field of the release (PROFILE-FIELD-SET)
 
     [values]
     NUM_CMRS = 32                       # a scalar
@@ -44,7 +47,7 @@ DUMP_FORMAT = "tdx-codegen-sim-dump"
 DUMP_VERSION = 1
 QUIRK_FIRST_ELEMENT = "rdall_first_element_only"
 _HEX = re.compile(r"0x[0-9a-fA-F]+")      # a dump's values: ASCII hex digits only
-_TABLES = {"profile": ("release", "description"), "values": None, "fill": None,
+_TABLES = {"profile": ("release", "description", "source", "table"), "values": None, "fill": None,
            "quirks": (QUIRK_FIRST_ELEMENT,)}
 
 
@@ -125,6 +128,9 @@ class _ProfileChecker:
             given[fname] = rows          # None: reported already
         quirk = self.quirks(data.get("quirks", {}), names, release)
         self.counts(present, given)
+        self.text_keys(data.get("profile", {}))
+        if "table" in data.get("profile", {}) and release is not None:
+            self.field_set(present, data.get("values", {}), release)
         if release is None or self.rep.errors:
             return None
         values = {}
@@ -150,6 +156,22 @@ class _ProfileChecker:
             self.error("PROFILE-RELEASE", str(exc), "profile", "release")
             return None
 
+    def text_keys(self, table: dict) -> None:
+        for key in ("description", "source", "table"):
+            if key in table and not isinstance(table[key], str):
+                self.error("PROFILE-KEY", f"{key} must be a string", "profile", key)
+
+    def field_set(self, present: list[Field], values: dict, release: Release) -> None:
+        """A profile of a module's table gives every field of its release, no more, no less.
+
+        Fields the release lacks are PROFILE-RELEASE-FIELD already; here, those not given.
+        """
+        missing = [f.name for f in present if f.name not in values]
+        if missing:
+            self.error("PROFILE-FIELD-SET", f"a {release} module has {len(present)} fields but "
+                       f"[values] gives {len(present) - len(missing)}: the profile models a module "
+                       f"table (table = ...), so give {', '.join(missing)}", "profile", "table")
+
     def field(self, fname: str, present: set[str], release, table: str) -> Field | None:
         f = self.by_name.get(fname)
         if f is None:
@@ -158,7 +180,7 @@ class _ProfileChecker:
             self.error("PROFILE-FIELD", f"unknown field '{fname}'{hint}", table, fname, key=True)
             return None
         if release is not None and fname not in present:
-            when = f"first in release {f.since}" if f.since else "in no public module release"
+            when = f"first in {f.since.describe()}" if f.since else "in no public module release"
             self.error("PROFILE-RELEASE-FIELD", f"{fname} is {when}: a {release} module does not "
                        "have it", table, fname, key=True)
             return None

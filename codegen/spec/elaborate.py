@@ -63,7 +63,7 @@ def catalogue(classes: list[MdClass], fields: list[Field], structs: list[Struct]
               settings: Settings, sources, releases=()) -> Catalogue:
     """The Catalogue, with each field's optional and nullable facts filled in."""
     baseline = settings.baseline
-    optional = {f.name: f.since is None or f.since > baseline for f in fields}
+    optional = {f.name: f.since is None or not f.since.has(baseline) for f in fields}
     # A count field is a scalar without a count of its own (COUNT-NOT-SCALAR,
     # COUNT-ON-SCALAR), so one step decides whether a counted array may be None.
     own = {f.name: f.gate is not None or optional[f.name] for f in fields}

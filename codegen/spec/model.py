@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codegen.abi import fieldid
-from codegen.abi.release import VERSION_FIELDS, Release
+from codegen.abi.release import VERSION_FIELDS, Release, Since
 
 C_TYPE_BYTES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 
@@ -91,7 +91,7 @@ class Field:
     member: str                  # bare C identifier, dims stripped
     ctype: str                   # u8 / u16 / u32 / u64
     description: str
-    since: Release | None        # None: in no public module release
+    since: Since | None          # None: in no public module release
     host_readable: bool
     guest_readable: bool | None
     capacity: int                # fields the struct member holds
@@ -277,3 +277,7 @@ class Catalogue:
         """Other structs whose members reading s's fields in output needs (counts, gates)."""
         return frozenset(self.field(n).struct for f in self.output_fields(output, s)
                          for n in f.reads) - {s.name}
+
+    def fields_of(self, release: Release) -> tuple[Field, ...]:
+        """The fields a module of `release` has, by its fields' since."""
+        return tuple(f for f in self.fields if f.since is not None and f.since.has(release))

@@ -83,7 +83,7 @@ class FieldSpec(_Strict):
     member: str
     type: CType
     description: str
-    since: str | None = None
+    since: str | list[str] | None = None   # one first release per release line
     host_readable: bool = True
     guest_readable: bool | None = None
     capacity: int | None = PField(default=None, ge=1, le=65536)

@@ -56,7 +56,7 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
         class_ok, code = ids.class_code(cx, e, s, classes)
         fid = ids.parse_id(cx, e, s)
         ok = class_ok and fid is not None and ids.check_id(cx, e, s, fid, code) and ok
-        since = cx.release(e, s.since, "since") if s.since is not None else None
+        since = gates.resolve_since(cx, e, s.since) if s.since is not None else None
         m = names.RE_MEMBER.match(s.member)
         if m:
             member, dims_text = m.group(1), m.group(2)

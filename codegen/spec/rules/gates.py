@@ -1,8 +1,9 @@
-"""Gates: a struct or field read only when a feature bit is set, or from a release on."""
+"""Gates and releases: a struct or field read only when a feature bit is set, or from a
+release on; the releases that have a field (since)."""
 
 from __future__ import annotations
 
-from codegen.abi.release import VERSION_FIELDS
+from codegen.abi.release import VERSION_FIELDS, Since
 from codegen.spec import elaborate
 from codegen.spec.model import Gate
 from codegen.spec.rules import error
@@ -18,7 +19,27 @@ RULES = (
           "release gate names no tag.",
           "a module reports its release as MAJOR_VERSION, MINOR_VERSION and UPDATE_VERSION, "
           "8 bits each, with no build tag"),
+    error("SINCE-ORDER", "since is one release, or a list of one first release per release "
+          "line (MAJOR.MINOR), oldest line first.",
+          "release lines branch (2.0 from 1.5 after 1.5.06) and gain fields at different "
+          "releases"),
 )
+
+
+def resolve_since(cx, e, spec: str | list[str]) -> Since | None:
+    """A field's since: one release, or one per release line (None: reported)."""
+    if isinstance(spec, str):
+        rel = cx.release(e, spec, "since")
+        return None if rel is None else Since(rel)
+    releases = [cx.release(e, text, "since", i) for i, text in enumerate(spec)]
+    if None in releases:
+        return None
+    since = Since(*releases)
+    problem = since.order_error()
+    if problem is not None:
+        cx.err("SINCE-ORDER", problem, e.loc("since"))
+        return None
+    return since
 
 
 def resolve_gate(cx, e, spec, by_name, keys) -> Gate | None | bool:

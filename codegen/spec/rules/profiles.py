@@ -15,6 +15,9 @@ RULES = (
     error("PROFILE-FIELD", "Every field a profile gives a value is a field of the schema."),
     error("PROFILE-RELEASE-FIELD", "A profile gives values only to fields its release has.",
           "a module's metadata table holds the fields of its release"),
+    error("PROFILE-FIELD-SET", "A profile that models a module table (table = ...) gives a "
+          "value to every field its release has.",
+          "a module's table holds exactly the fields of its release"),
     error("PROFILE-VALUE", "A value is an integer that fits the field's element.",
           "an element holds element_size bytes"),
     error("PROFILE-SHAPE", "A value has the field's shape: one integer, a list, or lists of "
