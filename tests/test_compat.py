@@ -213,7 +213,7 @@ def test_outputs_reordered_and_kernel_fields_dropped(tmp_path):
 
 def test_bits_renamed_removed_added(tmp_path):
     new = edited_schema(tmp_path, "new", {"0a-module-info.toml": [
-        ("L2_TLB_INVD_OPT = 19", "L2_TLB_INVALIDATE_OPT = 19\nBIT_62_NEW = 62"),
+        ("L2_TLB_INVD_OPT = {", "BIT_62_NEW = 62\nL2_TLB_INVALIDATE_OPT = {"),
         ('NO_RBP_MOD = { bit = 18, description = "The module does not modify RBP; Linux rejects '
          'modules without it." }\n', "")]})
     at = table_line(SCHEMA / "0a-module-info.toml", "TDX_FEATURES0")
