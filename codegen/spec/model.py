@@ -265,10 +265,6 @@ class Catalogue:
             return tuple(f for f in struct.fields if f.name not in excluded)
         return struct.fields
 
-    def fields_of(self, release: Release) -> tuple[Field, ...]:
-        """The fields a module of `release` has, by its fields' since."""
-        return tuple(f for f in self.fields if f.since is not None and f.since <= release)
-
     def optional(self, f: Field) -> bool:
         """True when a module of the baseline release may lack this field."""
         return f.optional
