@@ -262,9 +262,9 @@ EXPECTED_PY_DIFF = """\
 EXPECTED_DOC_DIFF = """\
 --- a/docs/global-metadata.md
 +++ b/docs/global-metadata.md
-@@ -19,12 +19,12 @@
-   schema/profiles/1.5.06+f97a493.toml
+@@ -24,12 +24,12 @@
    schema/profiles/2.0.08.toml
+   schema/profiles/2.0.18.toml
  Do not edit: change the schema and run 'tdx-codegen build'.
 -content-hash <sha256>
 +content-hash <sha256>
@@ -277,15 +277,15 @@ EXPECTED_DOC_DIFF = """\
  by class and field code.
  
  - **ID**: the base field id as in the module's table; element k of field i is base + i * elements + k.
-@@ -123,6 +123,7 @@
- | `TDCS_SIZE_PER_L2_VM` | 0x18 | yes | no |  | yes | yes | yes |
- | `TDVPS_BASE_SIZE` | 0x18 | yes | no | `sysinfo->td_ctrl.tdvps_base_size` | yes | yes | yes |
- | `TDVPS_SIZE_PER_L2_VM` | 0x18 | yes | no |  | yes | yes | yes |
-+| `TDVPS_PAGES` | 0x18 | yes | no | `sysinfo->td_ctrl.tdvps_pages` | - | - | yes |
- | `ATTRIBUTES_FIXED0` | 0x19 | yes | no | `sysinfo->td_conf.attributes_fixed0` | yes | yes | yes |
- | `ATTRIBUTES_FIXED1` | 0x19 | yes | no | `sysinfo->td_conf.attributes_fixed1` | yes | yes | yes |
- | `XFAM_FIXED0` | 0x19 | yes | no | `sysinfo->td_conf.xfam_fixed0` | yes | yes | yes |
-@@ -291,6 +292,7 @@
+@@ -128,6 +128,7 @@
+ | `TDCS_SIZE_PER_L2_VM` | 0x18 | yes | no |  | yes | yes | yes | yes | yes | yes | yes | yes |
+ | `TDVPS_BASE_SIZE` | 0x18 | yes | no | `sysinfo->td_ctrl.tdvps_base_size` | yes | yes | yes | yes | yes | yes | yes | yes |
+ | `TDVPS_SIZE_PER_L2_VM` | 0x18 | yes | no |  | yes | yes | yes | yes | yes | yes | yes | yes |
++| `TDVPS_PAGES` | 0x18 | yes | no | `sysinfo->td_ctrl.tdvps_pages` | - | - | - | - | - | - | yes | yes |
+ | `ATTRIBUTES_FIXED0` | 0x19 | yes | no | `sysinfo->td_conf.attributes_fixed0` | yes | yes | yes | yes | yes | yes | yes | yes |
+ | `ATTRIBUTES_FIXED1` | 0x19 | yes | no | `sysinfo->td_conf.attributes_fixed1` | yes | yes | yes | yes | yes | yes | yes | yes |
+ | `XFAM_FIXED0` | 0x19 | yes | no | `sysinfo->td_conf.xfam_fixed0` | yes | yes | yes | yes | yes | yes | yes | yes |
+@@ -299,6 +300,7 @@
  | `TDCS_SIZE_PER_L2_VM` | `0x9800000100000101` | 2 | 1 | `tdx_sys_info_td_ctrl.tdcs_size_per_l2_vm` |  |  | 1.5.01 | Extra TDCS bytes for each L2 VM of a partitioned TD. |
  | `TDVPS_BASE_SIZE` | `0x9800000100000200` | 2 | 1 | `tdx_sys_info_td_ctrl.tdvps_base_size` |  |  | 1.5.01 | Bytes of the TDVPS pages of a vCPU. |
  | `TDVPS_SIZE_PER_L2_VM` | `0x9800000100000201` | 2 | 1 | `tdx_sys_info_td_ctrl.tdvps_size_per_l2_vm` |  |  | 1.5.01 | Extra TDVPS bytes for each L2 VM of a partitioned TD. |
