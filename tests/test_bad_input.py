@@ -286,6 +286,24 @@ JSON_CASES = {
 }
 
 
+JSON_FILE_CASES = {
+    "bom": ("\ufeff" + json_text()).encode(),
+    "latin1": json_text().replace("Maximum", "Maxim\u00fcm").encode("latin-1"),
+}
+JSON_FILE_EXPECTED = {
+    "bom": "m.json:1:1: the file starts with a UTF-8 byte order mark (U+FEFF), which JSON does "
+           "not allow; save it as UTF-8 without a BOM",
+    "latin1": "m.json:11:29: not valid UTF-8 (invalid start byte 0xFC); save the file as UTF-8",
+}
+
+
+@pytest.mark.parametrize("case", sorted(JSON_FILE_CASES))
+def test_intel_json_file_encoding(case, tmp_path, capsys):
+    (tmp_path / "m.json").write_bytes(JSON_FILE_CASES[case])
+    assert run(tmp_path, capsys, "import-json", "m.json", "--schema", str(DATA / "minimal")) == \
+        f"exit 1\n{JSON_FILE_EXPECTED[case]}\n{NOT_USABLE}"
+
+
 @pytest.mark.parametrize("case", sorted(JSON_CASES))
 def test_intel_json_input(case, tmp_path, capsys):
     text, expected = JSON_CASES[case]

@@ -129,14 +129,19 @@ def _decode(text: str, duplicates: list) -> object:
 def load(path: Path, shown: str | None = None) -> JsonRelease:
     shown = shown or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise IntelJsonError([f"{shown}: no such file"]) from None
-    except UnicodeDecodeError as exc:
-        raise IntelJsonError([f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) \
-            from None
     except OSError as exc:
         raise IntelJsonError([f"{shown}: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message, line, col, _ = chars.utf8_error(raw, exc)
+        raise IntelJsonError([f"{shown}:{line}:{col}: {message}"]) from None
+    if text.startswith("\ufeff"):
+        raise IntelJsonError([f"{shown}:1:1: the file starts with a UTF-8 byte order mark "
+                              "(U+FEFF), which JSON does not allow; save it as UTF-8 without a BOM"])
     return parse(text, shown)
 
 

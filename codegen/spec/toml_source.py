@@ -99,7 +99,8 @@ def load(path: Path, shown: str) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise TomlSyntaxError(*_utf8_error(raw, exc, shown)) from None
+        message, line, col, text = chars.utf8_error(raw, exc)
+        raise TomlSyntaxError(message, Location(shown, line, col, 1, text)) from None
     if text.startswith(BOM):
         raise TomlSyntaxError("the file starts with a UTF-8 byte order mark (U+FEFF), which TOML "
                               "does not allow; save it as UTF-8 without a BOM",
@@ -114,18 +115,6 @@ def load(path: Path, shown: str) -> Document:
             message += f" ({chars.describe(src[col - 1])})"
         raise TomlSyntaxError(message, Location(shown, line, col, 1, src)) from None
     return Document(Path(path), shown, text, data)
-
-
-def _utf8_error(raw: bytes, exc: UnicodeDecodeError, shown: str) -> tuple[str, Location]:
-    start = raw.rfind(b"\n", 0, exc.start) + 1
-    end = raw.find(b"\n", exc.start)
-    line_bytes = raw[start:len(raw) if end < 0 else end]
-    col = len(raw[start:exc.start].decode("utf-8", "replace")) + 1
-    line = raw.count(b"\n", 0, exc.start) + 1
-    text = line_bytes.decode("utf-8", "replace").rstrip("\r")
-    bad = " ".join(f"0x{b:02X}" for b in raw[exc.start:exc.end])
-    return (f"not valid UTF-8 ({exc.reason} {bad}); save the file as UTF-8",
-            Location(shown, line, col, 1, text))
 
 
 def _split_toml_error(text: str) -> tuple[str, int, int]:
