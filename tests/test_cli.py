@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 
 
-def run(*args, cwd=None):
+def run(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "codegen", *args], capture_output=True,
                           text=True, cwd=cwd)
 
 
 def test_console_script_is_installed():
-    exe = shutil.which("tdx-codegen")
-    assert exe, "pip install -e . should put tdx-codegen on PATH"
+    exe = Path(sys.executable).parent / "tdx-codegen"     # beside this interpreter, not on PATH
+    assert exe.is_file(), "pip install -e . should install the tdx-codegen script"
     p = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert (p.returncode, p.stdout) == (0, "tdx-codegen 0.1.0\n")
 

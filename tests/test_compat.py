@@ -3,18 +3,19 @@
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema"
-EXE = shutil.which("tdx-codegen") or "tdx-codegen"
 
 
 def run(*args, cwd=ROOT):
-    """The installed tdx-codegen command: (exit status, stdout, stderr)."""
-    p = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    """tdx-codegen of this interpreter: (exit status, stdout, stderr)."""
+    p = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], capture_output=True,
+                       text=True, cwd=cwd)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from test_compat import ROOT, SCHEMA, edited_schema, run, table_line
 
-DATA = Path("tests/data/intel-json")
+DATA = Path("tests/data/intel-json")    # as the CLI is given it (run() works in ROOT); read ROOT / it
 OLD, NEW, DRIFTED = (DATA / n for n in ("global_metadata_1.5.01.json",
                                           "global_metadata_2.0.08.json", "drifted-2.0.99.json"))
 CPUID_REASON = ("the kernel sizes the array 128 so newer modules with more CPUID leaves fit; "
@@ -27,7 +27,8 @@ def test_both_spellings_of_num_fields_read_alike():
     """1.5.01 says "Num Fields" with JSON numbers; 2.0.08 "Max Num Fields" with strings."""
     old = json.loads(run("import-json", OLD, "--format", "json")[1])
     new = json.loads(run("import-json", NEW, "--format", "json")[1])
-    assert "Max Num Fields" in NEW.read_text() and "Max Num Fields" not in OLD.read_text()
+    assert "Max Num Fields" in (ROOT / NEW).read_text()
+    assert "Max Num Fields" not in (ROOT / OLD).read_text()
     strip = lambda r: {k: v for k, v in r.items() if k != "line"}  # noqa: E731
     new_by_name = {r["name"]: strip(r) for r in new["fields"]}
     assert [strip(r) for r in old["fields"]] == [new_by_name[r["name"]] for r in old["fields"]]
@@ -71,7 +72,7 @@ def test_malformed_documents():
 
 
 def test_duplicate_field_in_json(tmp_path):
-    doc = json.loads(OLD.read_text())
+    doc = json.loads((ROOT / OLD).read_text())
     doc["Fields"].append(dict(doc["Fields"][0]))
     doc["Fields"].append(dict(doc["Fields"][1], **{"Field Name": "PKG_FMS_AGAIN"}))
     f = tmp_path / "dup.json"

@@ -12,7 +12,14 @@ import pytest
 
 from codegen.cli import main
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schema"
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema"
+
+
+@pytest.fixture(autouse=True)
+def in_project(monkeypatch):
+    """The CLI finds the project from the current directory: this test's, wherever pytest runs."""
+    monkeypatch.chdir(ROOT)
 
 
 def run(capsys, *argv, stdin: str | None = None, monkeypatch=None):
@@ -150,8 +157,7 @@ def test_usage_errors(capsys, argv, message):
 def test_invalid_profile_file(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.toml").write_text('[profile]\nrelease = "1.5.01"\n[values]\nNUM_PKGS = 1.5\n')
-    schema = Path(__file__).resolve().parent.parent / "schema"   # tmp_path is no project
-    code, out, err = run(capsys, "sim", "--schema", str(schema), "--profile", "bad.toml", "walk")
+    code, out, err = run(capsys, "sim", "--schema", str(SCHEMA), "--profile", "bad.toml", "walk")
     assert (code, out) == (1, "")
     assert err == ("bad.toml:4:12: error[PROFILE-VALUE]: NUM_PKGS takes integers, not float\n"
                    "    4 | NUM_PKGS = 1.5\n      |            ^~~\n1 error, 0 warnings\n")
