@@ -1,4 +1,4 @@
-"""Verbs for evolving the schema: compat, import-json and reconcile.
+"""Verbs for evolving the schema: compat, release-diff, import-json and reconcile.
 
 Everything heavy is imported
 inside the commands.  Exit status as elsewhere: 0 ok, 1 a finding (a break
@@ -29,6 +29,13 @@ Compare two schemas and report every change, strictest category first:
 OLD and NEW are schema directories or git revisions (HEAD~1, main)."""
 
 
+RELEASE_DIFF_HELP = """\
+Compare what modules of two releases answer: the fields B has and A lacks
+(added), those A has and B lacks (removed), and the fields whose values
+differ (changed).  A and B are profiles of the schema (1.5.06, 2.0.08, ...) or
+profile files; the releases need not be on one release line."""
+
+
 def register(sub) -> None:
     p = sub.add_parser("compat", help="compare two schemas and sort the changes by how much "
                        "they break", description=COMPAT_HELP,
@@ -43,6 +50,15 @@ def register(sub) -> None:
                    help="git repository revisions are read from (default: the project's)")
     add_format_arg(p)
     p.set_defaults(func=cmd_compat)
+
+    p = sub.add_parser("release-diff", help="compare two module releases (profiles): fields "
+                       "added, removed, and values changed", description=RELEASE_DIFF_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("old", metavar="A", help="profile name (schema/profiles/NAME.toml) or file")
+    p.add_argument("new", metavar="B", help="profile name or file")
+    add_schema_arg(p)
+    add_format_arg(p)
+    p.set_defaults(func=cmd_release_diff)
 
     p = sub.add_parser("import-json", help="read Intel's global metadata JSON")
     p.add_argument("file", type=Path, metavar="FILE")
@@ -85,6 +101,41 @@ def cmd_compat(args) -> int:
     else:
         sys.stdout.write(compat.format_text(changes, args.old, args.new, args.fail_on))
     return EXIT_INVALID if failing else EXIT_OK
+
+
+# -- release-diff ----------------------------------------------------------------
+
+def cmd_release_diff(args) -> int:
+    from codegen.evolve import compat
+    from codegen.sim import profile
+    from codegen.spec.diagnostics import format_text, summary
+
+    paths = []
+    for spec in (args.old, args.new):
+        path = profile.resolve(spec, args.schema)
+        if not path.exists():
+            names = ", ".join(profile.profile_names(args.schema)) or "none"
+            raise UsageError(f"no profile '{spec}' ({path} does not exist; profiles: {names})")
+        paths.append(path)
+    catalogue = load_catalogue(args)
+    if catalogue is None:
+        return EXIT_INVALID
+    try:
+        a, b = (profile.load_profile(path, catalogue) for path in paths)
+    except profile.ProfileError as exc:
+        sys.stderr.write(format_text(exc.diagnostics))
+        sys.stderr.write(f"{summary(exc.diagnostics)}\n")
+        return EXIT_INVALID
+    changes = compat.release_diff(a, b)
+    if args.format == "json":
+        print(json.dumps({"a": a.name, "b": b.name,
+                          "releases": [str(m.release) for m in (a, b)],
+                          "counts": {k: sum(c.kind == k for c in changes)
+                                     for k in compat.RELEASE_KINDS},
+                          "changes": [c.to_dict() for c in changes]}, indent=2))
+    else:
+        sys.stdout.write(compat.format_release_diff(changes, a.name, b.name))
+    return EXIT_OK
 
 
 def _revision_schema(args) -> tuple[Path, str]:

@@ -12,7 +12,14 @@ Categories, strictest first:
               bit renamed or removed, a field or struct dropped from an output.
   ADDITIVE    nothing existing breaks: a new field, struct, class or bit, a
               capacity grown, a gate lifted, a field or struct added to an
-              output.
+              output, a since that still has the field in a baseline module.
+
+A field whose since changes so that a baseline module may lack it is
+KERNEL_API: its readers may now give None.
+
+release_diff() compares two modules instead (two profiles of the schema,
+e.g. 1.5.06 and 2.0.08): the fields one release has and the other lacks,
+and the values that differ.
 """
 
 from __future__ import annotations
@@ -135,6 +142,13 @@ def _field(a: Field, b: Field, d: _Diff) -> None:
         else:
             add("ADDITIVE", "capacity-grown", f"array capacity {a.capacity} -> {b.capacity}")
     _gate(a.gate, b.gate, add)
+    if a.since != b.since:
+        was, now = a.since or "no public release", b.since or "no public release"
+        if b.optional and not a.optional:
+            add("KERNEL_API", "since-optional", f"since {was} -> {now}: a baseline module may "
+                "now lack it, so readers may give None")
+        else:
+            add("ADDITIVE", "since-changed", f"since {was} -> {now}")
     old_bits = {x.bit: x.name for x in a.bits}
     new_bits = {x.bit: x.name for x in b.bits}
     for bit in sorted(old_bits.keys() | new_bits.keys()):
@@ -222,4 +236,66 @@ def format_text(changes: list[Change], old_name: str, new_name: str, fail_on: st
     failing = sum(at_or_above(c.category, fail_on) for c in changes)
     if failing:
         lines.append(f"{failing} change(s) at or above {fail_on}")
+    return "\n".join(lines) + "\n"
+
+
+# -- two module releases ---------------------------------------------------------
+
+RELEASE_KINDS = ("field-added", "field-removed", "value-changed")
+
+
+@dataclass(frozen=True)
+class ReleaseChange:
+    kind: str            # one of RELEASE_KINDS
+    field: str
+    message: str
+    at: str              # the field's schema location (file:line)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def release_diff(a, b) -> list[ReleaseChange]:
+    """What a module of b has that one of a lacks, lacks that a has, and holds differently.
+
+    a and b are codegen.sim.simulator.Module (a profile or a replay); fields in
+    (class, field code) order, additions and removals before value changes.
+    """
+    have_a = {f.name: f for f in a.fields}
+    have_b = {f.name: f for f in b.fields}
+    out = []
+    for f in sorted({**have_a, **have_b}.values(), key=lambda f: f.key):
+        when = f" (since {f.since})" if f.since else ""
+        if f.name not in have_a:
+            out.append(ReleaseChange("field-added", f.name, f"new field {f.name} "
+                                     f"({fieldid.fmt(f.id)}){when}", str(f.source)))
+        elif f.name not in have_b:
+            out.append(ReleaseChange("field-removed", f.name, f"field {f.name} "
+                                     f"({fieldid.fmt(f.id)}) is absent{when}", str(f.source)))
+    for f in sorted(have_a.values(), key=lambda f: f.key):
+        if f.name not in have_b:
+            continue
+        old, new = a.values[f.name], b.values[f.name]
+        if old == new:
+            continue
+        if f.num_ids == 1:
+            what = f"{old[0]:#x} -> {new[0]:#x}"
+        else:
+            differ = [i for i, (x, y) in enumerate(zip(old, new)) if x != y]
+            k = differ[0]
+            what = (f"{len(differ)} of its {f.num_ids} elements differ (element {k}: "
+                    f"{old[k]:#x} -> {new[k]:#x})")
+        out.append(ReleaseChange("value-changed", f.name, f"{f.name}: {what}", str(f.source)))
+    rank = {k: i for i, k in enumerate(RELEASE_KINDS)}
+    order = {f.name: i for i, f in enumerate(sorted({**have_a, **have_b}.values(),
+                                                    key=lambda f: f.key))}
+    return sorted(out, key=lambda c: (rank[c.kind], order[c.field]))
+
+
+def format_release_diff(changes: list[ReleaseChange], a_name: str, b_name: str) -> str:
+    counts = {k: sum(c.kind == k for c in changes) for k in RELEASE_KINDS}
+    lines = [f"release-diff {a_name} -> {b_name}: {counts['field-added']} added, "
+             f"{counts['field-removed']} removed, {counts['value-changed']} changed"]
+    label = {"field-added": "added", "field-removed": "removed", "value-changed": "changed"}
+    lines += [f"{label[c.kind]}: {c.message} [{c.at}]" for c in changes]
     return "\n".join(lines) + "\n"
