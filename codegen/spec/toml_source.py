@@ -166,6 +166,9 @@ _STRINGS = {
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?"
                        r"(?:[Zz]|[+-]\d{2}:\d{2})?)?")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9+\-_.:]+")
+# the common line `key = "text"` or `key = 123`, read in one match (never crossing a newline)
+_SIMPLE_LINE = re.compile(r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*("(?:[^"\\\n]|\\.)*"|[A-Za-z0-9+\-_.:]+)'
+                          r'[ \t]*(?=\r?\n|#|\Z)')
 
 
 class _Reader:
@@ -188,7 +191,7 @@ class _Reader:
                 return self.values, self.keys
             if self.s[self.i] == "[":
                 table = self.header()
-            else:
+            elif not self.simple_line(table):
                 self.keyval(table)
 
     # -- moving through the text --------------------------------------------------------
@@ -233,6 +236,17 @@ class _Reader:
             path = path + (count,)
         self.keys[path] = self.values[path] = where
         return path
+
+    def simple_line(self, table: KeyPath) -> bool:
+        m = _SIMPLE_LINE.match(self.s, self.i)
+        if m is None:
+            return False
+        col = self.i - self.line_start + 1
+        path = table + (m.group(1),)
+        self.keys[path] = (self.line, col, m.end(1) - m.start(1))
+        self.values[path] = (self.line, col + m.start(2) - m.start(), m.end(2) - m.start(2))
+        self.i = m.end()
+        return True
 
     def implicit(self, path: KeyPath, where) -> KeyPath:
         """A table a header or dotted key passes through; into its last table if an array."""
