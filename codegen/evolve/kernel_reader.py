@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 
 from codegen.abi import fieldid
+from codegen.spec import names
 
 _HEX = r"0x[0-9A-Fa-f]{1,16}(?:ULL|ull|UL|ul|U|u)?"
 RE_STRUCT = re.compile(r"^struct (\w+) \{$")
@@ -238,9 +239,9 @@ def read_source(tf: TreeFiles, text: str) -> None:
             m = RE_MAP.search(line)
             if m:
                 fid = fieldid.parse(_strip_suffix(m.group(1))) if m.group(1) else \
-                    tf.defines.get(f"MD_FIELD_ID_{m.group(2)}")
+                    tf.defines.get(names.id_define(m.group(2)))
                 if fid is None:
-                    tf.problem(tf.source_path, num, f"MD_FIELD_ID_{m.group(2)} is not defined")
+                    tf.problem(tf.source_path, num, f"{names.id_define(m.group(2))} is not defined")
                 else:
                     tf.map_entries.append((fid, m.group(3), num))
         elif RE_READ.search(line):
