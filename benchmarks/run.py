@@ -82,9 +82,10 @@ def bench_build(res: Results, runs: int) -> None:
         t_cold, t_base = side_by_side(build(), baseline, max(3, runs // 3), setup_a=wipe_all)
         res.add("build, fresh output, cold cache / baseline", t_cold / t_base, "x", "(reported)",
                 None, f"{t_cold * 1000:.0f} ms (pydantic + jinja2 + all rules)")
-        t_nc, t_base = side_by_side(build("--no-cache"), baseline, max(3, runs // 3), setup_a=wipe)
-        res.add("build --no-cache / baseline", t_nc / t_base, "x", "(reported)", None,
-                f"{t_nc * 1000:.0f} ms")
+        # every schema edit is a cold build: no result cache (templates stay compiled)
+        t_nc, t_base = side_by_side(build("--no-cache"), baseline, runs, setup_a=wipe)
+        res.add("build --no-cache / baseline", t_nc / t_base, "x", "<= 3.0", t_nc / t_base <= 3.0,
+                f"{t_nc * 1000:.0f} ms vs {t_base * 1000:.0f} ms")
         timed([*CLI, "build", "--out", str(out)], env=env)
         before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
         t_noop, t_base = side_by_side(build(), baseline, runs)
@@ -134,11 +135,11 @@ def bench_scale(res: Results, quick: bool) -> None:
             times[n] = b["seconds"]
             res.add(f"validate {n:,} fields", v["seconds"], "s", None, None,
                     f"peak {v['maxrss_mb']:.0f} MiB")
-            goal = "< 3 s" if n == 10000 else None
+            goal = "< 2 s" if n == 10000 else None
             res.add(f"build {n:,} fields (no cache)", b["seconds"], "s", goal,
-                    b["seconds"] < 3 if goal else None, f"peak {b['maxrss_mb']:.0f} MiB")
+                    b["seconds"] < 2 if goal else None, f"peak {b['maxrss_mb']:.0f} MiB")
         ratio = times[10000] / times[1000]
-        res.add("build time 10k / 1k fields", ratio, "x", "<= 12", ratio <= 12)
+        res.add("build time 10k / 1k fields", ratio, "x", "<= 11", ratio <= 11)
 
 
 # -- 4: simulator in process -------------------------------------------------------
@@ -256,8 +257,8 @@ def bench_import(res: Results, runs: int) -> None:
     timed([PY, "-c", "import tdx_metadata"], env=env)  # compile .pyc once
     t_imp, t_pass = side_by_side(lambda: timed([PY, "-c", "import tdx_metadata"], env=env),
                                  lambda: timed([PY, "-c", "pass"], env=env), runs * 2)
-    res.add("import tdx_metadata / python -c pass", t_imp / t_pass, "x", "<= 1.3",
-            t_imp / t_pass <= 1.3, f"{t_imp * 1000:.0f} ms vs {t_pass * 1000:.0f} ms")
+    res.add("import tdx_metadata / python -c pass", t_imp / t_pass, "x", "<= 1.1",
+            t_imp / t_pass <= 1.1, f"{t_imp * 1000:.0f} ms vs {t_pass * 1000:.0f} ms")
 
 
 BENCHES = {"build": bench_build, "scale": bench_scale, "simulator": bench_simulator,
