@@ -60,6 +60,11 @@ def heading(text: str) -> str:
     return text[:-1] + "\\#" if text.endswith("#") else text
 
 
+def label(text: str) -> str:
+    """Text safe as a link's label: a backslash or bracket would end or escape the link."""
+    return re.sub(r"([\\\[\]])", r"\\\1", cell(text))
+
+
 def md(c: Cell) -> str:
     if not c.text:
         return ""
@@ -199,7 +204,7 @@ def markdown(ref: dict) -> dict:
     rows = lambda rows: [" | ".join(md(c) for c in row) for row in rows]  # noqa: E731
     return {
         **ref,
-        "toc": [(heading(t), a, [(heading(bt), ba) for bt, ba in sub]) for t, a, sub in ref["toc"]],
+        "toc": [(label(t), a, [(label(bt), ba) for bt, ba in sub]) for t, a, sub in ref["toc"]],
         "example": {**ref["example"], "rows": rows(ref["example"]["rows"])},
         "matrix": [" | ".join([*(md(c) for c in r["cells"]), *r["marks"]]) for r in ref["matrix"]],
         "classes": [{**c, "title": heading(c["title"]), "description": paragraph(c["description"]),
