@@ -38,13 +38,23 @@ def release_gate(release) -> Gate:
     return Gate(release=release)
 
 
-def with_gate(f: Field, gate: Gate | None) -> Field:
-    return replace(f, gate=gate)
+def resolve_refs(fields: list[Field], gates: dict) -> list[Field]:
+    """The fields whose references checked out (gates: name -> Gate or None), gated."""
+    return [replace(f, gate=gates[f.name]) for f in fields if f.name in gates]
 
 
-def struct(spec, source: Source, gate: Gate | None, fields: list[Field]) -> Struct:
-    return Struct(spec.name, spec.c_name, spec.description.strip(), gate,
-                  tuple(sorted(fields, key=lambda f: f.key)), source)
+def build_structs(specs: dict, gates: dict, fields: list[Field]) -> dict[str, Struct]:
+    """Structs whose gate checked out (specs: name -> (entry, source)), with their fields."""
+    members: dict[str, list[Field]] = {name: [] for name in gates}
+    for f in fields:
+        if f.struct in members:
+            members[f.struct].append(f)
+    out = {}
+    for name, gate in gates.items():
+        e, source = specs[name]
+        out[name] = Struct(name, e.spec.c_name, e.spec.description.strip(), gate,
+                           tuple(sorted(members[name], key=lambda f: f.key)), source)
+    return out
 
 
 def settings(s, baseline, lists: dict, prints, requires) -> Settings:

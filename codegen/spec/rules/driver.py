@@ -3,7 +3,8 @@
 Each [[field]] is checked whole: a problem in one key does not hide a
 problem in another (a check that needs a valid id or member skips only
 itself).  Entries that pass become Fields (codegen.spec.elaborate) for the
-whole-schema checks; references to entries that failed are not reported
+whole-schema checks, which return what they resolved (gates) for elaborate
+to build with; references to entries that failed are not reported
 again, so one mistake gives one error.
 """
 
@@ -26,8 +27,9 @@ def run(loaded, rep):
     ids.check_id_ranges(cx, fields)
     the_settings = settings.check_settings(cx, structs_spec, fields)
     by_name = {f.name: f for f in fields}
-    fields = resolve_refs(cx, fields, by_name)
-    built = structs.build_structs(cx, structs_spec, fields, by_name)
+    fields = elaborate.resolve_refs(fields, check_refs(cx, fields, by_name))
+    struct_gates = structs.check_struct_refs(cx, structs_spec, fields, by_name)
+    built = elaborate.build_structs(structs_spec, struct_gates, fields)
     if the_settings is not None:
         structs.check_read_order(cx, the_settings, built)
     if rep.errors or the_settings is None:
@@ -76,14 +78,14 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
     return out
 
 
-def resolve_refs(cx, fields: list[Field], by_name: dict[str, Field]) -> list[Field]:
-    """Fields whose count and gate are valid, with the gate resolved."""
-    out = []
+def check_refs(cx, fields: list[Field], by_name: dict[str, Field]) -> dict:
+    """Gates of the fields whose count and gate are valid (name -> Gate or None)."""
+    found = {}
     for f in fields:
         e = cx.entry_of(f)
         ok = structs.check_count(cx, f, by_name)
         gate = gates.resolve_gate(cx, e, e.spec.gate, by_name, ("gate",)) \
             if e.spec.gate is not None else None
         if gate is not False and ok:
-            out.append(elaborate.with_gate(f, gate))
-    return out
+            found[f.name] = gate
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from codegen.spec import elaborate
 from codegen.spec.diagnostics import Note
 from codegen.spec.model import Source
 from codegen.spec.rules import error, warning
@@ -77,33 +76,29 @@ def check_count(cx, f, by_name) -> bool:
     return True
 
 
-def members_of(cx, specs: dict, fields) -> dict[str, list]:
-    """Fields of each declared struct; a field of an undeclared struct is reported."""
-    members: dict[str, list] = {name: [] for name in specs}
+def check_struct_refs(cx, specs: dict, fields, by_name) -> dict:
+    """Gates of the structs whose gate is valid (name -> Gate or None); unknown structs and
+    empty ones are reported."""
+    from codegen.spec.rules.gates import resolve_gate
+
+    members = {name: 0 for name in specs}
     for f in fields:
         if f.struct in members:
-            members[f.struct].append(f)
+            members[f.struct] += 1
         elif f.struct not in cx.known_struct_names:
             known = ", ".join(sorted(specs)) or "none"
             cx.err("UNKNOWN-STRUCT", f"{f.name} is read into struct '{f.struct}', which no "
                    f"[[struct]] declares (known: {known})", cx.field_loc(f, "struct"))
-    return members
-
-
-def build_structs(cx, specs: dict, fields, by_name) -> dict:
-    from codegen.spec.rules.gates import resolve_gate
-
-    members = members_of(cx, specs, fields)
-    out = {}
-    for name, (e, src) in specs.items():
+    gates = {}
+    for name, (e, _) in specs.items():
         gate = resolve_gate(cx, e, e.spec.gate, by_name, ("gate",)) \
             if e.spec.gate is not None else None
         if gate is False:
             continue
         if not members[name] and name not in cx.referenced_structs:
             cx.warn("STRUCT-EMPTY", f"struct '{name}' has no fields", e.loc("name"))
-        out[name] = elaborate.struct(e.spec, src, gate, members[name])
-    return out
+        gates[name] = gate
+    return gates
 
 
 def check_read_order(cx, settings, structs: dict) -> None:
