@@ -434,3 +434,8 @@ def test_hostile_text_stays_text_in_the_page(tmp_path, monkeypatch):
     page = emit_all(tmp_path, monkeypatch)["docs/global-metadata.html"]
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+
+
+def test_the_docs_are_the_same_bytes_every_time(tmp_path, monkeypatch):
+    first = emit_all(tmp_path, monkeypatch)
+    assert emit_all(tmp_path / "again", monkeypatch) == first
