@@ -62,7 +62,7 @@ def heading(text: str) -> str:
 
 def label(text: str) -> str:
     """Text safe as a link's label: a backslash or bracket would end or escape the link."""
-    return re.sub(r"([\\\[\]])", r"\\\1", cell(text))
+    return cell(re.sub(r"([\\\[\]])", r"\\\1", text))   # before cell(): its \| stays one escape
 
 
 def md(c: Cell) -> str:
