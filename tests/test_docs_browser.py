@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from codegen.cli.common import DEFAULT_OUT, DEFAULT_SCHEMA
 from codegen.emitters import docs
 from codegen.spec.compiler import compile_or_raise
 
 pytestmark = pytest.mark.browser
 
-PAGE = DEFAULT_OUT / "docs" / "global-metadata.html"
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "generated" / "docs" / "global-metadata.html"
 WIDTH, HEIGHT = 1280, 2000
 
 MEASURE = """
@@ -102,7 +102,7 @@ def rendered(tmp_path_factory):
 
 def test_every_class_table_the_matrix_and_the_picture_are_rendered(rendered):
     measured, _ = rendered
-    catalogue = compile_or_raise(DEFAULT_SCHEMA)
+    catalogue = compile_or_raise(ROOT / "schema")
     ref = docs.reference(catalogue)
     tables = measured["tables"]
     fields = {t["section"]: t["rows"] for t in tables if t["cls"] == "fields"}
