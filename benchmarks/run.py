@@ -253,7 +253,9 @@ def bench_server(res: Results, quick: bool) -> None:
 # -- 6: import of the generated readers ----------------------------------------------
 
 def bench_import(res: Results, runs: int) -> None:
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="")
+    # the readers as a user has them: generated/python first on the path, the tool not needed
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="",
+               PYTHONPATH=str(ROOT / "generated" / "python"))
     timed([PY, "-c", "import tdx_metadata"], env=env)  # compile .pyc once
     t_imp, t_pass = side_by_side(lambda: timed([PY, "-c", "import tdx_metadata"], env=env),
                                  lambda: timed([PY, "-c", "pass"], env=env), runs * 2)

@@ -4,20 +4,26 @@ The generated package holds the tables (which ids fill which members);
 this module holds the one implementation of reading them, by TDH.SYS.RD
 element by element or by parsing TDH.SYS.RDALL pages, so both paths share
 every rule: gates, live counts, optional fields, masking, errors.
-Standard library only (plus codegen's own stdlib-only codecs), so
-importing the readers stays cheap.
+
+`tdx-codegen build` copies this module, and the codegen.abi modules it
+imports, into every generated package as <package>/_runtime/ (imports
+made relative), so the readers stand alone: standard library only, and
+no typing, collections or dataclasses import, so importing them costs
+about as much as starting Python.  A package and its copy agree on ABI;
+a package refuses a runtime of another ABI.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from codegen import __version__ as VERSION
 from codegen.abi import fieldid
 from codegen.abi import rdall_list
 from codegen.abi import status as _status
 
 from codegen.abi.release import VERSION_FIELDS, release_code  # noqa: F401  (the readers use both)
+
+# What a generated package and this runtime agree on (the Field and Gate rows, Record,
+# the reader functions): raised on any change a package generated earlier cannot use.
+ABI = 2
 
 RD, RDALL = "TDH.SYS.RD", "TDH.SYS.RDALL"
 # Tries of a SEAMCALL answering TDX_RND_NO_ENTROPY (the module ran out of
@@ -26,27 +32,85 @@ RD, RDALL = "TDH.SYS.RD", "TDH.SYS.RDALL"
 SEAMCALL_TRIES = 16
 
 
-class Gate(NamedTuple):
-    """When a struct or field is read: a feature bit is set, or a minimum release."""
-    text: str                 # as the schema says it: "TDX_FEATURES0.TD_PRESERVING"
-    field: str | None = None  # feature gate: ABI name of the flag field
-    bit: int = 0              # feature gate: bit index
-    release: int = 0          # release gate: major << 16 | minor << 8 | update
+class _Row(tuple):
+    """A tuple with named members and defaults: a NamedTuple without importing typing."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+    _defaults: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for i, name in enumerate(cls._fields):
+            setattr(cls, name, property(lambda self, i=i: self[i]))
+
+    def __new__(cls, *args, **kwargs):
+        if not kwargs and len(args) == len(cls._fields):   # the generated tables' rows
+            return tuple.__new__(cls, args)
+        if len(args) > len(cls._fields):
+            raise TypeError(f"{cls.__name__} takes {len(cls._fields)} members")
+        values = dict(zip(cls._fields, args))
+        for key, value in kwargs.items():
+            if key not in cls._fields or key in values:
+                raise TypeError(f"{cls.__name__}() got an unexpected or repeated member '{key}'")
+            values[key] = value
+        try:
+            return tuple.__new__(cls, [values[f] if f in values else cls._defaults[f]
+                                       for f in cls._fields])
+        except KeyError as exc:
+            raise TypeError(f"{cls.__name__}() is missing member {exc}") from None
+
+    def __repr__(self):
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self))
+        return f"{type(self).__name__}({inner})"
 
 
-class Field(NamedTuple):
-    """One row of a generated field table."""
-    name: str                 # ABI name
-    id: int                   # base field id, as in the module's table
-    member: str               # dataclass member it fills
-    element_size: int         # bytes per element in the module
-    num_fields: int           # fields of the entry (module table)
-    num_elements: int         # elements per field
-    capacity: int             # fields the member holds (live count is bounded by it)
-    count: str | None         # ABI name of the live-count field
+class Gate(_Row):
+    """When a struct or field is read: a feature bit is set, or a minimum release.
+
+    text     as the schema says it: "TDX_FEATURES0.TD_PRESERVING"
+    field    feature gate: ABI name of the flag field (None for a release gate)
+    bit      feature gate: bit index
+    release  release gate: major << 16 | minor << 8 | update
+    """
+
+    __slots__ = ()
+    _fields = ("text", "field", "bit", "release")
+    _defaults = {"field": None, "bit": 0, "release": 0}
+    text: str
+    field: str | None
+    bit: int
+    release: int
+
+
+class Field(_Row):
+    """One row of a generated field table.
+
+    name, id        ABI name and base field id, as in the module's table
+    member          the record member it fills
+    element_size    bytes per element in the module
+    num_fields, num_elements    the entry's shape
+    capacity        fields the member holds (a live count is bounded by it)
+    count           ABI name of the live-count field, or None
+    gate            a Gate, or None
+    optional        a module of the baseline release may lack it
+    member_size     bytes of the C member (values are masked to it)
+    """
+
+    __slots__ = ()
+    _fields = ("name", "id", "member", "element_size", "num_fields", "num_elements", "capacity",
+               "count", "gate", "optional", "member_size")
+    name: str
+    id: int
+    member: str
+    element_size: int
+    num_fields: int
+    num_elements: int
+    capacity: int
+    count: str | None
     gate: Gate | None
-    optional: bool            # a module of the baseline release may lack it
-    member_size: int          # bytes of the C member (values are masked to it)
+    optional: bool
+    member_size: int
 
 
 # -- structs -----------------------------------------------------------------
@@ -78,14 +142,18 @@ class _DataclassFields:
 class Record:
     """Base of the generated struct classes: frozen dataclasses, without the import cost.
 
-    What @dataclass(frozen=True) gives (keyword or positional construction,
-    ==, hash, repr, match, and the dataclasses module's functions through
-    a lazy __dataclass_fields__) without running it at import: sixteen
-    frozen dataclasses cost about 20 ms to create, this costs nothing.
-    Members are the class's annotations, in order.
+    What @dataclass(frozen=True) gives (keyword or positional construction
+    with a real signature, ==, hash, repr, match, and the dataclasses
+    module's functions through a lazy __dataclass_fields__) without running
+    it at import: sixteen frozen dataclasses cost about 20 ms to create,
+    this costs nothing.  Members are the class's annotations, in order; the
+    generated classes define __init__ with one parameter per member.
+
+    repr shows integers of 10 and more in hex (still valid Python); hash()
+    hashes the members with lists as tuples, so equal records hash equal.
     """
 
-    _members = ()  # member names, set per subclass from its own annotations
+    _members: tuple[str, ...] = ()  # member names, set per subclass from its own annotations
     __dataclass_fields__ = _DataclassFields()
 
     def __init_subclass__(cls, **kwargs):
@@ -105,8 +173,7 @@ class Record:
         missing = [m for m in members if m not in values]
         if missing:
             raise TypeError(f"{name}() is missing member(s) {', '.join(missing)}")
-        for m in members:
-            object.__setattr__(self, m, values[m])
+        self.__dict__.update(values)
 
     def __setattr__(self, key, value):
         raise AttributeError(f"{type(self).__name__} is frozen: cannot set '{key}'")
@@ -123,15 +190,20 @@ class Record:
         return self.astuple() == other.astuple()
 
     def __hash__(self):
-        return hash(self.astuple())
+        return hash(_frozen(self.astuple()))
 
     def __repr__(self):
-        inner = ", ".join(f"{m}={getattr(self, m)!r}" for m in self._members)
+        inner = ", ".join(f"{m}={_shown(getattr(self, m))}" for m in self._members)
         return f"{type(self).__name__}({inner})"
 
     def as_dict(self) -> dict:
         """Members as a dict, nested structs as dicts (ready for json.dumps)."""
         return {m: _plain(getattr(self, m)) for m in self._members}
+
+
+def init(record: Record, values: tuple) -> None:
+    """Set a new record's members (what the generated __init__ methods call)."""
+    record.__dict__.update(zip(record._members, values))
 
 
 def _plain(value):
@@ -140,6 +212,44 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _frozen(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, list):
+            return "[" + ", ".join(_shown(v) for v in value) + "]"
+        if isinstance(value, tuple):
+            return "(" + ", ".join(_shown(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return repr(value)
+    return f"{value:#x}" if value >= 10 else str(value)
+
+
+def diff(old, new, path: str = "") -> list[tuple[str, object, object]]:
+    """(member path, old value, new value) for every member that differs, in member order.
+
+    Records are compared member by member ("version.minor_version"), lists
+    element by element ("cmr.cmr_base[2]"; None for an element one side
+    lacks), everything else as a whole.
+    """
+    if isinstance(old, Record) and type(old) is type(new):
+        out = []
+        for m in old._members:
+            out.extend(diff(getattr(old, m), getattr(new, m), f"{path}.{m}" if path else m))
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        out = []
+        for i in range(max(len(old), len(new))):
+            a = old[i] if i < len(old) else None
+            b = new[i] if i < len(new) else None
+            out.extend(diff(a, b, f"{path}[{i}]"))
+        return out
+    return [] if old == new else [(path, old, new)]
 
 
 # -- errors ------------------------------------------------------------------
@@ -171,12 +281,11 @@ class ListError(MetadataError):
     """A TDH.SYS.RDALL list that cannot be parsed or does not progress."""
 
 
-def require(generator_version: str, package: str) -> None:
-    """Refuse to run generated readers against a different runtime."""
-    if generator_version != VERSION:
-        raise ImportError(f"{package} was generated by tdx-codegen {generator_version} but the "
-                          f"installed codegen runtime is {VERSION}; regenerate it with "
-                          "'tdx-codegen build' or install the matching tdx-codegen")
+def require(abi: int, package: str) -> None:
+    """Refuse to run generated readers against a runtime of another ABI."""
+    if abi != ABI:
+        raise ImportError(f"{package} needs runtime ABI {abi} but its runtime has ABI {ABI}; "
+                          "regenerate the package with 'tdx-codegen build'")
 
 
 # -- sources -----------------------------------------------------------------
@@ -358,3 +467,32 @@ def set_bits(bits: dict[str, int], value: int | None) -> list[str]:
     if value is None:
         return []
     return [n for n, i in sorted(bits.items(), key=lambda kv: kv[1]) if value >> i & 1]
+
+
+# -- a simulated module --------------------------------------------------------
+
+def simulator(profile: str, schema=None, **state):
+    """A simulated TDX module of a value profile: a backend for read_all_rd/read_all_rdall.
+
+    Needs tdx-codegen installed: the simulator is part of the tool, the
+    readers are not.  profile is a name ("2.0.08") or a profile file;
+    schema is the schema directory the readers were generated from,
+    by default the project around the current directory, else the
+    catalogue tdx-codegen ships.  state: lp_init=False, shutdown=True.
+    """
+    try:
+        from codegen import project
+        from codegen.paths import builtin_schema
+        from codegen.sim.profile import load_profile, resolve
+        from codegen.sim.simulator import Simulator
+        from codegen.spec.compiler import compile_or_raise
+    except ImportError as exc:
+        raise ImportError("simulator() needs tdx-codegen installed (pip install tdx-codegen); "
+                          "the readers themselves need only the standard library") from exc
+    if schema is None:
+        try:
+            schema = project.find().schema
+        except project.ProjectError:
+            schema = builtin_schema()
+    catalogue = compile_or_raise(schema)
+    return Simulator(load_profile(resolve(profile, schema), catalogue), **state)

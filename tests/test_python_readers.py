@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -301,51 +302,135 @@ def test_records_are_frozen_compared_by_value_and_serialisable():
     info = md.read_all_rd(module_1_5_01())
     with pytest.raises(AttributeError, match="TdxSysInfoTdmr is frozen: cannot set 'max_tdmrs'"):
         info.tdmr.max_tdmrs = 1
-    assert repr(info.features) == f"TdxSysInfoFeatures(tdx_features0={FEATURES_1_5_01})"
+    assert repr(info.features) == f"TdxSysInfoFeatures(tdx_features0={FEATURES_1_5_01:#x})"
     assert md.TdxSysInfoFeatures(1) != md.TdxSysInfoFeatures(2)
     data = json.loads(json.dumps(info.as_dict()))
     assert data["td_conf"]["cpuid_config_values"][0] == [0x11, 0x22]
     assert data["connect"] is None
-    with pytest.raises(TypeError, match=r"TdxSysInfoFeatures\(\) is missing member\(s\) tdx_features0"):
+    with pytest.raises(TypeError, match=r"missing 1 required positional argument: 'tdx_features0'"):
         md.TdxSysInfoFeatures()
+
+
+def test_records_have_real_signatures_hex_reprs_and_hash_as_they_compare():
+    import inspect
+
+    info = md.read_all_rd(module_1_5_01())
+    for cls in (md.TdxSysInfo, md.TdxSysInfoCmr, md.TdxSysInfoVersion):
+        params = list(inspect.signature(cls).parameters)
+        assert params == list(cls.__annotations__), cls
+    assert str(inspect.signature(md.TdxSysInfoFeatures)) == "(tdx_features0: 'int') -> 'None'"
+    assert md.TdxSysInfoFeatures(tdx_features0=5) == md.TdxSysInfoFeatures(5)
+    # integers from 10 up in hex, smaller ones as they are (the same in both bases); eval() works
+    assert repr(md.TdxSysInfoTdmr(**{m: 9 if i else 64 for i, m in
+                                     enumerate(md.TdxSysInfoTdmr.__annotations__)})).startswith(
+        "TdxSysInfoTdmr(max_tdmrs=0x40, max_reserved_per_tdmr=9")
+    assert eval(repr(info.cmr), vars(md)) == info.cmr
+    # lists hash as tuples, so equal records (arrays included) hash equal
+    again = md.read_all_rdall(module_1_5_01())
+    assert again == info and hash(again) == hash(info) and len({info, again}) == 1
+
+
+def test_diff_lists_the_members_two_snapshots_disagree_on():
+    old = md.read_all_rd(module_1_5_01())
+    assert md.diff(old, old) == []
+    import dataclasses
+
+    cmr = dataclasses.replace(old.cmr, num_cmrs=old.cmr.num_cmrs + 1,
+                              cmr_base=old.cmr.cmr_base + [0x1000])
+    new = dataclasses.replace(old, cmr=cmr, connect=None)
+    n = old.cmr.num_cmrs
+    assert md.diff(old, new) == [("cmr.num_cmrs", n, n + 1), (f"cmr.cmr_base[{n}]", None, 0x1000)]
+
+
+def test_member_and_struct_descriptions_are_docstrings():
+    """The schema's descriptions, in the generated source where editors and pydoc find them."""
+    catalogue = compile_or_raise(SHIPPED_SCHEMA)
+    text = (SHIPPED_SCHEMA.parent / "generated" / "python" / "tdx_metadata" /
+            "__init__.py").read_text()
+    for s in catalogue.output_structs("python"):
+        cls = getattr(md, python_readers.names.class_name(s.c_name))
+        assert cls.__doc__ == f"struct {s.c_name}: {s.description.strip()}"
+        for f in catalogue.output_fields("python", s):
+            body = text[text.index(f"    {f.member}: "):]
+            doc = body.split('"""')[1]
+            assert " ".join(doc.split()) == " ".join(
+                f"{python_readers.member_comment(f)}: {f.description}".split()), f.name
 
 
 # -- the package itself ----------------------------------------------------------
 
 
-def test_the_package_records_the_generator_version():
-    assert md.GENERATOR_VERSION == runtime.VERSION
+def test_the_package_records_the_generator_version_and_the_runtime_abi():
+    from codegen import __version__
+
+    assert md.GENERATOR_VERSION == __version__
     assert md.BASELINE_RELEASE == "1.5.01"
+    assert md.RUNTIME_ABI == runtime.ABI == md._rt.ABI
 
 
-def test_the_package_imports_only_the_standard_library_and_the_runtime():
-    probe = textwrap.dedent("""
-        import sys
-        before = set(sys.modules)
-        import tdx_metadata
-        new = sorted(m for m in set(sys.modules) - before
-                     if m.split(".")[0] not in sys.stdlib_module_names)
-        print(" ".join(new))
-    """)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["codegen", "codegen.abi", "codegen.abi.fieldid",
-                                  "codegen.abi.rdall_list", "codegen.abi.release",
-                                  "codegen.abi.status", "codegen.runtime", "tdx_metadata"]
+GENERATED = SHIPPED_SCHEMA.parent / "generated" / "python"
+
+PROBE = textwrap.dedent("""
+    import sys
+    before = set(sys.modules)
+    import tdx_metadata
+    new = sorted(set(sys.modules) - before)
+    print(" ".join(m for m in new if m.split(".")[0] not in sys.stdlib_module_names))
+    print(" ".join(m for m in new if m in ("typing", "collections", "dataclasses", "re", "enum")))
+""")
+
+
+def test_the_package_imports_only_the_standard_library_and_its_own_runtime():
+    """With only generated/python on the path: no codegen, no typing (the import cost)."""
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, "
+                          f"{str(GENERATED)!r}); exec({PROBE!r})"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "tdx_metadata tdx_metadata._runtime tdx_metadata._runtime.fieldid "
+        "tdx_metadata._runtime.rdall_list tdx_metadata._runtime.release "
+        "tdx_metadata._runtime.status", ""]
+
+
+def test_the_runtime_copy_is_the_runtime_with_relative_imports():
+    root = GENERATED / "tdx_metadata"
+    assert (root / "py.typed").is_file()
+    copies = sorted(p.name for p in (root / "_runtime").glob("*.py"))
+    assert copies == sorted(python_readers.runtime_modules())
+    for name, source in python_readers.runtime_modules().items():
+        copy = (root / "_runtime" / name).read_text()
+        original = (python_readers.PACKAGE_DIR / source).read_text()
+        banner, body = copy.split("\n", 3)[:3], copy.split("\n", 3)[3]
+        assert banner[0] == f"# Copied by tdx-codegen {md.GENERATOR_VERSION} from codegen/{source}"
+        assert re.findall(r"^(?:from|import) codegen", body, flags=re.M) == [], name
+        undone = re.sub(r"^(\s*)from \. import chars", r"\1from codegen import chars", body,
+                        flags=re.M)
+        undone = re.sub(r"^from \.(\w+) import ", r"from codegen.abi.\1 import ", undone, flags=re.M)
+        assert re.sub(r"^from \. import ", "from codegen.abi import ", undone, flags=re.M) == \
+            original, name
+
+
+def test_simulator_gives_a_backend_in_one_call(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # no project here: the built-in catalogue
+    info = md.read_all_rdall(md.simulator("2.0.08"))
+    assert info == md.read_all_rd(simulator("2.0.08"))
 
 
 def generate(tmp_path, schema_dir, version="0.1.0", package=None):
     """Emit the readers of schema_dir into tmp_path and import them."""
     catalogue = compile_or_raise(schema_dir)
-    [out] = python_readers.emit(EmitContext(catalogue, "map", generator_version=version))
-    target = tmp_path / "python" / out.path.removeprefix("python/")
-    target.parent.mkdir(parents=True)
-    target.write_text(out.content)
+    outputs = python_readers.emit(EmitContext(catalogue, "map", generator_version=version))
+    for out in outputs:
+        path = tmp_path / out.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(out.content)
+    target = tmp_path / outputs[0].path
     sys.path.insert(0, str(tmp_path / "python"))
     try:
         return importlib.import_module(target.parent.name)
     finally:
         sys.path.remove(str(tmp_path / "python"))
-        sys.modules.pop(target.parent.name, None)
+        for name in [m for m in sys.modules if m.split(".")[0] == target.parent.name]:
+            del sys.modules[name]
 
 
 MINI_CLASS = """\
@@ -400,9 +485,14 @@ description = "Read from 1.5.06 on."
 
 
 def test_a_release_gate_compares_the_module_version(tmp_path):
+<<<<<<< HEAD
     schema = mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED)
     pkg, catalogue = generate(tmp_path, schema), compile_or_raise(schema)
     assert pkg.MINI_FIELDS[0].gate == runtime.Gate("release >= 1.5.06", release=0x010506)
+=======
+    pkg = generate(tmp_path, mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED))
+    assert pkg.MINI_FIELDS[0].gate == pkg._rt.Gate("release >= 1.5.06", release=0x010506)
+>>>>>>> a57af8e (Readers stand alone: the runtime is copied into the package, compatibility by runtime ABI)
     values = {"MAJOR_VERSION": 1, "MINOR_VERSION": 5, "MAX_TDMRS": 64}
     for update, expect in ((5, None), (6, 64), (8, 64)):
         fake = module({**values, "UPDATE_VERSION": update}, catalogue=catalogue)
@@ -410,26 +500,36 @@ def test_a_release_gate_compares_the_module_version(tmp_path):
         assert pkg.read_all_rdall(fake).mini.max_tdmrs == expect
 
 
-def test_a_package_from_another_generator_version_refuses_to_import(tmp_path):
+def test_a_package_refuses_a_runtime_of_another_abi(tmp_path):
+    """Compatibility is the runtime ABI, not the tool's version."""
     schema = mini_schema(tmp_path, "mini", "tdx_md_old", RELEASE_GATED)
-    with pytest.raises(ImportError) as exc:
-        generate(tmp_path, schema, version="0.0.9")
-    assert str(exc.value) == (
-        f"tdx_md_old was generated by tdx-codegen 0.0.9 but the installed codegen runtime is "
-        f"{runtime.VERSION}; regenerate it with 'tdx-codegen build' or install the matching "
-        "tdx-codegen")
+    assert generate(tmp_path, schema, version="0.0.9").GENERATOR_VERSION == "0.0.9"
+    init = tmp_path / "python" / "tdx_md_old" / "__init__.py"
+    init.write_text(init.read_text().replace(f"RUNTIME_ABI = {runtime.ABI}\n", "RUNTIME_ABI = 1\n"))
+    sys.path.insert(0, str(tmp_path / "python"))
+    try:
+        with pytest.raises(ImportError) as exc:
+            importlib.import_module("tdx_md_old")
+    finally:
+        sys.path.remove(str(tmp_path / "python"))
+    assert str(exc.value) == (f"tdx_md_old needs runtime ABI 1 but its runtime has ABI "
+                              f"{runtime.ABI}; regenerate the package with 'tdx-codegen build'")
 
 
 def test_generated_struct_text(tmp_path):
     schema = mini_schema(tmp_path, "mini", "tdx_md_text", RELEASE_GATED)
-    [out] = python_readers.emit(EmitContext(compile_or_raise(schema), "map"))
+    out = python_readers.emit(EmitContext(compile_or_raise(schema), "map"))[0]
     text = out.content
     start, end = text.index("class TdxSysInfoMini"), text.index("class TdxSysInfo(")
     assert text[start:end] == '''\
 class TdxSysInfoMini(_rt.Record):
     """struct tdx_sys_info_mini: Mini."""
 
-    max_tdmrs: int | None  # MAX_TDMRS, if release >= 1.5.06
+    max_tdmrs: int | None
+    """MAX_TDMRS, if release >= 1.5.06: Read from 1.5.06 on."""
+
+    def __init__(self, max_tdmrs: int | None) -> None:
+        _rt.init(self, (max_tdmrs,))
 
 
 MINI_FIELDS = (

@@ -15,12 +15,6 @@ Layout (64 bits):
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
-from typing import NamedTuple
-
-from codegen import chars
-
 MASK64 = (1 << 64) - 1
 NULL_ID = MASK64  # the null id (-1) starts a walk and ends one
 
@@ -65,26 +59,37 @@ MAX_FIELD_CODE = (1 << 24) - 1
 ELEMENT_SIZES = (1, 2, 4, 8)  # indexed by ELEMENT_SIZE_CODE
 
 
-class FieldId(NamedTuple):
-    """A decoded field id: one attribute per sub-field of LAYOUT."""
+class FieldId(tuple):
+    """A decoded field id: one attribute per sub-field of LAYOUT, lower-cased.
 
-    field_code: int
-    reserved_31_24: int
-    element_size_code: int
-    last_element_in_field: int
-    last_field_in_sequence: int
-    reserved_49_47: int
-    inc_size: int
-    write_mask_valid: int
-    context_code: int
-    reserved_55: int
-    class_code: int
-    reserved_62: int
-    non_arch: int
+    A tuple with named attributes, as a NamedTuple, built without importing
+    typing or collections (the readers' runtime imports this module).
+    """
+
+    __slots__ = ()
+    _fields = tuple(name.lower() for name, _, _ in LAYOUT)
+
+    def __new__(cls, *parts: int) -> FieldId:
+        return cls._make(parts)
+
+    @classmethod
+    def _make(cls, parts) -> FieldId:
+        self = tuple.__new__(cls, parts)
+        if len(self) != len(cls._fields):
+            raise TypeError(f"FieldId takes {len(cls._fields)} parts, {len(self)} given")
+        return self
+
+    def __repr__(self) -> str:
+        return "FieldId(" + ", ".join(f"{n}={v}" for n, v in zip(self._fields, self)) + ")"
 
     @property
     def element_size(self) -> int:
-        return ELEMENT_SIZES[self.element_size_code]
+        return ELEMENT_SIZES[self[2]]   # element_size_code
+
+
+for _index, _name in enumerate(FieldId._fields):
+    setattr(FieldId, _name, property(lambda self, i=_index: self[i], doc=f"{_name.upper()}"))
+del _index, _name
 
 
 def get(field_id: int, name: str) -> int:
@@ -166,6 +171,8 @@ def find_entry(keys, sizes, field_id: int) -> tuple[int, int] | None:
     field_id play no part.  The one lookup of an id in a table: the model,
     the simulator and the readers' messages all ask it.
     """
+    from bisect import bisect_right   # here: the readers' import need not load it
+
     k = key(field_id)
     i = bisect_right(keys, k) - 1
     if i < 0 or keys[i][0] != k[0] or k[1] - keys[i][1] >= sizes[i]:
@@ -218,18 +225,23 @@ def meaning(name: str, value: int) -> str:
 
 
 # ASCII only: int() also takes full-width and Arabic-Indic digits, which look like an id
-# but are not what any tool or the TDX module reads
-_NUMBER = re.compile(r"-?(?:0[xX][0-9A-Fa-f]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)\Z")
+# but are not what any tool or the TDX module reads (compiled on first use: the readers
+# import this module and need not load re)
+_NUMBER = r"-?(?:0[xX][0-9A-Fa-f]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)\Z"
 
 
 def parse(text: str) -> int:
     """Parse a field id written in hex (0x...) or decimal; -1 is the null id."""
+    import re
+
+    from codegen import chars
+
     text = text.strip(" \t").replace("_", "")
     if text in ("-1", "-0x1"):
         return NULL_ID
     odd = chars.first_non_ascii(text)
     try:
-        if odd is not None or not _NUMBER.match(text):
+        if odd is not None or not re.match(_NUMBER, text):
             raise ValueError
         value = int(text, 0)
     except ValueError:

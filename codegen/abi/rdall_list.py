@@ -12,9 +12,6 @@ parses it.  Standard library only.
 
 from __future__ import annotations
 
-import struct
-from typing import Iterator, NamedTuple
-
 from codegen.abi import fieldid
 
 PAGE_SIZE = 4096
@@ -26,15 +23,35 @@ class ListFormatError(ValueError):
     """A page whose list header or sequences are inconsistent."""
 
 
-class Sequence(NamedTuple):
-    header: int               # the sequence header id as written
-    class_code: int
-    field_code: int           # of the first element
-    num_fields: int
-    num_elements: int
-    values: tuple[int, ...]   # num_fields * num_elements values, in order
+class Sequence(tuple):
+    """One sequence of a list (a tuple with named attributes, without importing typing).
 
-    def element_ids(self) -> Iterator[tuple[int, int]]:
+    header        the sequence header id as written
+    class_code    its class
+    field_code    field code of the first element
+    num_fields, num_elements
+    values        num_fields * num_elements values, in order
+    """
+
+    __slots__ = ()
+    _fields = ("header", "class_code", "field_code", "num_fields", "num_elements", "values")
+
+    def __new__(cls, header: int, class_code: int, field_code: int, num_fields: int,
+                num_elements: int, values: tuple[int, ...]) -> Sequence:
+        return tuple.__new__(cls, (header, class_code, field_code, num_fields, num_elements,
+                                   values))
+
+    def __repr__(self) -> str:
+        return "Sequence(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
+
+    header = property(lambda self: self[0])
+    class_code = property(lambda self: self[1])
+    field_code = property(lambda self: self[2])
+    num_fields = property(lambda self: self[3])
+    num_elements = property(lambda self: self[4])
+    values = property(lambda self: self[5])
+
+    def element_ids(self):
         """(element id, value) for every element, the id with shape bits cleared."""
         base = fieldid.replace(self.header, LAST_ELEMENT_IN_FIELD=0, LAST_FIELD_IN_SEQUENCE=0)
         for i, value in enumerate(self.values):
@@ -52,6 +69,8 @@ def sequence_header(first_id: int, num_fields: int, num_elements: int) -> int:
 
 def pack(sequences: list[tuple[int, list[int]]]) -> bytes:
     """Bytes of a list: sequences as (sequence header id, element values)."""
+    import struct   # here, not at the top: importing the readers need not load it
+
     body = b"".join(struct.pack(f"<Q{len(vals)}Q", hdr, *vals) for hdr, vals in sequences)
     used = HEADER_SIZE + len(body)
     return struct.pack("<Q", list_header(used, len(sequences))) + body
@@ -59,6 +78,8 @@ def pack(sequences: list[tuple[int, list[int]]]) -> bytes:
 
 def parse(page: bytes) -> list[Sequence]:
     """Sequences of one page, by their headers (never by fixed offsets)."""
+    import struct
+
     if len(page) < HEADER_SIZE:
         raise ListFormatError(f"page of {len(page)} bytes has no list header")
     (hdr,) = struct.unpack_from("<Q", page, 0)

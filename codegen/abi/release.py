@@ -15,8 +15,6 @@ name a tag (codegen.spec.rules rejects one), and Release.code drops it.
 
 from __future__ import annotations
 
-from functools import total_ordering
-
 # The fields that give a module's release, and how a release compares as one number:
 # the compiler, the generated C and the readers' runtime compare release gates this way.
 VERSION_FIELDS = ("MAJOR_VERSION", "MINOR_VERSION", "UPDATE_VERSION")
@@ -31,7 +29,6 @@ def release_code(major: int, minor: int, update: int) -> int:
 _PATTERN = r"([0-9]{1,3})\.([0-9]{1,3})(?:\.([0-9]{1,3}))?(?:\+([0-9A-Za-z][0-9A-Za-z.-]*))?\Z"
 
 
-@total_ordering
 class Release:
     __slots__ = ("major", "minor", "update", "tag")
 
@@ -59,8 +56,18 @@ class Release:
     def __eq__(self, other):
         return isinstance(other, Release) and self._key() == other._key()
 
+    # the four comparisons by hand: functools.total_ordering costs the readers an import
     def __lt__(self, other):
         return self._key() < other._key()
+
+    def __le__(self, other):
+        return self._key() <= other._key()
+
+    def __gt__(self, other):
+        return self._key() > other._key()
+
+    def __ge__(self, other):
+        return self._key() >= other._key()
 
     def __hash__(self):
         return hash(self._key())

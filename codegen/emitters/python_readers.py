@@ -1,18 +1,23 @@
-"""Python readers: the importable package of dataclasses, field tables and readers.
+"""Python readers: the importable package of records, field tables and readers.
 
-One module, python/<package>/__init__.py, rendered from
-templates/python/__init__.py.j2.  The reading itself lives in
-codegen.runtime; the generated file holds only what the schema decides
-(members, ids, shapes, counts, gates, named bits), as Python literals.
+python/<package>/__init__.py is rendered from templates/python/__init__.py.j2
+and holds only what the schema decides (members, ids, shapes, counts,
+gates, named bits), as Python literals.  The reading itself is
+codegen.runtime, copied with the codegen.abi modules it imports into
+python/<package>/_runtime/ (imports made relative, each copy sealed), so
+the package stands alone on the standard library; py.typed marks it typed.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from codegen.abi import fieldid
 from codegen.emitters.render import banner_lines, render
 from codegen.spec import names
 from codegen.spec.model import Catalogue, Field, Gate, Struct
-from codegen.outputs.writer import Output
+from codegen.outputs.writer import HASH_PLACEHOLDER, Output
 
 
 def docstring(text: str) -> str:
@@ -47,6 +52,46 @@ def field_row(f: Field) -> str:
             f"{f.member_bytes})")
 
 
+def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
+    """head + items joined by ', ' + tail, one line if it fits in 100 columns, else wrapped."""
+    one = f"{' ' * indent}{head}{', '.join(items)}{tail}"
+    if len(one) <= 100:
+        return one
+    lines, line = [], " " * (indent + 8)
+    for item in items:
+        if len(line) + len(item) + 1 > 100 and line.strip():
+            lines.append(line.rstrip())
+            line = " " * (indent + 8)
+        line += f"{item}, "
+    return f"{' ' * indent}{head}\n" + "\n".join(lines + [line.rstrip()]) + \
+        f"\n{' ' * indent}{tail.lstrip()}"
+
+
+def signature(members: list[dict]) -> str:
+    """The generated __init__: one parameter per member, each set by _rt.init."""
+    names_ = [m["member"] for m in members]
+    values = names_ + [""] if len(names_) == 1 else names_   # a 1-tuple: (x,)
+    return (wrapped("def __init__(", ["self"] + [f"{m['member']}: {m['annotation']}"
+                                                 for m in members], ") -> None:", 4) + "\n"
+            + wrapped("_rt.init(self, (", values, "))", 8).replace(", ))", ",))"))
+
+
+def member_doc(f: Field) -> str:
+    """The attribute docstring of a member (ABI name, count, gate, description), indented.
+
+    Editors and documentation tools show it for the member; wrapped to 100 columns.
+    """
+    import textwrap
+
+    text = f"{member_comment(f)}: {f.description.strip()}" if f.description.strip() \
+        else member_comment(f)
+    literal = docstring(text)
+    if len(literal) + 4 <= 100 or not literal.startswith('"""'):
+        return f"    {literal}"
+    return textwrap.fill(text, width=97, initial_indent='    """', subsequent_indent="    ",
+                         break_long_words=False, break_on_hyphens=False) + '"""'
+
+
 def member_comment(f: Field) -> str:
     parts = [f.name]
     if f.count:
@@ -69,9 +114,14 @@ def struct_view(s: Struct, catalogue: Catalogue) -> dict:
         "gate": gate_literal(s.gate),
         "gate_text": s.gate.text if s.gate else "",
         "members": [{"member": f.member, "annotation": annotation(f),
-                     "comment": member_comment(f)} for f in fields],
+                     "comment": member_comment(f), "doc": member_doc(f)} for f in fields],
         "rows": [field_row(f) for f in fields],
     }
+
+
+def with_signature(view: dict) -> dict:
+    view["signature"] = signature(view["members"])
+    return view
 
 
 def flag_fields(structs) -> list[Field]:
@@ -88,9 +138,85 @@ def emit(ctx) -> list[Output]:
         package=package,
         generator_version=ctx.generator_version,
         baseline=str(catalogue.settings.baseline),
-        structs=[struct_view(s, catalogue) for s in structs],
+        structs=[with_signature(struct_view(s, catalogue)) for s in structs],
+        info_signature=signature([{"member": s.name, "annotation": names.class_name(s.c_name)
+                                   + (" | None" if s.gate else "")} for s in structs]),
         flags=[{"name": f.name, "bits": [(b.name, b.bit, names.bit_define(f.name, b.name))
                                          for b in f.bits]}
                for f in flag_fields(structs)],
     )
-    return [Output(names.python_module(package), content)]
+    module = names.python_module(package)
+    root = module.rpartition("/")[0]
+    return [Output(module, content), Output(f"{root}/py.typed", sealed_comment(ctx, "the PEP 561 "
+                                            "marker: this package has type hints")),
+            *runtime_outputs(ctx, root)]
+
+
+# -- the runtime copy ------------------------------------------------------------
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# The stdlib-only modules the runtime may take with it (by path under codegen/); an import
+# of any other codegen module must sit inside a function (simulator(): the tool's own).
+PORTABLE = re.compile(r"(abi/\w+|chars)\.py")
+_IMPORT = re.compile(r"^([ \t]*)from codegen(\.abi)?(?:\.(\w+))? import (\w+)", re.M)
+_TOP_IMPORT = re.compile(r"^(from|import) codegen\b", re.M)
+
+
+def _portable(m: re.Match) -> str | None:
+    """The codegen/ path an import names when the runtime takes that module along."""
+    module = m.group(3) or m.group(4)
+    path = f"{'abi/' if m.group(2) else ''}{module}.py"
+    return path if PORTABLE.fullmatch(path) and (PACKAGE_DIR / path).is_file() else None
+
+
+def sealed_comment(ctx, what: str, source: str | None = None) -> str:
+    origin = f"Copied by tdx-codegen {ctx.generator_version} from {source}" if source else \
+        f"Generated by tdx-codegen {ctx.generator_version}: {what}"
+    return "".join(f"# {line}\n" for line in (
+        origin, f"Do not edit: run '{ctx.regenerate}'.", HASH_PLACEHOLDER))
+
+
+def _relative(text: str, source: str) -> str:
+    """Imports of portable modules made relative; a top-level import of another is a bug."""
+    def swap(m: re.Match) -> str:
+        if _portable(m) is None:
+            return m.group(0)
+        if m.group(3):   # from codegen.abi.X import names
+            return f"{m.group(1)}from .{m.group(3)} import {m.group(4)}"
+        return f"{m.group(1)}from . import {m.group(4)}"
+
+    text = _IMPORT.sub(swap, text)
+    left = _TOP_IMPORT.search(text)
+    if left:
+        raise RuntimeError(f"{source} imports codegen at module level "
+                           f"({text[left.start():text.index(chr(10), left.start())]}): "
+                           "the generated readers must stand alone")
+    return text
+
+
+def runtime_modules() -> dict[str, str]:
+    """Copy name -> source path (under codegen/): runtime.py and the portable modules it needs."""
+    todo, found = ["runtime.py"], {}
+    while todo:
+        source = todo.pop()
+        name = "__init__.py" if source == "runtime.py" else Path(source).name
+        if name in found:
+            continue
+        found[name] = source
+        text = (PACKAGE_DIR / source).read_text(encoding="utf-8")
+        for m in _IMPORT.finditer(text):
+            if _portable(m):
+                todo.append(_portable(m))
+            elif m.group(2) and not m.group(3):   # from codegen.abi import a, b
+                line = text[m.start():text.index("\n", m.start())].split(" import ", 1)[1]
+                todo.extend(f"abi/{part.split()[0]}.py" for part in line.split("#")[0].split(","))
+    return dict(sorted(found.items()))
+
+
+def runtime_outputs(ctx, root: str) -> list[Output]:
+    out = []
+    for name, source in runtime_modules().items():
+        text = (PACKAGE_DIR / source).read_text(encoding="utf-8")
+        out.append(Output(f"{root}/_runtime/{name}", sealed_comment(ctx, "", f"codegen/{source}")
+                          + _relative(text, f"codegen/{source}")))
+    return out

@@ -101,7 +101,7 @@ C_GENERATED = frozenset("""
 PY_GENERATED = frozenset("""
     annotations CountError ListError MetadataError SeamcallError GENERATOR_VERSION
     BASELINE_RELEASE FIELDS BITS TdxSysInfo read_all read_all_rd read_all_rdall rd_source
-    rdall_source has_bit set_bits
+    rdall_source has_bit set_bits RUNTIME_ABI diff simulator
 """.split())
 RECORD_METHODS = frozenset({"astuple", "as_dict"})
 
