@@ -485,14 +485,9 @@ description = "Read from 1.5.06 on."
 
 
 def test_a_release_gate_compares_the_module_version(tmp_path):
-<<<<<<< HEAD
     schema = mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED)
     pkg, catalogue = generate(tmp_path, schema), compile_or_raise(schema)
-    assert pkg.MINI_FIELDS[0].gate == runtime.Gate("release >= 1.5.06", release=0x010506)
-=======
-    pkg = generate(tmp_path, mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED))
     assert pkg.MINI_FIELDS[0].gate == pkg._rt.Gate("release >= 1.5.06", release=0x010506)
->>>>>>> a57af8e (Readers stand alone: the runtime is copied into the package, compatibility by runtime ABI)
     values = {"MAJOR_VERSION": 1, "MINOR_VERSION": 5, "MAX_TDMRS": 64}
     for update, expect in ((5, None), (6, 64), (8, 64)):
         fake = module({**values, "UPDATE_VERSION": update}, catalogue=catalogue)
