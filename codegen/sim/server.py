@@ -67,7 +67,7 @@ def _unsent(sock: socket.socket) -> int:
 
 
 def refuse(sock: socket.socket) -> None:
-    """Tell a connection we cannot serve why (ERR_BUSY), then close it."""
+    """Answer a connection that cannot be served with ERR_BUSY, then close it."""
     try:
         sock.setblocking(False)
         sock.send(error_response(ERR_BUSY))
