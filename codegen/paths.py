@@ -10,7 +10,9 @@ is found from the current directory (codegen.project).
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -32,6 +34,35 @@ def builtin_schema() -> Path:
 
 def templates() -> Path:
     return _data_dir("templates", "python/__init__.py.j2")
+
+
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file; OSError for anything else, without blocking on it.
+
+    Every input file is read here: a FIFO named like a schema file would hang
+    an ordinary read, and a device would never end.  O_NONBLOCK makes opening
+    a FIFO return at once, so its kind can be told and reported.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+            raise OSError(errno.EINVAL, f"not a regular file ({kind})", str(path))
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path) -> str:
+    return read_bytes(path).decode("utf-8")
 
 
 def display_path(path: Path, base: Path | None = None) -> str:

@@ -1,65 +1,93 @@
-"""A build killed at any point leaves every generated file old or new, never partial.
+"""A build killed at any write step leaves every generated file old or new, never partial.
 
-The build runs in a subprocess that is SIGKILLed after a random delay;
-then every output must equal either its state before the build or its
-state after a complete build, and no temporary file may be left behind.
+strace kills the build exactly at its k-th fsync or its k-th rename (its
+fault injection: `-e inject=SYSCALL:signal=KILL:when=k`), for every k a
+build makes, so no step goes untested and nothing depends on timing:
+
+- killed while the new contents are being written (an fsync): no output
+  has changed yet, and no temporary file is left;
+- killed at the k-th rename: exactly the first k - 1 outputs, in the order
+  the build commits them, are new, the rest are old; the k-th output's new
+  content waits under a temporary name that the next build removes.
 """
 
 import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+STRACE = shutil.which("strace")
+TMP_PREFIX, TMP_SUFFIX = ".tdx-codegen-", ".tmp"
+
+pytestmark = pytest.mark.skipif(STRACE is None and not os.environ.get("CI"),
+                                reason="needs strace (Debian package strace)")
 
 
 def snapshot(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-# Outputs that do not depend on the schema: the rules page and the field-id picture.
-SCHEMA_FREE = {"docs/rules.md", "docs/field-id.svg"}
-
-
-def test_killed_builds_leave_old_or_new_files(tmp_path):
-    schema = tmp_path / "schema"
+@pytest.fixture(scope="module")
+def states(tmp_path_factory):
+    """(schema, out, old outputs, new outputs, changed paths in commit order, build command)."""
+    assert STRACE is not None, "strace is missing: .ci/run installs it"
+    tmp = tmp_path_factory.mktemp("atomic")
+    schema = tmp / "schema"
     shutil.copytree(ROOT / "schema", schema)
-    out = tmp_path / "out"
-    env = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")
+    out = tmp / "out"
     cmd = [sys.executable, "-m", "codegen", "build", "--schema", str(schema), "--out", str(out)]
-    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    assert subprocess.run(cmd, env=ENV, capture_output=True).returncode == 0
     old = snapshot(out)
-    # the new state: a renamed member touches every output
-    path = schema / "11-tdmr-info.toml"
+    path = schema / "11-tdmr-info.toml"   # a renamed member changes most outputs
     path.write_text(path.read_text().replace('"max_tdmrs"', '"max_tdmr_count"'))
-    check = tmp_path / "check"
-    assert subprocess.run(cmd[:-1] + [str(check)], env=env, capture_output=True).returncode == 0
+    check = tmp / "check"
+    assert subprocess.run(cmd[:-1] + [str(check)], env=ENV, capture_output=True).returncode == 0
     new = snapshot(check)
-    # every output made from the schema changes
     assert new.keys() == old.keys()
-    assert {k for k in new if new[k] == old[k]} == SCHEMA_FREE
+    changed = sorted(k for k in new if new[k] != old[k])
+    assert len(changed) >= 4, changed
+    return out, old, new, changed, cmd
 
-    rnd = random.Random(1234)
-    start = time.perf_counter()
-    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
-    full = time.perf_counter() - start
-    kills = {"old": 0, "mixed": 0, "new": 0}
-    for _ in range(25):
-        for rel, data in old.items():  # back to the old state
-            (out / rel).write_bytes(data)
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # half the kills anywhere, half near the end where the files are written
-        time.sleep(rnd.uniform(0, full) if rnd.random() < 0.5 else rnd.uniform(0.7 * full, full))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        now = snapshot(out)
-        assert now.keys() == old.keys(), sorted(set(now) ^ set(old))  # no temporary files
-        states = {("old" if now[k] == old[k] else "new" if now[k] == new[k] else "partial")
-                  for k in now}
-        assert "partial" not in states
-        kills["mixed" if len(states) > 1 else states.pop()] += 1
-    assert sum(kills.values()) == 25
+
+ENV = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")   # no cache file is renamed into place
+
+
+def killed_build(states, syscalls: str, k: int) -> dict:
+    out, old, *_, cmd = states
+    shutil.rmtree(out)
+    for rel, data in old.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    done = subprocess.run([STRACE, "-f", "-qq", "-o", os.devnull, "-e", f"trace={syscalls}",
+                           "-e", f"inject={syscalls}:signal=KILL:when={k}", *cmd],
+                          env=ENV, capture_output=True)
+    assert done.returncode == -9 or done.returncode == 137, (k, done.returncode, done.stderr)
+    return snapshot(out)
+
+
+def test_killed_while_writing_new_contents_changes_nothing(states):
+    out, old, new, changed, cmd = states
+    for k in range(1, len(changed) + 1):     # one fsync per new content
+        now = killed_build(states, "fsync", k)
+        assert now == old, f"killed at fsync {k}: {sorted(p for p in now if now.get(p) != old.get(p))}"
+
+
+def test_killed_at_each_rename_leaves_old_or_new_files_in_commit_order(states):
+    out, old, new, changed, cmd = states
+    for k in range(1, len(changed) + 1):
+        now = killed_build(states, "rename,renameat,renameat2", k)
+        leftovers = sorted(p for p in now if Path(p).name.startswith(TMP_PREFIX)
+                           and p.endswith(TMP_SUFFIX))
+        assert [Path(p).parent.as_posix() for p in leftovers] == \
+            [Path(changed[k - 1]).parent.as_posix()], (k, leftovers)
+        outputs = {p: data for p, data in now.items() if p not in leftovers}
+        assert outputs.keys() == old.keys()
+        assert [p for p in changed if outputs[p] == new[p]] == changed[:k - 1], k
+        assert all(outputs[p] == old[p] for p in changed[k - 1:]), k
+    # the next build finishes the job and removes what the killed one left
+    assert subprocess.run(cmd, env=ENV, capture_output=True).returncode == 0
+    assert snapshot(out) == new

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.directory is not None:
             _change_directory(args.directory)
+        _check_cwd()
         fill_project_defaults(args)
         return args.func(args)
     except UsageError as exc:
@@ -52,6 +53,16 @@ def _change_directory(path: str) -> None:
         os.chdir(path)
     except OSError as exc:
         raise UsageError(f"-C {path}: {exc.strerror or exc}") from None
+
+
+def _check_cwd() -> None:
+    """Paths are shown and the project is found from the cwd: it must still exist."""
+    try:
+        os.getcwd()
+    except OSError as exc:
+        raise UsageError("the current directory cannot be read "
+                         f"({exc.strerror or exc}: was it deleted?); cd to a directory that "
+                         "exists, or give -C DIR") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from codegen import chars
 from codegen.abi import fieldid
+from codegen.paths import read_bytes
 
 NUM_FIELDS_KEYS = ("Num Fields", "Max Num Fields")   # older, newer spelling
 ID_KEY = "Base FIELD_ID (Hex)"
@@ -129,7 +130,7 @@ def _decode(text: str, duplicates: list) -> object:
 def load(path: Path, shown: str | None = None) -> JsonRelease:
     shown = shown or str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bytes(path)
     except FileNotFoundError:
         raise IntelJsonError([f"{shown}: no such file"]) from None
     except OSError as exc:

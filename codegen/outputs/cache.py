@@ -18,7 +18,7 @@ import pickle
 import sys
 from pathlib import Path
 
-from codegen.paths import PACKAGE, templates
+from codegen.paths import PACKAGE, read_bytes, templates
 
 FORMAT = 1
 MAX_ENTRIES = 64   # about 100 KB each for the shipped schema
@@ -37,13 +37,14 @@ def _tree_digest(h, root: Path, pattern: str) -> None:
     for path in sorted(root.rglob(pattern)):
         if path.is_file() and "__pycache__" not in path.parts:
             h.update(path.relative_to(root).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
+            h.update(read_bytes(path) + b"\0")
 
 
 def key(kind: str, schema_dir: Path, *options: str) -> str:
     """Digest of everything a `kind` result depends on."""
     h = hashlib.sha256(f"{FORMAT}\0{kind}\0{sys.version}\0{os.getcwd()}\0".encode())
-    h.update(str(Path(schema_dir).resolve()).encode() + b"\0")
+    # abspath, not resolve(): a symlink loop is the compiler's to report, not a crash here
+    h.update(os.path.abspath(schema_dir).encode("utf-8", "surrogateescape") + b"\0")
     h.update("\0".join(options).encode() + b"\0")
     schema_dir = Path(schema_dir)
     if schema_dir.is_dir():
@@ -51,7 +52,7 @@ def key(kind: str, schema_dir: Path, *options: str) -> str:
         for path in sorted(schema_dir.glob("*.toml")) + sorted(schema_dir.glob("profiles/*.toml")):
             h.update(path.relative_to(schema_dir).as_posix().encode() + b"\0")
             try:
-                h.update(path.read_bytes() + b"\0")
+                h.update(read_bytes(path) + b"\0")
             except OSError:
                 h.update(b"unreadable\0")
     _tree_digest(h, PACKAGE, "*.py")

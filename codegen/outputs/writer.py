@@ -10,9 +10,11 @@ make and reviewers see no spurious changes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+from codegen.paths import read_text
 from pathlib import Path
 from typing import NamedTuple
 
@@ -79,7 +81,7 @@ def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True) -> Plan:
         produced.add(out.path)
         target = root / out.path
         try:
-            current = target.read_text(encoding="utf-8")
+            current = read_text(target)
         except FileNotFoundError:
             result.create.append(out)
             continue
@@ -130,7 +132,13 @@ def atomic_write(target: Path, content: str) -> None:
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write data to target so readers see the old file or the new one, never a mix.
+    """Write data to target so readers see the old file or the new one, never a mix."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage(target, data).commit()
+
+
+class Staged:
+    """New content fsynced beside its target, put in place by commit(), or dropped.
 
     The data goes to an unnamed file (O_TMPFILE) in the target's directory,
     which vanishes if the process is killed; it gets a temporary name only
@@ -138,30 +146,62 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
     missing, a named temporary file is used and the next build removes any
     leftover.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def __init__(self, target: Path, fd: int | None, tmp: Path):
+        self.target, self.fd, self.tmp = target, fd, tmp
+
+    def commit(self) -> None:
+        try:
+            if self.fd is not None:
+                _link_unnamed(self.fd, self.tmp)
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            self.close()
+
+    def drop(self) -> None:
+        if self.fd is None:
+            self.tmp.unlink(missing_ok=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def stage(target: Path, data: bytes) -> Staged:
     tmp = target.parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}{TMP_SUFFIX}"
     try:
-        _write_new(os.open(target.parent, os.O_TMPFILE | os.O_WRONLY, 0o644), data, tmp, True)
+        fd = os.open(target.parent, os.O_TMPFILE | os.O_WRONLY, 0o644)
     except (AttributeError, OSError):
-        tmp.unlink(missing_ok=True)
-        _write_new(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), data, tmp, False)
+        fd = None
+    if fd is not None:
+        try:
+            _write_all(fd, data)
+        except BaseException:
+            os.close(fd)
+            raise
+        return Staged(target, fd, tmp)
+    tmp.unlink(missing_ok=True)
+    named = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.replace(tmp, target)
+        _write_all(named, data)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _write_new(fd: int, data: bytes, tmp: Path, unnamed: bool) -> None:
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        if unnamed:
-            _link_unnamed(fd, tmp)
     finally:
-        os.close(fd)
+        os.close(named)
+    return Staged(target, None, tmp)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
 
 
 def _link_unnamed(fd: int, path: Path) -> None:
@@ -185,14 +225,33 @@ def remove_leftovers(root: Path) -> None:
 
 
 def apply(p: Plan, *, force: bool = False) -> list[str]:
-    """Write what changed (hand-edited files only with force); return paths written."""
+    """Write what changed (hand-edited files only with force); return paths written.
+
+    All or nothing: every directory is made and every new file's content is
+    written and fsynced beside its target before the first target is
+    replaced, so a target that cannot be written (a read-only directory, a
+    full disk, a path that is a directory) stops the build with no file
+    changed.  Only the renames remain, one per file, each atomic.
+    """
     remove_leftovers(p.root)
-    written = []
     todo = sorted(p.create + p.update + (p.edited if force else []))
-    for out in todo:  # directories first: a path that cannot be made stops before any file
-        (p.root / out.path).parent.mkdir(parents=True, exist_ok=True)
     for out in todo:
-        atomic_write(p.root / out.path, out.content)
+        target = p.root / out.path
+        if target.is_symlink() or (os.path.lexists(target) and not target.is_file()):
+            raise OSError(errno.EEXIST, "exists and is not a regular file tdx-codegen wrote; "
+                          "not replaced", str(target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+    staged: list[Staged] = []
+    try:
+        for out in todo:
+            staged.append(stage(p.root / out.path, out.content.encode("utf-8")))
+    except BaseException:
+        for s in staged:
+            s.drop()
+        raise
+    written = []
+    for s, out in zip(staged, todo):
+        s.commit()
         written.append(out.path)
     for rel in p.stale:
         (p.root / rel).unlink(missing_ok=True)

@@ -41,6 +41,7 @@ from codegen.spec.model import Catalogue, Field
 from codegen.abi.release import VERSION_FIELDS, Release
 from codegen.sim import json_input
 from codegen.sim.simulator import Module, Simulator
+from codegen.paths import read_bytes
 
 PROFILE_DIR = "profiles"          # under the schema directory
 DUMP_FORMAT = "tdx-codegen-sim-dump"
@@ -278,7 +279,7 @@ def load_replay(path: Path, catalogue: Catalogue) -> Module:
     shown = display_path(path)
     rep = Reporter()
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except OSError as exc:
         rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
         raise ProfileError(rep.sorted()) from None

@@ -24,6 +24,7 @@ else:  # pragma: no cover - the same parser, packaged for older Pythons
 
 from codegen import chars
 from codegen.spec.diagnostics import Location
+from codegen.paths import read_bytes
 
 KeyPath = tuple  # of str keys and int array indices
 BOM = "\ufeff"
@@ -95,7 +96,7 @@ class PositionReaderError(AssertionError):
 
 
 def load(path: Path, shown: str) -> Document:
-    raw = Path(path).read_bytes()
+    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
