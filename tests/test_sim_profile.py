@@ -263,8 +263,11 @@ def test_replay_errors(tmp_path, monkeypatch, catalogue):
     assert replay_errors(tmp_path, monkeypatch, catalogue, bytes(page)) == (
         "dump: error[REPLAY-PAGES]: page 0 (offset 0x0): 1 sequences end at byte 24, list header "
         "says 4000\n")
-    assert replay_errors(tmp_path, monkeypatch, catalogue, b'{"format": 1,\n ]') == \
-        "dump:2:2: error[REPLAY-JSON]: not valid JSON: Expecting property name enclosed in double quotes\n"
+    try:   # the json module's own words, which differ between Python versions
+        json.loads('{"format": 1,\n ]')
+    except json.JSONDecodeError as exc:
+        said = f"dump:{exc.lineno}:{exc.colno}: error[REPLAY-JSON]: not valid JSON: {exc.msg}\n"
+    assert replay_errors(tmp_path, monkeypatch, catalogue, b'{"format": 1,\n ]') == said
     doc = {"format": profile.DUMP_FORMAT, "version": 1, "fields": [
         {"name": "NUM_PKGS", "id": "0x0000000200000000", "values": ["0x1", "0x2"]},
         {"name": "NUM_PKG", "id": "0x0000000200000000", "values": ["0x1"]},

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from codegen.cli.common import (EXIT_INVALID, EXIT_OK, UsageError, add_flavor_arg, add_format_arg,
                                 add_kernel_tree_arg, add_schema_arg, build_kernel_tree, build_report,
-                                emit_cached, load_catalogue, report_hand_edits, say, shown_path)
+                                emit_cached, load_catalogue, report_hand_edits, say, shown_path,
+                                annotate)
 
 
 def register(sub) -> None:
     p = sub.add_parser("validate", help="check the schema and report every problem")
     add_schema_arg(p)
-    add_format_arg(p)
+    add_format_arg(p, github=True)
     p.set_defaults(func=cmd_validate, json_always=True)
 
     p = sub.add_parser("build", help="validate, then write the generated files")
@@ -28,7 +29,7 @@ def register(sub) -> None:
     add_flavor_arg(p)
     add_kernel_tree_arg(p, False, "write only the kernel outputs, into this Linux checkout at "
                         "their in-tree paths")
-    add_format_arg(p)
+    add_format_arg(p, github=True)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("init", help="start a project from the built-in catalogue")
@@ -77,7 +78,7 @@ def cmd_validate(args) -> int:
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
-    if args.format == "text":   # the verb's result, so on stdout
+    if args.format != "json":   # the verb's result, so on stdout
         print(f"{len(catalogue.fields)} fields in {len(catalogue.structs)} structs: schema is valid")
     return EXIT_OK
 
@@ -108,6 +109,8 @@ def cmd_build(args) -> int:
         result["would_change"] = [o.path for o in plan.changes] + plan.stale
         for rel in result["would_change"]:
             say(args, f"{out_shown}/{rel}: out of date")
+            annotate(args, "error", "out of date: run 'tdx-codegen build' and commit the result",
+                     f"{out_shown}/{rel}")
         if plan.dirty:
             say(args, "generated files do not match the schema: run 'tdx-codegen build'")
             status = EXIT_INVALID
@@ -131,6 +134,9 @@ def cmd_build(args) -> int:
             say(args, f"{len(plan.unchanged)} generated files up to date")
     if plan.edited and not args.force:
         report_hand_edits(plan.edited, out_shown)
+        for out in plan.edited:
+            annotate(args, "error", "edited by hand: move the change into the schema",
+                     f"{out_shown}/{out.path}")
         if not (args.check or args.diff) and len(plan.changes) > len(plan.edited):
             print("tdx-codegen: nothing was written, so the generated files stay consistent "
                   "with each other", file=sys.stderr)

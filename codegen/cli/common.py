@@ -48,9 +48,12 @@ def add_schema_arg(p: argparse.ArgumentParser) -> None:
                    help="validate and generate afresh, ignoring the result cache")
 
 
-def add_format_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="output format (default: text)")
+def add_format_arg(p: argparse.ArgumentParser, github: bool = False) -> None:
+    choices = ("text", "json", "github") if github else ("text", "json")
+    p.add_argument("--format", choices=choices, default="text",
+                   help="output format (default: text)" + (
+                       "; github: GitHub Actions annotations (::error file=...,line=...::) on "
+                       "stdout, the text on stderr" if github else ""))
 
 
 def add_flavor_arg(p: argparse.ArgumentParser) -> None:
@@ -81,12 +84,14 @@ def compile_cached(schema_dir: Path, use_cache: bool = True):
     return result
 
 
-def rendered(diags) -> tuple[str, str, bool]:
-    """Diagnostics as (text, JSON, failed): what report() prints, cacheable as plain strings."""
+def rendered(diags) -> tuple[str, str, bool, str]:
+    """Diagnostics as (text, JSON, failed, annotations): what report() prints, as plain strings."""
+    from codegen.annotations import diagnostics
     from codegen.spec.diagnostics import format_json, format_text, summary
 
     text = format_text(diags) + f"{summary(diags)}\n" if diags else ""
-    return text, format_json(diags), any(d.severity == "error" for d in diags)
+    return (text, format_json(diags), any(d.severity == "error" for d in diags),
+            diagnostics(diags))
 
 
 def report(args, diags) -> None:
@@ -94,13 +99,16 @@ def report(args, diags) -> None:
 
 
 def show(args, shown: tuple[str, str, bool]) -> None:
-    """Print rendered diagnostics: JSON on stdout with --format json, else text on stderr."""
-    text, as_json, failed = shown
+    """Print rendered diagnostics: JSON on stdout with --format json, else text on stderr
+    (and with --format github, annotations on stdout)."""
+    text, as_json, failed, annotations = shown
     if getattr(args, "format", "text") == "json":
         if failed or getattr(args, "json_always", False):
             sys.stdout.write(as_json)
     else:
         sys.stderr.write(text)
+        if getattr(args, "format", "text") == "github":
+            sys.stdout.write(annotations)
 
 
 def load_catalogue(args):
@@ -136,9 +144,17 @@ def emit_cached(args):
 
 
 def say(args, text: str) -> None:
-    """A status line: on stderr (stdout is for data), in text mode only."""
-    if args.format == "text":
+    """A status line: on stderr (stdout is for data), not with --format json."""
+    if getattr(args, "format", "text") != "json":
         print(text, file=sys.stderr)
+
+
+def annotate(args, level: str, message: str, file: str = "", line: int = 0) -> None:
+    """A GitHub annotation on stdout, with --format github only."""
+    if getattr(args, "format", "text") == "github":
+        from codegen.annotations import command
+
+        sys.stdout.write(command(level, message, file, line))
 
 
 def shown_path(path: Path) -> str:

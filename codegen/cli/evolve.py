@@ -46,9 +46,12 @@ def register(sub) -> None:
                    choices=("MODULE_ABI", "KERNEL_API", "ADDITIVE"),
                    help="exit 1 when a change of this category or a stricter one is found: "
                    "MODULE_ABI (default), KERNEL_API or ADDITIVE")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text",
+                   help="output format (default: text); github: a GitHub Actions annotation per "
+                   "change (error at or above --fail-on, else notice) on stdout, the text on "
+                   "stderr")
     p.add_argument("--repo", type=Path, metavar="DIR",
                    help="git repository revisions are read from (default: the project's)")
-    add_format_arg(p)
     p.set_defaults(func=cmd_compat)
 
     p = sub.add_parser("release-diff", help="compare two module releases (profiles): fields "
@@ -98,6 +101,14 @@ def cmd_compat(args) -> int:
                           "counts": {c: sum(x.category == c for x in changes)
                                      for c in compat.CATEGORIES},
                           "changes": [c.to_dict() for c in changes]}, indent=2))
+    elif args.format == "github":
+        from codegen.annotations import command, location
+
+        sys.stderr.write(compat.format_text(changes, args.old, args.new, args.fail_on))
+        for c in changes:
+            file, line = location(c.new or c.old)
+            level = "error" if compat.at_or_above(c.category, args.fail_on) else "notice"
+            sys.stdout.write(command(level, c.message, file, line, title=c.category))
     else:
         sys.stdout.write(compat.format_text(changes, args.old, args.new, args.fail_on))
     return EXIT_INVALID if failing else EXIT_OK
