@@ -87,6 +87,11 @@ def cmd_build(args) -> int:
     from codegen.outputs import writer
 
     if args.kernel_tree is not None:
+        default_out = args.project.out if args.project is not None else None
+        if args.out is not None and (default_out is None or
+                                     Path(args.out).absolute() != Path(default_out).absolute()):
+            raise UsageError("--out and --kernel-tree do not go together: --kernel-tree writes "
+                             "only the kernel files, at their paths in the tree")
         catalogue = load_catalogue(args)
         if catalogue is None:
             return EXIT_INVALID

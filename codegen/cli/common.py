@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -182,9 +183,15 @@ def tree_plan(args, catalogue, flavor):
     from codegen.evolve import kernel_tree
 
     try:
-        return kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor))
+        plan = kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor))
     except kernel_tree.TreeError as exc:
         raise UsageError(str(exc)) from None
+    for out in plan.create + plan.update + plan.edited:
+        target = plan.root / out.path
+        if os.path.lexists(target) and (target.is_symlink() or not target.is_file()):
+            raise UsageError(f"{target} is not a regular file (a directory, a symlink or a "
+                             "device): tdx-codegen will not replace it")
+    return plan
 
 
 def build_kernel_tree(args, catalogue, flavor: str) -> int:
@@ -201,7 +208,13 @@ def build_kernel_tree(args, catalogue, flavor: str) -> int:
             say(args, f"{plan.root / out.path}: out of date")
         status = EXIT_INVALID if plan.changes else EXIT_OK
     else:
-        report["written"] = writer.apply(plan, force=args.force)
+        try:
+            report["written"] = writer.apply(plan, force=args.force)
+        except OSError as exc:
+            print(f"tdx-codegen: error: cannot write into {plan.root}: {exc.strerror or exc}"
+                  f"{f' ({exc.filename})' if exc.filename else ''}; no file was changed",
+                  file=sys.stderr)
+            return EXIT_INVALID
         for rel in report["written"]:
             say(args, f"wrote {plan.root / rel}")
         if not report["written"] and not plan.edited:
