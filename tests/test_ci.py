@@ -82,3 +82,76 @@ def test_the_pre_commit_hook_runs_build_check(tmp_path):
     assert run(*argv, cwd=tmp_path)[0] == 1   # never built
     assert run("build", cwd=tmp_path)[0] == 0
     assert run(*argv, cwd=tmp_path)[0] == 0
+
+
+# -- editors: the JSON Schemas of the TOML files ----------------------------------------
+
+
+def schema_of(name: str) -> dict:
+    import json
+
+    return json.loads((ROOT / "generated" / "json-schema" / name).read_text())
+
+
+def resolve(schema: dict, node: dict) -> list[dict]:
+    """The object schemas a node stands for ($ref, anyOf, arrays and maps followed)."""
+    if "$ref" in node:
+        return resolve(schema, schema["$defs"][node["$ref"].rsplit("/", 1)[1]])
+    out = []
+    for alt in node.get("anyOf", []):
+        out += resolve(schema, alt)
+    if "items" in node:
+        out += resolve(schema, node["items"])
+    return out + ([node] if "properties" in node or "additionalProperties" in node else [])
+
+
+def check_keys(schema: dict, node: dict, value, where: str) -> None:
+    """Every key of value is a described property of node (recursively)."""
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            check_keys(schema, node, v, f"{where}[{i}]")
+        return
+    if not isinstance(value, dict):
+        return
+    objects = resolve(schema, node)
+    maps = [o["additionalProperties"] for o in objects
+            if "properties" not in o and isinstance(o.get("additionalProperties"), dict)]
+    if maps:   # a table of names (bits, overrides): its values are checked
+        for key, v in value.items():
+            check_keys(schema, maps[0], v, f"{where}.{key}")
+        return
+    props = {k: p for o in objects for k, p in o.get("properties", {}).items()}
+    for key, v in value.items():
+        assert key in props, f"{where}: key '{key}' is not in the JSON Schema"
+        assert props[key].get("description"), f"{where}.{key} has no description"
+        check_keys(schema, props[key], v, f"{where}.{key}")
+
+
+def test_every_key_of_the_shipped_schema_is_in_the_json_schema_with_a_description():
+    import tomllib
+
+    classes, settings = schema_of("class-file.schema.json"), schema_of("settings.schema.json")
+    for path in sorted((ROOT / "schema").glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        schema = settings if path.name == "settings.toml" else classes
+        check_keys(schema, schema, data, path.name)
+
+
+def test_every_property_of_the_json_schemas_has_a_description():
+    for name in ("class-file.schema.json", "settings.schema.json"):
+        schema = schema_of(name)
+        for title, node in [("(top)", schema), *schema["$defs"].items()]:
+            for key, prop in node.get("properties", {}).items():
+                assert prop.get("description"), f"{name}: {title}.{key}"
+
+
+def test_taplo_maps_the_schema_files_to_them():
+    import tomllib
+
+    from codegen.emitters.json_schema import TAPLO
+
+    assert (ROOT / ".taplo.toml").read_text() == TAPLO
+    rules = tomllib.loads(TAPLO)["rule"]
+    for rule in rules:
+        assert (ROOT / rule["schema"]["path"]).is_file(), rule
+    assert [r["include"] for r in rules] == [["schema/settings.toml"], ["schema/*.toml"]]

@@ -112,6 +112,9 @@ def test_init_starts_a_project_from_the_built_in_catalogue(tmp_path):
                   for p in (proj / "schema").rglob("*.toml")) == shipped
     for rel in shipped:
         assert (proj / "schema" / rel).read_bytes() == (SHIPPED / rel).read_bytes()
+    from codegen.emitters.json_schema import TAPLO
+
+    assert (proj / ".taplo.toml").read_text() == TAPLO   # editors find the JSON Schemas
     # built at once, and the build is current
     assert run("build", "--check", cwd=proj)[0] == 0
     for path in (ROOT / "generated").rglob("*"):

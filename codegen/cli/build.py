@@ -64,6 +64,10 @@ def cmd_init(args) -> int:
         print(f"tdx-codegen: error: cannot create {shown_path(root / 'schema')}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
+    from codegen.emitters.json_schema import TAPLO
+
+    if not (root / ".taplo.toml").exists():   # editors: the JSON Schemas of schema/*.toml
+        (root / ".taplo.toml").write_text(TAPLO, encoding="utf-8")
     print(f"created {shown_path(root / 'schema')}: {len(files)} files of the built-in catalogue",
           file=sys.stderr)
     root = root.resolve()

@@ -18,6 +18,7 @@ EMITTERS = {
     "kernel": "codegen.emitters.kernel_c",
     "python": "codegen.emitters.python_readers",
     "docs": "codegen.emitters.docs",
+    "json-schema": "codegen.emitters.json_schema",
     "rules": "codegen.emitters.rules_docs",
 }
 

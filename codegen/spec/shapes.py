@@ -40,14 +40,17 @@ class _Strict(BaseModel):
 
 
 class BitSpec(_Strict):
-    bit: int = PField(ge=0, le=63)
-    description: str = ""
+    bit: int = PField(ge=0, le=63, description='bit index, 0..63')
+    description: str = PField(default="", description='what the bit means')
 
 
 class GateSpec(_Strict):
     """Read only when a feature bit is set, or only from a module release on."""
-    feature: str | None = None     # "TDX_FEATURES0.TD_PRESERVING"
-    release: str | None = None     # "1.5.06"
+    feature: str | None = PField(default=None,
+        description=('read only when this feature bit is set: "FIELD.BIT", e.g. '
+                     '"TDX_FEATURES0.TD_PRESERVING"'))
+    release: str | None = PField(default=None,
+        description='read only from this module release on, e.g. "1.5.06"')
 
 
 GateValue = Union[str, GateSpec]
@@ -55,73 +58,91 @@ GateValue = Union[str, GateSpec]
 
 class OverrideSpec(_Strict):
     """A reviewed deviation from Intel's JSON: what the JSON says, and why the schema differs."""
-    json_: int | str = PField(alias="json")   # the JSON's value (an id as a hex string)
-    reason: str
+    json_: int | str = PField(alias="json",
+        description="the value Intel's JSON gives (an id as a hex string)")
+    reason: str = PField(description="why the schema differs from Intel's JSON (reviewed)")
 
 
 class ClassSpec(_Strict):
-    code: int = PField(ge=0, le=63)
-    name: str
-    description: str = ""
+    code: int = PField(ge=0, le=63, description='the class code, 0..63 (CLASS_CODE of the ids)')
+    name: str = PField(description='the class\'s name, e.g. "TDMR Info"')
+    description: str = PField(default="", description='what the class holds')
 
 
 class StructSpec(_Strict):
-    name: str                       # member name in struct tdx_sys_info
-    c_name: str                     # C struct tag
-    description: str
-    gate: GateValue | None = None
+    name: str = PField(description='the struct\'s member in struct tdx_sys_info, e.g. "tdmr"')
+    c_name: str = PField(description='the C struct tag, e.g. "tdx_sys_info_tdmr"')
+    description: str = PField(
+        description='what the struct holds (a docstring and comment in the generated code)')
+    gate: GateValue | None = PField(default=None,
+        description='read the struct only then: "FIELD.BIT" or { release = "1.5.06" }')
 
 
 class FieldSpec(_Strict):
-    name: str
-    id: str
-    class_: int | str = PField(alias="class")
-    element_size: ElementSize
-    num_fields: int = PField(default=1, ge=1, le=512)
-    num_elements: int = PField(default=1, ge=1, le=16)
-    struct: str
-    member: str
-    type: CType
-    description: str
-    since: str | list[str] | None = None   # one first release per release line
-    host_readable: bool = True
-    guest_readable: bool | None = None
-    capacity: int | None = PField(default=None, ge=1, le=65536)
-    count: str | None = None
-    gate: GateValue | None = None
-    truncate: bool = False
-    bits: dict[str, int | BitSpec] = {}
-    unverified: str | None = None
-    overrides: dict[str, OverrideSpec] = {}
+    name: str = PField(description='the ABI name, e.g. "MAX_TDMRS"')
+    id: str = PField(description='base field id, a hex string, e.g. "0x9100000100000008"')
+    class_: int | str = PField(alias="class", description="class code (or the class's name)")
+    element_size: ElementSize = PField(description='bytes per element: 1, 2, 4 or 8')
+    num_fields: int = PField(default=1, ge=1, le=512,
+        description="fields of the module's table entry (the array's capacity)")
+    num_elements: int = PField(default=1, ge=1, le=16, description='elements per field')
+    struct: str = PField(description='the struct it is read into (its name)')
+    member: str = PField(description='the C member, optionally with [N] dimensions')
+    type: CType = PField(description='C type of the member: u8, u16, u32 or u64')
+    description: str = PField(description='what the field holds')
+    since: str | list[str] | None = PField(default=None,
+        description=('first module release with the field (one per release line); absent: none '
+                     'public'))
+    host_readable: bool = PField(default=True, description='whether the host may read it')
+    guest_readable: bool | None = PField(default=None, description='whether a guest may read it')
+    capacity: int | None = PField(default=None, ge=1, le=65536,
+        description='array length in the struct when it differs from num_fields')
+    count: str | None = PField(default=None,
+        description='the field holding the live count of this array, e.g. "NUM_CMRS"')
+    gate: GateValue | None = PField(default=None,
+        description='read only then: "FIELD.BIT" or { release = "1.5.06" }')
+    truncate: bool = PField(default=False, description='allow a member narrower than the element')
+    bits: dict[str, int | BitSpec] = PField(default={},
+        description='named bits of a flag field: NAME = bit or { bit = N, description = "..." }')
+    unverified: str | None = PField(default=None,
+        description="why the field is not cross-checked against Intel's JSON")
+    overrides: dict[str, OverrideSpec] = PField(default={},
+        description=('reviewed deviations from Intel\'s JSON, by attribute: { json = ..., reason ='
+                     ' "..." }'))
 
 
 class SchemaSettings(_Strict):
-    baseline: str = "1.5.01"
+    baseline: str = PField(default="1.5.01",
+        description='the oldest module release the readers support; newer fields may be absent')
 
 
 class KernelSettings(_Strict):
-    flavor: Flavor = "map"
-    structs: list[str]
-    exclude_fields: list[str] = []
-    init: bool = True
-    named_ids: bool = True
-    print: list[str] = []
-    require_features: list[str] = []
+    flavor: Flavor = PField(default="map",
+        description=('kernel C flavour: map (TD_SYSINFO_MAP tables) or functions (one reader per '
+                     'struct)'))
+    structs: list[str] = PField(description='the structs of the kernel output, in read order')
+    exclude_fields: list[str] = PField(default=[], description='fields the kernel does not read')
+    init: bool = PField(default=True, description='mark the readers __init')
+    named_ids: bool = PField(default=True, description='emit MD_FIELD_ID_<NAME> defines')
+    print: list[str] = PField(default=[], description='members to pr_info after the read')
+    require_features: list[str] = PField(default=[],
+        description='feature bits whose absence fails the read with -EINVAL')
 
 
 class OutputSettings(_Strict):
-    structs: list[str]
+    structs: list[str] = PField(description='the structs of this output, in read order')
 
 
 class PythonSettings(OutputSettings):
-    package: str = "tdx_metadata"
+    package: str = PField(default="tdx_metadata", description="the generated Python package's name")
 
 
 class SettingsSpec(_Strict):
-    schema_: SchemaSettings = PField(default_factory=SchemaSettings, alias="schema")
-    kernel: KernelSettings
-    python: PythonSettings
-    docs: OutputSettings
+    schema_: SchemaSettings = PField(default_factory=SchemaSettings, alias="schema",
+        description="[schema]: the schema's baseline release")
+    kernel: KernelSettings = PField(description='[kernel]: the Linux kernel C output')
+    python: PythonSettings = PField(description='[python]: the Python readers')
+    docs: OutputSettings = PField(description='[docs]: the Markdown and HTML reference')
 
 
 def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[dict]]:
