@@ -45,7 +45,8 @@ def test_every_rule_has_a_bad_case(rule):
 
 def test_every_bad_case_names_a_registered_rule():
     for d in BAD.iterdir():
-        reported = set(re.findall(r"(?:error|warning)\[([A-Z0-9-]+)\]", (d / "expected.txt").read_text()))
+        text = (d / "expected.txt").read_text()
+        reported = set(re.findall(r"(?:error|warning)\[([A-Z0-9-]+)\]", text))
         assert reported <= set(REGISTRY), d.name
 
 

@@ -95,11 +95,10 @@ def check_id(cx, e, s, fid: int, code) -> bool:
     text = fieldid.fmt(fid)
     problems = []
     if fid & fieldid.RESERVED_MASK:
-        bits = [name for name, lo, w in fieldid.LAYOUT
+        bits = [name.replace("RESERVED_", "").replace("_", ":") for name, lo, w in fieldid.LAYOUT
                 if name.startswith("RESERVED") and fieldid.get(fid, name)]
         problems.append(("ID-RESERVED-BITS", f"id {text} sets reserved bits "
-                         f"({', '.join(b.replace('RESERVED_', '').replace('_', ':') for b in bits)})"
-                         "; they must be 0"))
+                         f"({', '.join(bits)}); they must be 0"))
     if fid & fieldid.LAST_MASK:
         problems.append(("ID-LAST-BITS", f"id {text} sets LAST_ELEMENT_IN_FIELD="
                          f"{d.last_element_in_field} / LAST_FIELD_IN_SEQUENCE="
