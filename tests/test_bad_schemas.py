@@ -97,5 +97,5 @@ def test_unreadable_schema_file(tmp_path, capsys):
     shutil.copytree(DATA / "minimal", tmp_path / "schema")
     (tmp_path / "schema" / "extra.toml").mkdir()  # a directory where a file is expected
     code, out, err = run_validate(tmp_path, capsys)
-    assert (code, err) == (1, "schema/extra.toml: error[READ-ERROR]: not a regular file (a directory)\n"
-                              "1 error, 0 warnings\n")
+    assert (code, err) == (1, "schema/extra.toml: error[READ-ERROR]: not a regular file "
+                              "(a directory)\n1 error, 0 warnings\n")
