@@ -155,3 +155,18 @@ def test_taplo_maps_the_schema_files_to_them():
     for rule in rules:
         assert (ROOT / rule["schema"]["path"]).is_file(), rule
     assert [r["include"] for r in rules] == [["schema/settings.toml"], ["schema/*.toml"]]
+
+
+def test_dash_reads_intel_json_from_stdin():
+    path = DATA / "intel-json" / "global_metadata_2.0.08.json"
+    for verb in ("import-json", "reconcile"):
+        by_file = subprocess.run([sys.executable, "-m", "codegen", verb, str(path), "--format",
+                                  "json"], capture_output=True, text=True, cwd=ROOT)
+        by_stdin = subprocess.run([sys.executable, "-m", "codegen", verb, "-", "--format", "json"],
+                                  input=path.read_text(), capture_output=True, text=True, cwd=ROOT)
+        assert by_stdin.returncode == by_file.returncode, verb
+        shown = str(path.relative_to(ROOT))
+        assert by_stdin.stdout == by_file.stdout.replace(shown, "<stdin>"), verb
+    p = subprocess.run([sys.executable, "-m", "codegen", "import-json", "-"], input="{",
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 1 and p.stderr.startswith("<stdin>:1:2: not valid JSON: ")

@@ -64,7 +64,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_release_diff)
 
     p = sub.add_parser("import-json", help="read Intel's global metadata JSON")
-    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("file", type=Path, metavar="FILE", help="global_metadata.json; - reads stdin")
     add_schema_arg(p)
     p.add_argument("--format", choices=("text", "json", "toml"), default="text",
                    help="text: a table; json: normalised records; toml: [[field]] tables for the "
@@ -73,7 +73,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("reconcile", help="report field by field where the schema and one "
                        "release of Intel's JSON differ")
-    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("file", type=Path, metavar="FILE", help="global_metadata.json; - reads stdin")
     add_schema_arg(p)
     add_format_arg(p)
     p.set_defaults(func=cmd_reconcile)

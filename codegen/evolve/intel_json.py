@@ -128,6 +128,12 @@ def _decode(text: str, duplicates: list) -> object:
 
 
 def load(path: Path, shown: str | None = None) -> JsonRelease:
+    """Read and check one release's JSON; path '-' is standard input (shown as <stdin>)."""
+    if str(path) == "-":
+        import sys
+
+        shown, raw = "<stdin>", sys.stdin.buffer.read()
+        return parse(_decoded(raw, shown), shown)
     shown = shown or str(path)
     try:
         raw = read_bytes(path)
@@ -135,6 +141,10 @@ def load(path: Path, shown: str | None = None) -> JsonRelease:
         raise IntelJsonError([f"{shown}: no such file"]) from None
     except OSError as exc:
         raise IntelJsonError([f"{shown}: {exc.strerror or exc}"]) from None
+    return parse(_decoded(raw, shown), shown)
+
+
+def _decoded(raw: bytes, shown: str) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -143,7 +153,7 @@ def load(path: Path, shown: str | None = None) -> JsonRelease:
     if text.startswith("\ufeff"):
         raise IntelJsonError([f"{shown}:1:1: the file starts with a UTF-8 byte order mark "
                               "(U+FEFF), which JSON does not allow; save it as UTF-8 without a BOM"])
-    return parse(text, shown)
+    return text
 
 
 def parse(text: str, shown: str) -> JsonRelease:
