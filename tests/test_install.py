@@ -189,11 +189,12 @@ def test_the_generated_readers_stand_alone_in_a_venv_without_the_tool(installed,
     sh(sys.executable, "-m", "venv", "--without-pip", bare)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["PYTHONPATH"] = str(ROOT / "generated" / "python")   # nothing else
-    p = sh(bare / "bin" / "python", "-c", REPLAY, tmp_path / "calls.json", env=env)
+    # cwd tmp_path: python -c puts the cwd on sys.path, and this checkout has codegen/
+    p = sh(bare / "bin" / "python", "-c", REPLAY, tmp_path / "calls.json", env=env, cwd=tmp_path)
     assert p.stdout.splitlines() == [
         "['tdx_metadata', 'tdx_metadata._runtime', 'tdx_metadata._runtime.fieldid', "
         "'tdx_metadata._runtime.rdall_list', 'tdx_metadata._runtime.release', "
         "'tdx_metadata._runtime.status']", "[] True"]
     assert json.loads(recorded)["expected"]["version"]["major_version"] == 2
-    p = sh(bare / "bin" / "python", "-c", "import codegen", env=env, check=False)
+    p = sh(bare / "bin" / "python", "-c", "import codegen", env=env, check=False, cwd=tmp_path)
     assert "No module named 'codegen'" in p.stderr
