@@ -328,6 +328,8 @@ def test_names_at_their_longest_build_compile_and_read(tmp_path):
         (TDMR, 'member = "max_tdmrs"', f'member = "{member}"'),
         (TDMR, 'c_name = "tdx_sys_info_tdmr"', f'c_name = "{c_name}"'),
         (INFO, "NO_RBP_MOD = {", f"{bit} = {{"),
+        (SETTINGS, "named_ids = false", "named_ids = true"),      # the longest lines there are
+        (SETTINGS, "bit_defines = false", "bit_defines = true"),
     ])
     for path in schema.glob("*.toml"):    # the struct's name, everywhere it is used
         path.write_text(path.read_text().replace('"tdmr"', f'"{struct}"'))

@@ -119,7 +119,13 @@ def test_removed_field_struct_and_gate(tmp_path):
     })
     (new / "09-module-handoff.toml").write_text(text.split("[[struct]]")[0])
     settings = new / "settings.toml"
-    settings.write_text(settings.read_text().replace('"handoff", ', ""))
+    before, after = settings.read_text().split("\n[kernel.struct.handoff]\n")
+    rest = after[after.index("\n["):]                          # its table, up to the next one
+    kept = (before + rest).replace('"handoff", ', "").replace(', "handoff"]', "]")
+    handoff_fields = ('    "MIN_UPDATE_HV", "NO_DOWNGRADE", "NUM_HANDOFF_PAGES", "HANDOFF_DATA_VALID",\n'
+                      '    "HANDOFF_DATA_HV", "HANDOFF_DATA_SIZE",\n')
+    assert handoff_fields in kept
+    settings.write_text(kept.replace(handoff_fields, ""))
     code, out, _ = run("compat", "schema", new)
     handoff = SCHEMA / "09-module-handoff.toml"
     version = SCHEMA / "08-module-version.toml"
@@ -194,8 +200,8 @@ def test_invalid_old_schema_reports_its_diagnostics(repo):
 
 def test_outputs_reordered_and_kernel_fields_dropped(tmp_path):
     new = edited_schema(tmp_path, "new", {"settings.toml": [
-        ('structs = ["version", "features", "tdmr", "td_ctrl", "td_conf"]',
-         'structs = ["version", "features", "td_ctrl", "tdmr", "td_conf", "cmr"]'),
+        ('structs = ["version", "features", "tdmr", "td_ctrl", "td_conf", "handoff"]',
+         'structs = ["version", "features", "td_ctrl", "tdmr", "td_conf", "handoff", "cmr"]'),
         ('exclude_fields = [', 'exclude_fields = [\n    "MAX_VCPUS_PER_TD",')]})
     settings = SCHEMA / "settings.toml"
     conf = table_line(SCHEMA / "19-td-configurability.toml", "MAX_VCPUS_PER_TD")
@@ -206,7 +212,7 @@ def test_outputs_reordered_and_kernel_fields_dropped(tmp_path):
         f"KERNEL_API: MAX_VCPUS_PER_TD is no longer read by the kernel (exclude_fields) "
         f"[schema/19-td-configurability.toml:{conf} -> {new}/19-td-configurability.toml:{conf}]\n"
         f"KERNEL_API: kernel output: structs reordered: version, features, tdmr, td_ctrl, "
-        f"td_conf -> version, features, td_ctrl, tdmr, td_conf\n"
+        f"td_conf, handoff -> version, features, td_ctrl, tdmr, td_conf, handoff\n"
         f"ADDITIVE: struct cmr joins the kernel output "
         f"[schema/10-cmr-info.toml:{cmr} -> {new}/10-cmr-info.toml:{cmr}]\n"
         f"2 change(s) at or above KERNEL_API\n"), "")

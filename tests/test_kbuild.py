@@ -70,10 +70,18 @@ def test_module_builds_without_warnings(case, kernel, args):
     assert_clean_build(harness.make(kernel, mod, *args), mod, sparse="C=2" in args)
 
 
+# The kernel's own tdx_global_metadata.c, which the shipped settings give byte for byte, reads
+# each field in `if (!ret && !(ret = read_sys_metadata_field(...)))`: checkpatch's one error there.
+KERNELS_OWN = "ERROR: do not use assignment in if condition"
+
+
 def test_checkpatch_on_both_files(case, kernel):
     run = harness.checkpatch(kernel, case.tree, "--strict", "-f", SOURCE, HEADER)
-    assert (run.of("ERROR"), run.of("WARNING")) == ([], []), run.output
-    assert [(e, w) for e, w, _ in run.totals] == [(0, 0), (0, 0)], run.output
+    chain = case.settings == "shipped" and case.flavor == "functions"
+    errors = [e for e in run.of("ERROR") if not (chain and e == KERNELS_OWN)]
+    assert (errors, run.of("WARNING")) == ([], []), run.output
+    assert [w for _, w, _ in run.totals] == [0, 0], run.output
+    assert [e for e, _, _ in run.totals] == ([len(run.of("ERROR")), 0] if chain else [0, 0])
 
 
 # -- the checks themselves see what they are for -----------------------------------------------

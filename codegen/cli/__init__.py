@@ -14,7 +14,8 @@ import sys
 
 from codegen import __version__
 from codegen.cli import build, evolve, inspect, kernel, sim
-from codegen.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, fill_project_defaults
+from codegen.cli.common import (EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, InputError,
+                                UsageError, fill_project_defaults)
 
 # The command modules, in the order --help lists their verbs.
 COMMAND_MODULES = (build, inspect, sim, evolve, kernel)
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"tdx-codegen: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except InputError as exc:
+        print(f"tdx-codegen: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -21,6 +21,10 @@ class UsageError(Exception):
     """Bad command-line input: reported without a traceback, exit 2."""
 
 
+class InputError(Exception):
+    """Input that cannot be used (a kernel tree that defines clashing names): exit 1."""
+
+
 def fill_project_defaults(args) -> None:
     """Set args.project, and the --schema / --out the command line left out, from the project.
 
@@ -183,9 +187,13 @@ def tree_plan(args, catalogue, flavor):
     from codegen.evolve import kernel_tree
 
     try:
-        plan = kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor))
+        kernel_tree.check_tree(args.kernel_tree)
+        plan = kernel_tree.plan(args.kernel_tree,
+                                kernel_tree.kernel_outputs(catalogue, flavor, args.kernel_tree))
     except kernel_tree.TreeError as exc:
         raise UsageError(str(exc)) from None
+    except kernel_tree.TreeConflict as exc:
+        raise InputError(str(exc)) from None
     for out in plan.create + plan.update + plan.edited:
         target = plan.root / out.path
         if os.path.lexists(target) and (target.is_symlink() or not target.is_file()):

@@ -26,6 +26,9 @@ def register(sub) -> None:
                            help="write the patch here (default: standard output)")
             p.add_argument("--force", action="store_true",
                            help="include files that were edited by hand (discarding the edit)")
+            p.add_argument("--signoff", metavar="'NAME <EMAIL>'",
+                           help="sign the patch off as this identity (default: the tree's git "
+                                "user.name and user.email)")
         p.set_defaults(func=cmd_diff if verb == "diff" else cmd_patch)
 
 
@@ -58,8 +61,12 @@ def cmd_patch(args) -> int:
     if not plan.changes:
         print(f"kernel files in {plan.root} are up to date: no patch", file=sys.stderr)
         return EXIT_OK
+    author = kernel_tree.tree_author(args.kernel_tree)
+    if args.signoff is None and author == kernel_tree.AUTHOR:
+        print("tdx-codegen: note: the tree has no git user.name and user.email, so the patch "
+              "has no Signed-off-by: line; pass --signoff 'NAME <EMAIL>'", file=sys.stderr)
     patch = kernel_tree.make_patch(plan, force=args.force, generator_version=__version__,
-                                   author=kernel_tree.tree_author(args.kernel_tree))
+                                   author=author, catalogue=catalogue, signoff=args.signoff)
     if args.output is None:
         sys.stdout.write(patch)
         return EXIT_OK

@@ -2,7 +2,7 @@
 
 One module per output, each with `emit(ctx) -> list[Output]`.  They see
 only the Catalogue (never TOML) and render through Jinja2 templates in
-templates/; layout helpers live in codegen.emitters.c_writer.
+templates/ (the kernel C is written by codegen.emitters.c_writer).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class EmitContext:
     kernel_flavor: str              # effective flavour (settings or --c-flavor)
     generator_version: str = __version__
     regenerate: str = REGENERATE
+    # what the target kernel tree defines: ((name, (value, "file:line")), ...)
+    kernel_names: tuple = ()
 
 
 def available() -> dict[str, object]:

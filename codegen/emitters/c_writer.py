@@ -1,9 +1,10 @@
-"""Kernel C layout: the one place that knows tabs, 100 columns and aligned defines.
+"""Kernel C layout: the one place that knows tabs, 100 columns, comments and defines.
 
-The kernel emitter builds statements with a CodeWriter and lays out
-defines and comments with the helpers here; templates only arrange the
-pieces.  Every line is checked against the same rules the tests apply
-(see problems()).
+The kernel emitter writes each file, first line to last, through one
+CodeWriter: statements at the current indentation, calls wrapped at the
+column limit, comments, #define blocks with their values (or a macro's
+backslashes) at one tab stop, and blank lines between items.  Nothing
+rewrites the text afterwards.
 """
 
 from __future__ import annotations
@@ -25,86 +26,44 @@ def indent_to(column: int) -> str:
     return "\t" * (column // TAB) + " " * (column % TAB)
 
 
-def align_defines(pairs: list[tuple[str, str]], comments: dict[str, str] | None = None) -> list[str]:
-    """#define NAME<tabs>VALUE lines with every value starting at the same tab stop."""
-    if not pairs:
-        return []
-    widest = max(len(f"#define {name}") for name, _ in pairs)
-    stop = (widest // TAB + 1) * TAB
-    lines = []
-    for name, value in pairs:
-        head = f"#define {name}"
-        tabs = -(-(stop - len(head)) // TAB)
-        line = f"{head}{chr(9) * tabs}{value}"
-        comment = (comments or {}).get(name)
-        if comment and columns(f"{line}\t/* {comment} */") <= MAX_COLUMNS:
-            line += f"\t/* {comment} */"
-        lines.append(line)
-    return lines
+def _tabs_to(text: str, stop: int) -> str:
+    return text + "\t" * -(-(stop - columns(text)) // TAB)
 
 
-def comment(text: str | list[str], indent: int = 0) -> list[str]:
-    """A C comment wrapped to the column limit: one line when it fits, else a block."""
-    paragraphs = [text] if isinstance(text, str) else list(text)
-    lead = "\t" * indent
-    if len(paragraphs) == 1 and "\n" not in paragraphs[0]:
-        one = f"{lead}/* {paragraphs[0]} */"
-        if columns(one) <= MAX_COLUMNS:
-            return [one]
-    width = MAX_COLUMNS - columns(f"{lead} * ")
-    body = []
-    for para in paragraphs:
-        if para == "":
-            body.append(f"{lead} *")
-            continue
-        for line in para.split("\n"):
-            # a line keeps its own indentation (the banner's file list)
-            lead_ws = line[:len(line) - len(line.lstrip())]
-            # a word longer than the line is split rather than left past column 100
-            wrapped = textwrap.wrap(line.strip(), width, break_long_words=True,
-                                    break_on_hyphens=False, initial_indent=lead_ws,
-                                    subsequent_indent=lead_ws)
-            body.extend(f"{lead} * {w}" for w in wrapped or [""])
-    return [f"{lead}/*", *(b.rstrip() for b in body), f"{lead} */"]
-
-
-def align_continuations(text: str) -> str:
-    """Align the backslashes of each multi-line macro at one tab stop."""
-    lines = text.split("\n")
-    out: list[str] = []
-    run: list[str] = []
-    for line in lines + [""]:
-        if line.endswith("\\"):
-            run.append(line[:-1].rstrip())
-            continue
-        if run:
-            stop = (max(columns(body) for body in run) // TAB + 1) * TAB
-            for body in run:
-                tabs = -(-(stop - columns(body)) // TAB)
-                out.append(body + "\t" * tabs + "\\")
-            run = []
-        out.append(line)
-    return "\n".join(out[:-1])
+def _stop(texts: list[str]) -> int:
+    """The first tab stop past the widest text."""
+    return (max(columns(t) for t in texts) // TAB + 1) * TAB
 
 
 class CodeWriter:
-    """Lines of C at a current indentation level, wrapped to the column limit."""
+    """A C file being written: lines at a current indentation level."""
 
-    def __init__(self, level: int = 1):
+    def __init__(self, level: int = 0):
         self.level = level
         self.lines: list[str] = []
 
-    def line(self, text: str = "") -> None:
-        self.lines.append("\t" * self.level + text if text else "")
+    @property
+    def lead(self) -> str:
+        return "\t" * self.level
 
-    def fill(self, head: str, pieces: list[str], tail: str = "") -> None:
+    def line(self, text: str = "") -> None:
+        self.lines.append(self.lead + text if text else "")
+
+    def blank(self) -> None:
+        """One blank line, never two, never at the top of a block."""
+        if self.lines and self.lines[-1] != "" and not self.lines[-1].endswith("{"):
+            self.lines.append("")
+
+    def fill(self, head: str, pieces: list[str], tail: str = "", *,
+             one_per_line: bool = False) -> None:
         """head + pieces + tail on one line, or broken after pieces, aligned after head.
 
         pieces carry their own separators ("a,", "b"); lines join them with
         a space.  Continuation lines start at the column where head ends
-        (after an opening parenthesis, as kernel style aligns arguments).
+        (after an opening parenthesis, as kernel style aligns arguments);
+        one_per_line puts each piece on its own line once the call is broken.
         """
-        lead = "\t" * self.level
+        lead = self.lead
         one = lead + head + " ".join(pieces) + tail
         if columns(one) <= MAX_COLUMNS or not pieces:
             self.lines.append(one)
@@ -119,18 +78,56 @@ class CodeWriter:
             current = cont + pieces[0]
         for n, piece in enumerate(pieces[1:], 2):
             end = tail if n == len(pieces) else ""
-            if columns(f"{current} {piece}{end}") <= MAX_COLUMNS:
+            if not one_per_line and columns(f"{current} {piece}{end}") <= MAX_COLUMNS:
                 current += " " + piece
             else:
                 self.lines.append(current)
                 current = cont + piece
         self.lines.append(current + tail)
 
-    def extend(self, lines: list[str]) -> None:
-        self.lines.extend(lines)
+    def comment(self, text: str | list[str], *, wrap: bool = True) -> None:
+        """A C comment: one line when it fits, else a block.
+
+        text is one paragraph or a list of lines ("" for an empty line);
+        with wrap=False each line is kept as given (a banner's own words).
+        """
+        paragraphs = [text] if isinstance(text, str) else list(text)
+        lead = self.lead
+        if len(paragraphs) == 1:
+            one = f"{lead}/* {paragraphs[0]} */"
+            if columns(one) <= MAX_COLUMNS:
+                self.lines.append(one)
+                return
+        width = MAX_COLUMNS - columns(f"{lead} * ")
+        body = []
+        for para in paragraphs:
+            if para == "" or not wrap:
+                body.append(f"{lead} * {para}".rstrip())
+                continue
+            # a line keeps its own indentation (a banner's file list)
+            lead_ws = para[:len(para) - len(para.lstrip())]
+            # a word longer than the line is split rather than left past column 100
+            wrapped = textwrap.wrap(para.strip(), width, break_long_words=True,
+                                    break_on_hyphens=False, initial_indent=lead_ws,
+                                    subsequent_indent=lead_ws)
+            body.extend(f"{lead} * {w}".rstrip() for w in wrapped or [""])
+        self.lines.extend([f"{lead}/*", *body, f"{lead} */"])
+
+    def defines(self, pairs: list[tuple[str, str]]) -> None:
+        """#define NAME<tabs>VALUE lines with every value starting at the same tab stop."""
+        if pairs:
+            stop = _stop([f"#define {name}" for name, _ in pairs])
+            self.lines.extend(_tabs_to(f"#define {name}", stop) + value for name, value in pairs)
+
+    def macro(self, head: str, body: list[str]) -> None:
+        """A multi-line #define: body lines one tab in, backslashes at one tab stop."""
+        texts = [f"#define {head}", *(f"\t{b}" for b in body[:-1])]
+        stop = _stop(texts)
+        self.lines.extend(_tabs_to(t, stop) + "\\" for t in texts)
+        self.lines.append(f"\t{body[-1]}")
 
     @contextmanager
-    def block(self, head: str | None = None, *, braces: bool = True):
+    def block(self, head: str | None = None, *, braces: bool = True, tail: str = ""):
         """A nested block: `head {` ... `}` (or only indented, for one statement)."""
         if head is not None:
             self.line(head + " {" if braces else head)
@@ -140,23 +137,8 @@ class CodeWriter:
         finally:
             self.level -= 1
             if head is not None and braces:
-                self.line("}")
+                self.line("}" + tail)
 
     def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-def problems(text: str) -> list[str]:
-    """Kernel-style violations in generated C: what and on which line."""
-    out = []
-    lines = text.split("\n")
-    for n, line in enumerate(lines, 1):
-        if columns(line) > MAX_COLUMNS:
-            out.append(f"line {n}: {columns(line)} columns (limit {MAX_COLUMNS})")
-        if line != line.rstrip():
-            out.append(f"line {n}: trailing whitespace")
-        if line.startswith(" ") and not line.startswith(" *"):
-            out.append(f"line {n}: indented with spaces")
-    if not text.endswith("\n") or text.endswith("\n\n"):
-        out.append("file must end with exactly one newline")
-    return out
+        """The file: its lines, each ended by a newline."""
+        return "".join(line + "\n" for line in self.lines)

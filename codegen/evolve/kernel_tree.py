@@ -3,10 +3,12 @@
 The kernel emitter's outputs live under "linux/" in generated/; in a kernel
 tree the same files sit at their in-tree paths (the prefix stripped):
 arch/x86/include/asm/tdx_global_metadata.h and
-arch/x86/virt/vmx/tdx/tdx_global_metadata.c.  Only those files are looked
-at or written; the tree is never scanned.  A generated file whose content
-hash no longer matches was edited by hand: it is reported, not overwritten,
-unless forced.
+arch/x86/virt/vmx/tdx/tdx_global_metadata.c.  Only those files are
+written.  What tdx-codegen wrote there is recorded in a manifest inside the
+tree's git directory (never in the work tree, so `git status` shows only the
+two files); a file that differs from its record was edited by hand: it is
+reported, not overwritten, unless forced.  A tree without git has no
+manifest, and its files are the kernel's to be replaced.
 
 The patch changelog compares what the tree's current files declare with
 what the schema generates, both read the same way: field ids from the
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 from codegen.abi import fieldid
@@ -37,11 +39,62 @@ class TreeError(Exception):
     """The path is not a kernel tree we may write to (a usage error)."""
 
 
-def kernel_outputs(catalogue, flavor: str) -> list[writer.Output]:
-    """The kernel emitter's files at their in-tree paths."""
-    from codegen.emitters import EmitContext, emit_all
+class TreeConflict(Exception):
+    """The tree defines a name the generated code would define differently (bad input)."""
 
-    outs = emit_all(EmitContext(catalogue, flavor), only=("kernel",))
+
+# The tree's TDX files whose names the generated ones must not redefine.
+SCANNED = ("arch/x86/virt/vmx/tdx/*.h", "arch/x86/virt/vmx/tdx/*.c", "arch/x86/include/asm/tdx*.h")
+_DEFINE_ANY = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)(\([^)]*\))?[ \t]*(.*?)\\?$", re.M)
+_INCLUDES_SOURCE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"tdx_global_metadata\.c"', re.M)
+_TYPE_ANY = re.compile(r"^[ \t]*(?:typedef[ \t]+)?(?:struct|union|enum)[ \t]+(\w+)[ \t]*\{", re.M)
+
+
+def tree_names(tree: Path, skip: set[str] = frozenset()) -> dict[str, tuple[str, str]]:
+    """Macros and struct/union/enum tags the tree's TDX files define where the generated files
+    meet them: name -> (value, file:line).  Headers count whole; a .c file only up to its
+    #include "tdx_global_metadata.c".
+
+    skip: paths (relative to the tree) not to read, the generated files themselves.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for pattern in SCANNED:
+        for path in sorted(Path(tree).glob(pattern)):
+            rel = path.relative_to(tree).as_posix()
+            if rel in skip or not path.is_file():
+                continue
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if path.suffix == ".c":
+                # a .c file's names meet the generated ones only in the file that includes
+                # tdx_global_metadata.c (tdx.c), and only those defined before the include
+                at = _INCLUDES_SOURCE.search(text)
+                if at is None:
+                    continue
+                text = text[:at.start()]
+            for regex, kind in ((_DEFINE_ANY, "define"), (_TYPE_ANY, "type")):
+                for m in regex.finditer(text):
+                    line = text.count("\n", 0, m.start()) + 1
+                    value = m.group(3).strip() if kind == "define" else "a type"
+                    found.setdefault(m.group(1), (value, f"{rel}:{line}"))
+    return found
+
+
+def kernel_outputs(catalogue, flavor: str, tree: Path | None = None) -> list[writer.Output]:
+    """The kernel emitter's files at their in-tree paths, avoiding what the tree defines."""
+    from codegen.emitters import EmitContext, emit_all
+    from codegen.emitters.kernel_c import HEADER_PATH, SOURCE_PATH, NameClash
+
+    names = ()
+    if tree is not None:
+        own = {HEADER_PATH[len(PREFIX):], SOURCE_PATH[len(PREFIX):]}
+        names = tuple(sorted(tree_names(tree, own).items()))
+    try:
+        outs = emit_all(EmitContext(catalogue, flavor, kernel_names=names), only=("kernel",))
+    except NameClash as exc:
+        raise TreeConflict(f"{tree}: {exc}") from None
     return [writer.Output(o.path[len(PREFIX):], o.content) for o in outs
             if o.path.startswith(PREFIX)]
 
@@ -53,28 +106,53 @@ def check_tree(tree: Path) -> None:
         raise TreeError(f"{tree} does not look like a Linux tree (no arch/x86/ in it)")
 
 
+def manifest_path(tree: Path) -> Path | None:
+    """Where the tree keeps tdx-codegen's manifest: in its git directory (None: no git)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(tree), "rev-parse", "--git-path",
+                               "tdx-codegen-manifest.json"], capture_output=True, text=True)
+    except OSError:
+        return None
+    if done.returncode:
+        return None
+    path = Path(done.stdout.strip())
+    return path if path.is_absolute() else Path(tree) / path
+
+
 def plan(tree: Path, outputs: list[writer.Output]) -> writer.Plan:
     check_tree(tree)
-    return writer.plan(tree, outputs, scan_stale=False)
+    manifest = manifest_path(tree)
+    return writer.plan(tree, outputs, scan_stale=False, manifest=manifest,
+                       record=manifest is not None)
 
 
 # -- what a file declares ------------------------------------------------------
 
 _DEFINE = re.compile(r"^#define\s+MD_FIELD_ID_(\w+)\s+\(?(0x[0-9A-Fa-f]+)(?:ULL|UL|U)?\)?", re.M)
 _RAW_ID = re.compile(r"\b0x[0-9A-Fa-f]{16}(?=(?:ULL|UL|U)?\b)")
-_STRUCT = re.compile(r"^struct\s+(\w+)\s*\{(.*?)^\};", re.M | re.S)
-_MEMBER = re.compile(r"^\s*(?:const\s+)?(\w+)\s+(\w+)((?:\s*\[[^\]]*\])*)\s*;", re.M)
+_STRUCT = re.compile(r"^struct\s+(tdx_sys_info\w*)\s*\{(.*?)^\};", re.M | re.S)
+_MEMBER = re.compile(r"^\s*(?:const\s+)?(struct\s+\w+|\w+)\s+(\w+)((?:\s*\[[^\]]*\])*)\s*;",
+                     re.M)
+_READER = re.compile(r"^static\s+(__init\s+)?int\s+(get_tdx_sys_info\w*)\(", re.M)
+_GATED_CALL = re.compile(r"^\tif \((.+?)\)(?: \{)?\n\t\t(?:ret = (?:ret \?: )?)(\w+)\(", re.M)
 
 
 @dataclass
 class Declared:
     ids: dict[str, int]                         # field name (or raw id text) -> id
     members: dict[str, tuple[str, str]]         # "struct.member" -> (type, dims)
+    readers: dict[str, str] = dc_field(default_factory=dict)   # reader -> "__init" or ""
+    gates: dict[str, str] = dc_field(default_factory=dict)     # reader -> its call's condition
 
 
-def declared(texts: list[str]) -> Declared:
+def declared(texts: list[str], catalogue=None) -> Declared:
+    """What generated (or hand-written) kernel files declare; raw ids are named by the catalogue."""
     ids: dict[str, int] = {}
     members: dict[str, tuple[str, str]] = {}
+    readers: dict[str, str] = {}
+    gates: dict[str, str] = {}
     for text in texts:
         for name, value in _DEFINE.findall(text):
             ids[name] = int(value, 16)
@@ -82,23 +160,42 @@ def declared(texts: list[str]) -> Declared:
         for raw in _RAW_ID.findall(text):
             value = int(raw, 16)
             if value not in named:
-                ids[fieldid.fmt(value)] = value
+                ids[_field_name(value, catalogue)] = value
         for struct, body in _STRUCT.findall(text):
             for ctype, member, dims in _MEMBER.findall(body):
-                if ctype != "struct":
-                    members[f"{struct}.{member}"] = (ctype, re.sub(r"\s+", "", dims))
-    return Declared(ids, members)
+                members[f"{struct}.{member}"] = (re.sub(r"\s+", " ", ctype),
+                                                 re.sub(r"\s+", "", dims))
+        for init, reader in _READER.findall(text):
+            readers[reader] = "__init" if init else ""
+        for cond, reader in _GATED_CALL.findall(text):
+            if reader.startswith("get_tdx_sys_info"):
+                gates[reader] = cond
+    return Declared(ids, members, readers, gates)
+
+
+def _field_name(value: int, catalogue) -> str:
+    """The catalogue's name of the field whose base id this is, else the id in hex."""
+    found = catalogue.locate(value) if catalogue is not None else None
+    if found is not None and found[1:] == (0, 0) and found[0].id == value:
+        return found[0].name
+    return fieldid.fmt(value)
 
 
 SECTIONS = ("Fields added", "Fields removed", "Fields changed",
-            "Struct members added", "Struct members removed", "Struct members changed")
+            "Struct members added", "Struct members removed", "Struct members changed",
+            "Readers added", "Readers removed", "Readers changed",
+            "Gates added", "Gates removed", "Gates changed")
 
 
 def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
-    """Section -> lines, for fields (by name and id) and struct members (by type and dims)."""
+    """Section -> lines: fields (by name and id), struct members (type and dims), readers
+    (__init or not) and the conditions get_tdx_sys_info() reads a struct under."""
     out: dict[str, list[str]] = {}
-    for what, before, after, show in (("Fields", old.ids, new.ids, fieldid.fmt),
-                                      ("Struct members", old.members, new.members, "".join)):
+    for what, before, after, show in (
+            ("Fields", old.ids, new.ids, fieldid.fmt),
+            ("Struct members", old.members, new.members, "".join),
+            ("Readers", old.readers, new.readers, lambda v: v or "not __init"),
+            ("Gates", old.gates, new.gates, str)):
         for key in sorted(before.keys() | after.keys()):
             was, now = before.get(key), after.get(key)
             if was is None:
@@ -129,23 +226,41 @@ def file_diff(path: str, old: str | None, new: str) -> str:
     return "".join(head) + body
 
 
-def make_patch(p: writer.Plan, *, force: bool, generator_version: str, author: str = AUTHOR) -> str:
-    """An mbox patch for git am: subject, changelog, diffstat-free body, the diffs."""
+def subject(sections: dict[str, list[str]]) -> str:
+    """x86/virt/tdx: what the patch does, from its changelog."""
+    added = sections.get("Fields added", [])
+    only_added = set(sections) <= {"Fields added", "Struct members added"}
+    if added and only_added:
+        if len(added) == 1:
+            return f"x86/virt/tdx: Read the {added[0].split()[0]} global metadata field"
+        return f"x86/virt/tdx: Read {len(added)} more global metadata fields"
+    return SUBJECT
+
+
+def make_patch(p: writer.Plan, *, force: bool, generator_version: str, author: str = AUTHOR,
+               catalogue=None, signoff: str | None = None) -> str:
+    """An mbox patch for git am: subject, changelog, sign-off, the diffs.
+
+    signoff: who signs the patch off (the Signed-off-by: line checkpatch requires);
+    by default its author, unless that is tdx-codegen's own placeholder.
+    """
     changed = p.create + p.update + (p.edited if force else [])
     old_texts = [p.old.get(o.path) or "" for o in changed] + \
                 [o.content for o in p.unchanged]
     new_texts = [o.content for o in changed + p.unchanged]
-    sections = changelog(declared(old_texts), declared(new_texts))
+    sections = changelog(declared(old_texts, catalogue), declared(new_texts, catalogue))
     body = ["The TDX global metadata readers are generated from the tdx-codegen schema.",
             "Regenerate them from the current schema."]
     if not sections:
-        body.append("No field or struct member changes (layout or comments only).")
+        body.append("No field, struct member, reader or gate changes (layout only).")
     for title, items in sections.items():
         body += ["", f"{title}:", *(f"  - {x}" for x in items)]
+    signer = signoff or (author if author != AUTHOR else None)
     patch = ["From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n",
-             f"From: {author}\n", f"Subject: [PATCH] {SUBJECT}\n", "\n",
+             f"From: {author}\n", f"Subject: [PATCH] {subject(sections)}\n", "\n",
              "\n".join(body) + "\n", "\n",
-             f"Generated by tdx-codegen {generator_version} (tdx-codegen patch).\n", "---\n"]
+             f"Generated by tdx-codegen {generator_version} (tdx-codegen patch).\n",
+             *([f"\nSigned-off-by: {signer}\n"] if signer else []), "---\n"]
     for out in sorted(changed, key=lambda o: o.path):
         patch.append(file_diff(out.path, p.old.get(out.path) if out not in p.create else None,
                                out.content))

@@ -1,25 +1,29 @@
-"""Writing generated files: sealed, atomic, only when changed.
+"""Writing generated files: recorded in a manifest, atomic, only when changed.
 
-Every generated file carries a content hash in its banner (emitters write
-the HASH_PLACEHOLDER where it goes).  On the next build a file whose hash
-no longer matches its text was edited by hand: it is reported by name and
-left alone unless --force.  Files are replaced atomically (temporary file
-in the same directory, fsync, rename), and only when the bytes differ, so
-make and reviewers see no spurious changes.
+Generated files carry no mark of their own (the kernel's files must be
+byte for byte what the kernel has).  Instead each build records the path
+and sha256 of every file it produces in a manifest beside them
+(MANIFEST_NAME at the output root, or where the caller keeps it, e.g. in a
+kernel tree's git directory).  On the next build a file whose bytes match
+neither what is generated now nor what the manifest recorded was edited by
+hand: it is reported by name and left alone unless --force.  A file the
+manifest records that is no longer produced is removed, unless edited.
+Files are replaced atomically (temporary file in the same directory,
+fsync, rename), and only when the bytes differ; the manifest is written
+last, so a build cut short leaves files the next build recognises.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
-import re
 from codegen.paths import read_text
 from pathlib import Path
 from typing import NamedTuple
 
-HASH_PLACEHOLDER = "@CONTENT-HASH@"
-_HASH_RE = re.compile(r"content-hash ([0-9a-f]{64})")
+MANIFEST_NAME = ".tdx-codegen-manifest.json"
 TMP_PREFIX = ".tdx-codegen-"
 TMP_SUFFIX = ".tmp"
 
@@ -29,25 +33,26 @@ class Output(NamedTuple):
     content: str
 
 
-def seal(content: str) -> str:
-    """Replace the hash placeholder with the hash of the rest of the text."""
-    if HASH_PLACEHOLDER not in content:
-        return content
-    digest = hashlib.sha256(content.replace(HASH_PLACEHOLDER, "").encode()).hexdigest()
-    return content.replace(HASH_PLACEHOLDER, f"content-hash {digest}", 1)
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def is_generated(text: str) -> bool:
-    return _HASH_RE.search(text) is not None
+def manifest_text(outputs: list[Output]) -> str:
+    """The manifest recording outputs: stable JSON, one path per line."""
+    files = {o.path: digest(o.content) for o in sorted(outputs, key=lambda o: o.path)}
+    return json.dumps({"generator": "tdx-codegen", "files": files}, indent=2) + "\n"
 
 
-def hand_edited(text: str) -> bool:
-    """True when a sealed file's text no longer matches its recorded hash."""
-    m = _HASH_RE.search(text)
-    if m is None:
-        return False
-    unsealed = text[:m.start()] + text[m.end():]
-    return hashlib.sha256(unsealed.encode()).hexdigest() != m.group(1)
+def read_manifest(path: Path | None) -> dict[str, str]:
+    """path -> sha256 of what the last build wrote ({} when there is no readable manifest)."""
+    if path is None:
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(files, dict) else {}
 
 
 class Plan:
@@ -61,6 +66,8 @@ class Plan:
         self.edited: list[Output] = []   # hand-edited, would be overwritten
         self.stale: list[str] = []       # generated files no longer produced
         self.old: dict = {}              # path -> current text
+        # a manifest kept outside root: written by apply(), never reported as a change
+        self.side_manifest: tuple[Path, str] | None = None
 
     @property
     def changes(self) -> list[Output]:
@@ -71,14 +78,28 @@ class Plan:
         return bool(self.changes or self.stale)
 
 
-def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True) -> Plan:
-    """Compare outputs with what is on disk under root."""
+def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True,
+         manifest: Path | None = None, record: bool = True) -> Plan:
+    """Compare outputs with what is on disk under root.
+
+    The manifest defaults to MANIFEST_NAME under root, where it is one more
+    output; one given elsewhere (a kernel tree's git directory) is kept in
+    the plan for apply() to update, never reported as a change;
+    record=False keeps none (every file on disk is taken as replaceable).
+    """
     root = Path(root)
     result = Plan(root)
-    produced = set()
-    for out in sorted(outputs, key=lambda o: o.path):
-        out = Output(out.path, seal(out.content))
-        produced.add(out.path)
+    outputs = [o for o in outputs if o.path != MANIFEST_NAME]
+    inside = MANIFEST_NAME if record and manifest is None else None
+    manifest = Path(manifest) if manifest is not None else root / MANIFEST_NAME
+    recorded = read_manifest(manifest) if record else {}
+    if record and inside is None:
+        result.side_manifest = (manifest, manifest_text(outputs))
+    produced = {o.path for o in outputs}
+    planned = sorted(outputs, key=lambda o: o.path)
+    if inside is not None:
+        planned.append(Output(inside, manifest_text(outputs)))   # last: written after the files
+    for out in planned:
         target = root / out.path
         try:
             current = read_text(target)
@@ -91,20 +112,20 @@ def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True) -> Plan:
             result.unchanged.append(out)
             continue
         result.old[out.path] = current or ""
-        if current is not None and hand_edited(current):
+        was = recorded.get(out.path)
+        if current is not None and was is not None and digest(current) != was:
             result.edited.append(out)
         else:
             result.update.append(out)
-    if scan_stale and root.is_dir():
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root).as_posix()
-            if not path.is_file() or rel in produced or path.name.startswith(TMP_PREFIX):
+    if scan_stale:
+        for rel, was in sorted(recorded.items()):
+            if rel in produced or rel == inside:
                 continue
             try:
-                text = path.read_text(encoding="utf-8")
+                text = (root / rel).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            if is_generated(text):
+            if digest(text) == was:   # an edited leftover is the user's now: kept
                 result.stale.append(rel)
                 result.old[rel] = text
     return result
@@ -116,6 +137,8 @@ def diff(p: Plan, prefix: str = "") -> str:
 
     chunks = []
     for out in p.changes:
+        if out.path == MANIFEST_NAME:   # the tool's record, not for review
+            continue
         old = p.old.get(out.path, "")
         chunks.extend(difflib.unified_diff(
             old.splitlines(keepends=True), out.content.splitlines(keepends=True),
@@ -234,7 +257,9 @@ def apply(p: Plan, *, force: bool = False) -> list[str]:
     changed.  Only the renames remain, one per file, each atomic.
     """
     remove_leftovers(p.root)
-    todo = sorted(p.create + p.update + (p.edited if force else []))
+    todo = p.create + p.update + (p.edited if force else [])
+    manifest = [o for o in todo if o.path.endswith(MANIFEST_NAME) and o not in p.edited]
+    todo = sorted(o for o in todo if o not in manifest) + manifest   # the manifest last
     for out in todo:
         target = p.root / out.path
         if target.is_symlink() or (os.path.lexists(target) and not target.is_file()):
@@ -256,4 +281,12 @@ def apply(p: Plan, *, force: bool = False) -> list[str]:
     for rel in p.stale:
         (p.root / rel).unlink(missing_ok=True)
         written.append(rel)
+    if p.side_manifest is not None:
+        path, text = p.side_manifest
+        try:
+            current = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current != text:
+            atomic_write(path, text)
     return written

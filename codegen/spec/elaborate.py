@@ -57,12 +57,13 @@ def build_structs(specs: dict, gates: dict, fields: list[Field]) -> dict[str, St
     return out
 
 
-def settings(s, baseline, lists: dict, prints, requires) -> Settings:
+def settings(s, baseline, lists: dict, requires, layout: dict) -> Settings:
+    """layout: the KernelOptions of how the kernel C looks, as the settings rules worked out."""
     k = s.kernel
     return Settings(
         baseline=baseline,
         kernel=KernelOptions(k.flavor, lists["kernel"], frozenset(k.exclude_fields), k.init,
-                             k.named_ids, tuple(prints), tuple(requires)),
+                             k.named_ids, require_features=tuple(requires), **layout),
         python_package=s.python.package,
         python_structs=lists["python"],
         docs_structs=lists["docs"],

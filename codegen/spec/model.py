@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from codegen.abi import fieldid
 from codegen.abi.release import VERSION_FIELDS, Release, Since
+from codegen.spec import names
 
 C_TYPE_BYTES = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 
@@ -186,14 +187,61 @@ class ModuleRelease:
 
 
 @dataclass(frozen=True)
+class KernelStruct:
+    """How one struct's reader looks in the kernel ([kernel.struct.NAME], defaults applied)."""
+    init: bool
+    in_sysinfo: bool             # a member of struct tdx_sys_info, read by get_tdx_sys_info()
+    member: str                  # its member in struct tdx_sys_info
+    reader: str                  # its reader function
+    errors: str                  # "chain" (ret = ret ?: ...) or "return" (if (ret) return ret;)
+
+
+@dataclass(frozen=True)
+class KernelPrint:
+    members: tuple[tuple[str, str], ...]     # (struct, member)
+    prefix: str = ""
+    format: str = ""             # printf conversions, or a macro naming them ("" : one per member)
+    when: str = "ok"             # "always" or "ok"
+
+
+@dataclass(frozen=True)
 class KernelOptions:
     flavor: str
     structs: tuple[str, ...]
     exclude_fields: frozenset[str]
     init: bool
     named_ids: bool
-    print: tuple[tuple[str, str], ...]          # (struct, member)
+    print: KernelPrint | None
     require_features: tuple[tuple[str, str], ...]  # (field, bit name)
+    errors: str = "chain"
+    bit_defines: bool = False
+    struct_comments: bool = False
+    provenance: bool = False
+    gate_helpers: tuple[tuple[str, str], ...] = ()   # ("FIELD.BIT", helper)
+    header_banner: tuple[str, ...] = ()
+    source_banner: tuple[str, ...] = ()
+    guard: str = "_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H"
+    includes: tuple[str, ...] = ("linux/types.h",)
+    top_init: bool | None = None                     # None: as init
+    struct_settings: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+
+    def struct_options(self, name: str) -> KernelStruct:
+        given = dict(dict(self.struct_settings).get(name, ()))
+        return KernelStruct(
+            init=self.init if given.get("init") is None else given["init"],
+            in_sysinfo=given.get("in_sysinfo", True),
+            member=given.get("member") or name,
+            reader=given.get("reader") or names.c_reader(name),
+            errors=given.get("errors") or self.errors)
+
+    @property
+    def top_is_init(self) -> bool:
+        return self.init if self.top_init is None else self.top_init
+
+    def gate_helper(self, gate: Gate) -> str | None:
+        if gate.release is not None:
+            return None
+        return dict(self.gate_helpers).get(f"{gate.feature_field}.{gate.feature_bit}")
 
 
 @dataclass(frozen=True)

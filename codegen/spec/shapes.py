@@ -116,6 +116,56 @@ class SchemaSettings(_Strict):
         description='the oldest module release the readers support; newer fields may be absent')
 
 
+ErrorIdiom = Literal["chain", "return"]
+
+# The kernel's own words, the defaults of a file's banner.
+HEADER_BANNER = ["Automatically generated TDX global metadata structures."]
+SOURCE_BANNER = ["Automatically generated functions to read TDX global metadata.", "",
+                 "This file doesn't compile on its own as it lacks of inclusion",
+                 "of SEAMCALL wrapper primitive which reads global metadata.",
+                 "Include this file to other C file instead."]
+
+
+class KernelStructSettings(_Strict):
+    """[kernel.struct.NAME]: how one struct's reader looks in the kernel."""
+    init: bool | None = PField(default=None, description='__init reader (default: [kernel].init)')
+    in_sysinfo: bool = PField(default=True, description=(
+        'a member of struct tdx_sys_info, read by get_tdx_sys_info(); false: read on its own'))
+    member: str | None = PField(default=None,
+        description="its member in struct tdx_sys_info (default: the struct's name)")
+    reader: str | None = PField(default=None,
+        description='its reader function (default: get_tdx_sys_info_<name>)')
+    errors: ErrorIdiom | None = PField(default=None, description='default: [kernel].errors')
+
+
+class KernelPrintSettings(_Strict):
+    """pr_info() of scalar members after they are read."""
+    members: list[str] = PField(description='the members printed, as struct.member')
+    prefix: str = PField(default="", description='text before the values')
+    format: str = PField(default="",
+        description='printf conversions, or the name of a macro holding them (TDX_VERSION_FMT)')
+    when: Literal["always", "ok"] = PField(default="ok",
+        description='print even when a read failed (always), or only after success (ok)')
+
+
+class KernelFileSettings(_Strict):
+    banner: list[str] = PField(default_factory=lambda: list(SOURCE_BANNER),
+        description='the lines of the comment the file starts with, kept as written')
+
+
+class KernelHeaderSettings(_Strict):
+    banner: list[str] = PField(default_factory=lambda: list(HEADER_BANNER),
+        description='the lines of the comment the file starts with, kept as written')
+    guard: str = PField(default="_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H",
+        description='the include guard')
+    includes: list[str] = PField(default=["linux/types.h"], description='headers it includes')
+
+
+class KernelTopSettings(_Strict):
+    init: bool | None = PField(default=None,
+        description='get_tdx_sys_info() is __init (default: [kernel].init)')
+
+
 class KernelSettings(_Strict):
     flavor: Flavor = PField(default="map",
         description=('kernel C flavour: map (TD_SYSINFO_MAP tables) or functions (one reader per '
@@ -123,10 +173,29 @@ class KernelSettings(_Strict):
     structs: list[str] = PField(description='the structs of the kernel output, in read order')
     exclude_fields: list[str] = PField(default=[], description='fields the kernel does not read')
     init: bool = PField(default=True, description='mark the readers __init')
-    named_ids: bool = PField(default=True, description='emit MD_FIELD_ID_<NAME> defines')
-    print: list[str] = PField(default=[], description='members to pr_info after the read')
+    errors: ErrorIdiom = PField(default="chain", description=(
+        'chain: if (!ret && !(ret = read(...))) and ret = ret ?: get_...(); return: '
+        'if (ret) return ret; after each read'))
+    named_ids: bool = PField(default=False, description='emit MD_FIELD_ID_<NAME> defines')
+    bit_defines: bool = PField(default=False,
+        description='define every named bit the kernel does not define itself')
+    struct_comments: bool = PField(default=False, description='a comment on every struct')
+    provenance: bool = PField(default=False,
+        description='banners naming tdx-codegen and the schema files')
+    print: list[str] | KernelPrintSettings = PField(default=[],
+        description='members to pr_info after the read, or {members, prefix, format, when}')
     require_features: list[str] = PField(default=[],
         description='feature bits whose absence fails the read with -EINVAL')
+    gate_helpers: dict[str, str] = PField(default={},
+        description='"FIELD.BIT" = kernel helper the C calls with sysinfo to test that gate')
+    header: KernelHeaderSettings = PField(default_factory=KernelHeaderSettings,
+        description="the header's banner, include guard and includes")
+    source: KernelFileSettings = PField(default_factory=KernelFileSettings,
+        description="the source's banner")
+    top: KernelTopSettings = PField(default_factory=KernelTopSettings,
+        description='get_tdx_sys_info()')
+    struct: dict[str, KernelStructSettings] = PField(default={},
+        description='per struct: init, errors, member, reader, in_sysinfo')
 
 
 class OutputSettings(_Strict):
@@ -154,7 +223,8 @@ def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[dict]
 
 
 # pydantic names the member of a union (int | BitSpec, str | GateSpec) inside an error's loc
-_MEMBERS = {"int": "an integer", "str": "a string", "BitSpec": "a table", "GateSpec": "a table"}
+_MEMBERS = {"int": "an integer", "str": "a string", "BitSpec": "a table", "GateSpec": "a table",
+            "list[str]": "an array of strings", "KernelPrintSettings": "a table"}
 
 
 def _split(loc) -> tuple[tuple, str | None, tuple]:
@@ -162,7 +232,7 @@ def _split(loc) -> tuple[tuple, str | None, tuple]:
     parts = [p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
     for n, part in enumerate(parts):
         # only where the schema has a union, so a key the user named "int" stays a key
-        if part in _MEMBERS and n and (parts[n - 1] in ("class", "gate", "json")
+        if part in _MEMBERS and n and (parts[n - 1] in ("class", "gate", "json", "print")
                                        or n >= 2 and parts[n - 2] == "bits"):
             return tuple(parts[:n]), part, tuple(parts[n + 1:])
     return tuple(parts), None, ()

@@ -253,6 +253,7 @@ class Case:
     ones written over them, the patch between the two, and the current files' text."""
 
     def __init__(self, kernel: Path, tmp: Path, flavor: str, settings: str):
+        self.flavor, self.settings = flavor, settings
         keep = (lambda text: text) if settings == "shipped" else with_all_options
         schema = schema_copy(tmp / "schema", keep)
         previous = schema_copy(tmp / "previous", lambda text: without_added_field(keep(text)))

@@ -18,10 +18,24 @@
 #include <asm/tdx_global_metadata.h>
 #include "tdx.h"
 
-/* Later kernels' asm/tdx.h define it (the version print uses it); 6.12's predates it. */
+/*
+ * Later kernels' asm/tdx.h define these (the version print, gates and required features use
+ * them, and the generated files never redefine them); 6.12's predates them.
+ */
 #ifndef TDX_VERSION_FMT
 #define TDX_VERSION_FMT "%u.%u.%02u"
 #endif
+#ifndef TDX_FEATURES0_TD_PRESERVING
+#define TDX_FEATURES0_TD_PRESERVING	BIT_ULL(1)
+#endif
+#ifndef TDX_FEATURES0_NO_RBP_MOD
+#define TDX_FEATURES0_NO_RBP_MOD	BIT_ULL(18)
+#endif
+
+static inline bool tdx_supports_runtime_update(const struct tdx_sys_info *sysinfo)
+{
+	return sysinfo->features.tdx_features0 & TDX_FEATURES0_TD_PRESERVING;
+}
 
 /* tdx.c's SEAMCALL TDH.SYS.RD wrapper, stubbed: every element reads as its field id. */
 static int read_sys_metadata_field(u64 field_id, u64 *data)

@@ -8,7 +8,7 @@ Used by tests (pytest puts tests/ on sys.path):
     dump = cbuild.build_and_run(cat, tmp_path, values)
     dump.ret, dump.members["td_conf.cpuid_config_values[3][1]"], dump.reads, dump.stderr
 
-build_and_run() writes the two generated files under tmp_path/out (sealed, as
+build_and_run() writes the two generated files under tmp_path/out (as
 `tdx-codegen build` writes them), a tdx_dump.h for harness.c and, unless a
 fake C file is given, fake_values.h for fake_table.c; compiles with
 GCC_FLAGS against the shim in tests/kernel/include, runs and parses the
@@ -31,7 +31,6 @@ from codegen.abi import fieldid
 from codegen.emitters import EmitContext, kernel_c
 from codegen.spec.model import Catalogue, Field
 from codegen.abi.release import VERSION_FIELDS
-from codegen.outputs.writer import seal
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "include"
@@ -51,6 +50,8 @@ class Dump:
     members: dict[str, int]          # "struct.member[i][j]" -> value
     reads: list[int] = field(default_factory=list)   # ids fake_table.c was asked for
     stderr: str = ""
+    apart_ret: dict[str, int] = field(default_factory=dict)   # struct read on its own -> ret
+    apart_reads: list[int] = field(default_factory=list)     # the ids those reads asked for
 
 
 def with_kernel(catalogue: Catalogue, **changes) -> Catalogue:
@@ -65,11 +66,11 @@ def with_kernel(catalogue: Catalogue, **changes) -> Catalogue:
 
 
 def generate(catalogue: Catalogue, out: Path, flavor: str | None = None) -> dict[str, str]:
-    """Write the sealed kernel files under out; return path -> text."""
+    """Write the kernel files under out; return path -> text."""
     ctx = EmitContext(catalogue, flavor or catalogue.settings.kernel.flavor)
     files = {}
     for o in kernel_c.emit(ctx):
-        text = seal(o.content)
+        text = o.content
         target = out / o.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -77,19 +78,36 @@ def generate(catalogue: Catalogue, out: Path, flavor: str | None = None) -> dict
     return files
 
 
-def kernel_fields(catalogue: Catalogue):
-    """(struct, field) of every member of the kernel output, in struct order."""
+def kernel_fields(catalogue: Catalogue, apart: bool = False):
+    """(struct, field) of every member get_tdx_sys_info() reads (apart: the structs read
+    on their own, outside it), in struct order."""
     for s in catalogue.output_structs("kernel"):
-        for f in catalogue.output_fields("kernel", s):
-            yield s, f
+        if catalogue.settings.kernel.struct_options(s.name).in_sysinfo != apart:
+            for f in catalogue.output_fields("kernel", s):
+                yield s, f
 
 
-def dump_header(catalogue: Catalogue) -> str:
-    """tdx_dump.h: dump_sysinfo() printing every element of every member."""
-    lines = ["static void dump_sysinfo(const struct tdx_sys_info *s)", "{",
-             "\tunsigned int i, j;", ""]
-    for s, f in kernel_fields(catalogue):
-        m = f"s->{s.name}.{f.member}"
+def sysinfo_member(catalogue: Catalogue, s) -> str:
+    """The member of struct tdx_sys_info that holds struct s."""
+    return catalogue.settings.kernel.struct_options(s.name).member
+
+
+def gate_test(catalogue: Catalogue, gate) -> str:
+    """C test of a gate over the struct tdx_sys_info at s."""
+    def member(name):
+        f = catalogue.field(name)
+        return f"s->{sysinfo_member(catalogue, catalogue.struct(f.struct))}.{f.member}"
+    if gate.release is not None:
+        major, minor, update = (member(n) for n in VERSION_FIELDS)
+        return (f"((unsigned int){major} << 16 | (unsigned int){minor} << 8 | {update}) >= "
+                f"{gate.release.code:#x}")
+    return f"{member(gate.feature_field)} >> {gate.bit} & 1"
+
+
+def _print_members(pairs, base) -> list[str]:
+    lines = []
+    for s, f in pairs:
+        m = f"{base(s)}.{f.member}"
         name = f"{s.name}.{f.member}"
         if not f.dims:
             lines.append(f'\tprintf("{name}=0x%llx\\n", (unsigned long long){m});')
@@ -101,7 +119,32 @@ def dump_header(catalogue: Catalogue) -> str:
             lines.append(f"\t\tfor (j = 0; j < {f.dims[1]}; j++)")
             lines.append(f'\t\t\tprintf("{name}[%u][%u]=0x%llx\\n", i, j, '
                          f"(unsigned long long){m}[i][j]);")
+    return lines
+
+
+def dump_header(catalogue: Catalogue) -> str:
+    """tdx_dump.h: dump_sysinfo() printing every element of every member, and dump_apart()
+    reading each struct read on its own (as tdx.c's module-update code does) and printing it."""
+    lines = ["static void dump_sysinfo(const struct tdx_sys_info *s)", "{",
+             "\tunsigned int i, j;", ""]
+    lines += _print_members(kernel_fields(catalogue), lambda s: f"s->{sysinfo_member(catalogue, s)}")
     lines += ["\t(void)i;", "\t(void)j;", "}", ""]
+    apart = [s for s in catalogue.output_structs("kernel")
+             if not catalogue.settings.kernel.struct_options(s.name).in_sysinfo
+             and catalogue.output_fields("kernel", s)]
+    lines += ["static void dump_apart(const struct tdx_sys_info *s)", "{",
+              "\tunsigned int i, j;", ""]
+    lines += [f"\tstatic struct {a.c_name} apart_{a.name};" for a in apart]
+    lines.append('\tprintf("apart\\n");')
+    for a in apart:
+        reader = catalogue.settings.kernel.struct_options(a.name).reader
+        call = f'\tprintf("ret.{a.name}=%d\\n", {reader}(&apart_{a.name}));'
+        if a.gate is None:
+            lines.append(call)
+        else:   # as the kernel's caller, which reads the struct only where the module has it
+            lines += [f"\tif ({gate_test(catalogue, a.gate)})", "\t" + call]
+    lines += _print_members(kernel_fields(catalogue, apart=True), lambda s: f"apart_{s.name}")
+    lines += ["\t(void)i;", "\t(void)j;", "\t(void)s;", "}", ""]
     return "\n".join(lines)
 
 
@@ -145,16 +188,25 @@ def parse(stdout: str, stderr: str = "") -> Dump:
     ret = None
     members: dict[str, int] = {}
     reads: list[int] = []
+    apart_ret: dict[str, int] = {}
+    apart_reads: list[int] = []
     for line in stdout.splitlines():
         if line.startswith("ret="):
             ret = int(line[4:])
+        elif line == "apart":
+            reads, main_reads = apart_reads, reads
+        elif line.startswith("ret."):
+            name, _, value = line[4:].partition("=")
+            apart_ret[name] = int(value)
         elif line.startswith("rd="):
             reads.append(int(line[3:], 16))
         elif m := _LINE.match(line):
             members[m.group(1)] = int(m.group(2), 16)
     if ret is None:
         raise ValueError(f"harness printed no ret= line:\n{stdout}{stderr}")
-    return Dump(ret, members, reads, stderr)
+    if reads is apart_reads:
+        reads = main_reads
+    return Dump(ret, members, reads, stderr, apart_ret, apart_reads)
 
 
 def build_and_run(catalogue: Catalogue, tmp: Path, values: dict[int, int] | None = None,
@@ -227,7 +279,8 @@ def expected(catalogue: Catalogue, values: dict[int, int]) -> dict[str, int]:
             return (major << 16 | minor << 8 | update) >= gate.release.code
         return bool(read(catalogue.field(gate.feature_field)) >> gate.bit & 1)
 
-    for s, f in kernel_fields(catalogue):
+    # a struct read on its own is read, as by its caller, only when its gate is open
+    for s, f in list(kernel_fields(catalogue)) + list(kernel_fields(catalogue, apart=True)):
         live = open_gate(s.gate) and open_gate(f.gate)
         fields = f.num_fields if f.count is None else read(catalogue.field(f.count))
         for i in range(f.capacity if f.num_fields > 1 else 1):

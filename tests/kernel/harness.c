@@ -9,7 +9,8 @@
  *
  *	int fake_read(u64 field_id, u64 *data);   returns 0 or a negative errno
  *
- * As in tdx.c, the generated .c is included right after read_sys_metadata_field().
+ * As in tdx.c, the generated header comes through asm/tdx.h (which defines the TDX_FEATURES0
+ * bits the kernel has) and the .c is included right after read_sys_metadata_field().
  *
  * Output, on stdout, after whatever fake_read() printed:
  *	ret=<int>                      what get_tdx_sys_info() returned
@@ -17,7 +18,10 @@
  *	<struct>.<member>[i]=0x<hex>   each of the capacity elements of an array
  *	<struct>.<member>[i][j]=0x<hex>
  * <struct> is the member of struct tdx_sys_info; every member of every struct is printed,
- * in struct order, whatever ret is (struct tdx_sys_info starts zeroed).
+ * in struct order, whatever ret is (struct tdx_sys_info starts zeroed).  Then "apart", and
+ * for each struct read on its own (not a member of struct tdx_sys_info), read when its gate
+ * is open as the kernel's caller does:
+ *	ret.<struct>=<int>             what its reader returned, then its members as above
  * Kernel messages (pr_info, pr_err) go to stderr as "info: ..." and "err: ...".
  */
 #include <linux/bits.h>
@@ -30,7 +34,7 @@
 #include <linux/types.h>
 #include <stdio.h>
 
-#include <asm/tdx_global_metadata.h>
+#include <asm/tdx.h>
 
 int fake_read(u64 field_id, u64 *data);
 
@@ -50,5 +54,6 @@ int main(void)
 
 	printf("ret=%d\n", ret);
 	dump_sysinfo(&sysinfo);
+	dump_apart(&sysinfo);
 	return 0;
 }

@@ -1,4 +1,4 @@
-"""The kernel's TDX global metadata structs today (TDX_ABI.md section 7), in order.
+"""The kernel's TDX global metadata structs today, in order (handoff is outside tdx_sys_info).
 
 Members as the header declares them: type, name and dimensions.
 """
@@ -12,6 +12,7 @@ KERNEL_STRUCTS = {
     "tdx_sys_info_td_conf": ["u64 attributes_fixed0", "u64 attributes_fixed1", "u64 xfam_fixed0",
                              "u64 xfam_fixed1", "u16 num_cpuid_config", "u16 max_vcpus_per_td",
                              "u64 cpuid_config_leaves[128]", "u64 cpuid_config_values[128][2]"],
+    "tdx_sys_info_handoff": ["u16 module_hv"],
     "tdx_sys_info": ["struct tdx_sys_info_version version",
                      "struct tdx_sys_info_features features", "struct tdx_sys_info_tdmr tdmr",
                      "struct tdx_sys_info_td_ctrl td_ctrl", "struct tdx_sys_info_td_conf td_conf"],

@@ -104,21 +104,27 @@ def check_struct_refs(cx, specs: dict, fields, by_name) -> dict:
 def check_read_order(cx, settings, structs: dict) -> None:
     """Count and gate fields must be read before what depends on them."""
     from codegen.spec.rules.gates import gate_order
+    from codegen.spec.rules.settings import check_apart, standalone
 
     outputs = {"kernel": settings.kernel.structs, "python": settings.python_structs}
     for output, names in outputs.items():
         excluded = settings.kernel.exclude_fields if output == "kernel" else frozenset()
+        # a struct read on its own is read by no one before the others
+        apart = standalone(settings) if output == "kernel" else frozenset()
+        if apart:
+            check_apart(cx, settings, structs, {f.name: f for s in structs.values()
+                                                for f in s.fields})
         position: dict[str, tuple[int, int]] = {}  # field name -> read position
         for si, sname in enumerate(names):
             struct = structs.get(sname)
-            if struct is None:
+            if struct is None or sname in apart:
                 continue
             for fi, f in enumerate(struct.fields):
                 if f.name not in excluded:
                     position[f.name] = (si, fi)
         for sname in names:
             struct = structs.get(sname)
-            if struct is None:
+            if struct is None or sname in apart:   # its reads: settings.check_apart
                 continue
             if struct.gate is not None:
                 s_entry = next(e for e in cx.structs

@@ -1,6 +1,5 @@
 # Copied by tdx-codegen 0.1.0 from codegen/runtime.py
 # Do not edit: run 'tdx-codegen build'.
-# content-hash e4794c5b779c4baf4ab8861ebd507774a545ce4a161631f7941e38ca285146b1
 """Runtime of the generated TDX metadata readers (the tdx_metadata package).
 
 The generated package holds the tables (which ids fill which members);

@@ -1,6 +1,5 @@
 # Copied by tdx-codegen 0.1.0 from codegen/chars.py
 # Do not edit: run 'tdx-codegen build'.
-# content-hash d1001125dfbb9b8c48bb616ab8a6b77b2c382e34872dcb0c31e0d9301288e244
 """How user text is shown in messages: control characters escaped, others named.
 
 Any input (a file name, a TOML value, a name in Intel's JSON) can hold a

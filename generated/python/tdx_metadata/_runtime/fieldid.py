@@ -1,6 +1,5 @@
 # Copied by tdx-codegen 0.1.0 from codegen/abi/fieldid.py
 # Do not edit: run 'tdx-codegen build'.
-# content-hash cf0f8a39962e5ed55b4a915a833e1377fba70c3acebd27034fbcffb7d61606c6
 """The one codec for TDX metadata field identifiers (MD_FIELD_ID).
 
 Everything that touches the bits of a field id goes through here: the

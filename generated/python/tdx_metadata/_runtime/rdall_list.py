@@ -1,6 +1,5 @@
 # Copied by tdx-codegen 0.1.0 from codegen/abi/rdall_list.py
 # Do not edit: run 'tdx-codegen build'.
-# content-hash e45f213b78989c1b082c526c8961e382c5d833b9523263754278e6ad59f00738
 """The metadata list format TDH.SYS.RDALL writes into a 4 KB page.
 
     bytes 0-7   list header: bits 15:0 bytes used (header included),

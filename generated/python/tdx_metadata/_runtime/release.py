@@ -1,6 +1,5 @@
 # Copied by tdx-codegen 0.1.0 from codegen/abi/release.py
 # Do not edit: run 'tdx-codegen build'.
-# content-hash 97646b505f5a9c1db0af843f3b70b0fec59f759e0b27db19d7a198eff6a3177e
 """TDX module release strings: MAJOR.MINOR[.UPDATE][+TAG].
 
 "1.5.01" and "1.5.1" are the same release.  Each part is 0..255: a module

@@ -1,6 +1,5 @@
 # Copied by tdx-codegen 0.1.0 from codegen/abi/status.py
 # Do not edit: run 'tdx-codegen build'.
-# content-hash a5f9dd838161336dd18101b50e6044f843e64204906af11f27d449439839e306
 """TDX SEAMCALL status codes and leaf numbers (the TDX module ABI: completion status codes).
 
 Standard library only: the simulator, the readers' runtime and the CLI
