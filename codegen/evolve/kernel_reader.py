@@ -38,14 +38,17 @@ RE_MEMBER = re.compile(r"^\t(?:(u8|u16|u32|u64)|struct (\w+)) (\w+)((?:\[\w+\])*
 RE_DEFINE = re.compile(rf"^#define (MD_FIELD_ID_\w+)\s+\(?({_HEX})\)?\s*$")
 RE_GUARD = re.compile(r"^#ifndef (\w+)$")
 RE_INCLUDE = re.compile(r"^#include <([\w/.-]+)>$")
-RE_FUNC = re.compile(r"^(static )?(__init )?int (?:__init )?(\w+)\(struct (\w+) \*(\w+)\)$")
+RE_FUNC = re.compile(r"^(static )?(__init )?int (?:__init )?(\w+)\(struct (\w+) \*(\w+)(\)|,)$")
+# A reader whose fields are gated on another struct's flags takes struct tdx_sys_info too.
+RE_FUNC_MORE = re.compile(r"^\s+const struct tdx_sys_info \*sysinfo\)$")
+RE_FIELD_GATE = re.compile(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\) \{$")
 RE_READ = re.compile(r"read_sys_metadata_field(?:\d+)?\(\s*([^,]+?)\s*,\s*&?\s*(\w+)\s*\)")
 RE_ID_EXPR = re.compile(rf"^(?:({_HEX})|(MD_FIELD_ID_\w+))(?:\s*\+\s*i(?:\s*\*\s*(\d+)\s*\+\s*j)?)?$")
 RE_ASSIGN = re.compile(r"^\s*(\w+)->(\w+)((?:\[[ij]\])*)\s*=\s*(?:\((u8|u16|u32|u64)\)\s*)?(\w+);")
 RE_FOR = re.compile(r"^\s*for \(([ij]) = 0; \1 < (?:(\w+)->(\w+)|(\d+)|ARRAY_SIZE\(\w+->\w+\)); "
                     r"\1\+\+\)")
 RE_GUARD_SIZE = re.compile(r"^\s*if \((\w+)->(\w+) > ARRAY_SIZE\((\w+)->(\w+)\)\)$")
-RE_CALL = re.compile(r"^\s*ret = ret \?: (\w+)\(&sysinfo->(\w+)\);$")
+RE_CALL = re.compile(r"^\s*ret = ret \?: (\w+)\(&sysinfo->(\w+)(?:, sysinfo)?\);$")
 RE_CALL_EARLY = re.compile(r"^\s*ret = (\w+)\(&sysinfo->(\w+)\);$")
 RE_GATE_BIT = re.compile(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\)$")
 RE_GATE_HELPER = re.compile(r"^\s*if \((\w+)\(sysinfo\)\)$")
@@ -82,6 +85,7 @@ class Read:
     count: str | None          # member of the same struct bounding the loop over i
     cast: str | None           # (u32)val
     line: int
+    gate_bit: str | None = None    # read inside `if (sysinfo->S.M & BIT) {`
 
 
 @dataclass
@@ -95,6 +99,7 @@ class Reader:
     array_guard: bool          # ARRAY_SIZE checks before the loops
     reads: list[Read]
     line: int
+    takes_sysinfo: bool = False    # a second parameter: const struct tdx_sys_info *sysinfo
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,11 @@ def read_source(tf: TreeFiles, text: str) -> None:
             n = _read_top(tf, lines, n, bool(m.group(1)), bool(m.group(2)))
             continue
         elif m := RE_FUNC.match(line):
-            n = _read_reader(tf, lines, n, m)
+            if m.group(6) == "," and not (n + 1 < len(lines) and RE_FUNC_MORE.match(lines[n + 1])):
+                tf.problem(tf.source_path, num, f"cannot read the parameters of {m.group(3)} "
+                           "(expected '(struct NAME *PARAM)' or a second 'const struct "
+                           "tdx_sys_info *sysinfo')")
+            n = _read_reader(tf, lines, n + (m.group(6) == ","), m)
             continue
         elif "TD_SYSINFO_MAP" in line and "#define" not in line:
             m = RE_MAP.search(line)
@@ -261,13 +270,22 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
     static, init, name, struct, param = bool(m.group(1)), bool(m.group(2)), *m.group(3, 4, 5)
     init = init or "__init" in lines[n]
     end = _body(lines, n)
-    reader = Reader(name, struct, param, static, init, "chain", False, [], n + 1)
+    two = m.group(6) == ","
+    reader = Reader(name, struct, param, static, init, "chain", False, [], n + 1 - two, two)
     pending: tuple[int, int, int, int] | None = None   # id, indices, stride, line
     loop_count: str | None = None
+    gate: str | None = None
+    gate_indent = None
     saw_early = saw_chain = False
     for k in range(n + 1, end):
         text = lines[k]
         num = k + 1
+        if g := RE_FIELD_GATE.match(text):
+            gate, gate_indent = g.group(3), text[:len(text) - len(text.lstrip())]
+            continue
+        if gate is not None and text == gate_indent + "}":
+            gate = None
+            continue
         if RE_GUARD_SIZE.match(text):
             reader.array_guard = True
             continue
@@ -300,7 +318,7 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
                            f"{idx.count('[')} time(s) but the read at line {read_line} has "
                            f"{indices} loop index(es)")
             reader.reads.append(Read(fid, member, indices, stride,
-                                     loop_count if indices else None, cast, read_line))
+                                     loop_count if indices else None, cast, read_line, gate))
             pending = None
     if pending is not None:
         tf.problem(tf.source_path, pending[3], "this read's value is never stored in a member")
