@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import tdx_metadata as md
+from codegen import __version__
 from codegen.abi import fieldid
 from codegen.abi import rdall_list
 from codegen import runtime
@@ -415,7 +416,7 @@ def test_simulator_gives_a_backend_in_one_call(tmp_path, monkeypatch):
     assert info == md.read_all_rd(simulator("2.0.08"))
 
 
-def generate(tmp_path, schema_dir, version="0.1.0", package=None):
+def generate(tmp_path, schema_dir, version=__version__, package=None):
     """Emit the readers of schema_dir into tmp_path and import them."""
     catalogue = compile_or_raise(schema_dir)
     outputs = python_readers.emit(EmitContext(catalogue, "map", generator_version=version))

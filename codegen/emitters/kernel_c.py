@@ -15,6 +15,9 @@ not compile alone.
 Names the kernel already defines (KERNEL_DEFINES, and with --kernel-tree
 what the tree's TDX files define) are never redefined: a bit or id define
 the kernel has is used as it is, any other clash is an error.
+
+Over 400 lines on purpose: both flavours share one model of the files (structs,
+readers, gates, the top reader), and splitting them would put that model in two places.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ every id read is mapped to the catalogue, and the differences become edits:
 What the settings cannot say is reported, located, never guessed.  adopt
 writes into the project only, never into the tree; the caller checks the
 result by regenerating and diffing against the tree.
+
+Over 400 lines on purpose: the mapping and the edits it writes change together
+(one key of the settings is read, mapped and written in one place).
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ made relative), so the readers stand alone: standard library only, and
 no typing, collections or dataclasses import, so importing them costs
 about as much as starting Python.  A package and its copy agree on ABI;
 a package refuses a runtime of another ABI.
+
+Over 400 lines on purpose: it is copied whole into every generated package,
+so it stays one module the readers import in one step.
 """
 
 from __future__ import annotations
