@@ -84,6 +84,16 @@ def test_checkpatch_on_both_files(case, kernel):
     assert [e for e, _, _ in run.totals] == ([len(run.of("ERROR")), 0] if chain else [0, 0])
 
 
+def test_checkpatch_on_the_patch(case, kernel):
+    """The patch `tdx-codegen patch` writes: Signed-off-by and all; in the kernel's own idiom
+    (the shipped functions flavour) only the error the kernel's file has too."""
+    run = harness.checkpatch(kernel, case.tree, "--strict", str(case.patch))
+    chain = case.settings == "shipped" and case.flavor == "functions"
+    errors = [e for e in run.of("ERROR") if not (chain and e == KERNELS_OWN)]
+    assert (errors, run.of("WARNING")) == ([], []), run.output
+    assert [w for _, w, _ in run.totals] == [0], run.output
+
+
 # -- the checks themselves see what they are for -----------------------------------------------
 
 GENERATED = ROOT / "generated" / "linux"
