@@ -39,7 +39,7 @@ def test_replace_changes_only_the_named_part(value, code):
 
 
 def test_abi_examples():
-    # TDX_ABI.md: top byte 0x91 is non-arch class 17; 0x19 architectural class 25
+    # top byte 0x91 is the non-arch class 17; 0x19 the architectural class 25
     max_tdmrs = fieldid.decode(0x9100000100000008)
     assert (max_tdmrs.non_arch, max_tdmrs.class_code, max_tdmrs.element_size,
             max_tdmrs.field_code) == (1, 17, 2, 8)

@@ -1,4 +1,4 @@
-"""The simulated TDX module against TDX_ABI.md sections 3-5, register by register."""
+"""The simulated TDX module against the TDH.SYS.RD and TDH.SYS.RDALL ABI, register by register."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Intel's published global metadata JSON ("TDX ABI definitions").
 
-Format (TDX_ABI.md section 8): {"Header": {"Info", "Version", ...},
+Format: {"Header": {"Info", "Version", ...},
 "Fields": [{"Field Name", "Base FIELD_ID (Hex)", "Element Size (Bytes)",
 "Num Fields" (2025: "Max Num Fields"), "Num Elements", "Class",
 "Description", "Host VMM Access", "Guest Access", ...}]}.
