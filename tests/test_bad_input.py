@@ -331,3 +331,24 @@ def test_sim_rd_id(case, tmp_path, capsys):
     shutil.copytree(DATA.parent.parent / "schema", tmp_path / "schema")   # a project to run in
     assert run(tmp_path, capsys, "sim", "--profile", "1.5.01", "rd", arg) == \
         f"exit 2\ntdx-codegen: error: {message}\n"
+
+
+# -- values and counts on the simulator's command line -------------------------------------
+SIM_OPTION_CASES = {
+    "set-fullwidth-value": (("--set", "MAX_TDMRS=\uff16\uff14"),
+                            "--set MAX_TDMRS=\uff16\uff14: values are integers (0x... or "
+                            "decimal, ASCII digits)"),
+    "fault-arabic-count": (("--fault", "MAX_TDMRS=TDX_SYS_BUSY:\u0662"),
+                           "--fault MAX_TDMRS=TDX_SYS_BUSY:\u0662: COUNT '\\u0662' is not a "
+                           "decimal number"),
+    "fault-fullwidth-status": (("--fault", "MAX_TDMRS=\uff11"),
+                               "--fault MAX_TDMRS=\uff11: unknown status '\\uff11' (names: "),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIM_OPTION_CASES))
+def test_sim_option_numbers_are_ascii(case, tmp_path, capsys):
+    argv, message = SIM_OPTION_CASES[case]
+    shutil.copytree(DATA.parent.parent / "schema", tmp_path / "schema")
+    out = run(tmp_path, capsys, "sim", "--profile", "1.5.01", *argv, "rd", "0x9100000100000008")
+    assert out.startswith(f"exit 2\ntdx-codegen: error: {message}"), out

@@ -153,10 +153,15 @@ def _apply_set(sim, text: str) -> None:
     name, sep, values = text.partition("=")
     if not sep:
         raise UsageError(f"--set {text}: expected FIELD=VALUE[,VALUE...]")
+    from codegen.chars import escape
+
     try:
+        if not values.isascii():   # int() takes any script's digits
+            raise ValueError(values)
         vals = [int(v, 0) for v in values.split(",")]
     except ValueError:
-        raise UsageError(f"--set {text}: values are integers (0x... or decimal)") from None
+        raise UsageError(f"--set {escape(text)}: values are integers (0x... or decimal, ASCII "
+                         "digits)") from None
     if any(not 0 <= v < 1 << 64 for v in vals):
         raise UsageError(f"--set {text}: values must fit in 64 bits")
     sim.set_value(_field_name(sim, name), vals)
@@ -170,6 +175,9 @@ def _apply_fault(sim, text: str) -> None:
     code, _, count = rest.partition(":")
     try:
         value = status.parse(code)
+        if count and not (count.isascii() and count.isdigit()):
+            raise ValueError(f"COUNT '{count.encode('ascii', 'backslashreplace').decode()}' is "
+                             "not a decimal number")
         times = int(count) if count else None
     except ValueError as exc:
         raise UsageError(f"--fault {text}: {exc}") from None
