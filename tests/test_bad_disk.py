@@ -132,3 +132,23 @@ def test_out_with_kernel_tree_is_a_usage_error(tmp_path):
         2, "tdx-codegen: error: --out and --kernel-tree do not go together: --kernel-tree "
            "writes only the kernel files, at their paths in the tree\n")
     assert not (proj / "elsewhere").exists()
+
+
+def test_compat_names_a_symlink_in_a_revision_instead_of_following_it(tmp_path):
+    proj = project(tmp_path)
+
+    def git(*argv):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *argv],
+                       cwd=proj, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "schema")
+    git("commit", "-qm", "schema")
+    (proj / "schema" / "evil.toml").symlink_to("/etc/passwd")
+    git("add", "schema")
+    git("commit", "-qm", "a symlink")
+    done = cli("compat", "HEAD~1", "HEAD", cwd=proj)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0, "compat HEAD~1 -> HEAD: no changes\n",
+        "tdx-codegen: warning: HEAD:schema/evil.toml is a symlink or special file in the "
+        "revision; compat does not follow it\n")

@@ -198,7 +198,9 @@ def _load_side(spec: str, args, dest: Path, what: str):
         if archive is None:
             raise UsageError(f"{what} revision '{spec}' has no {inside}/ directory")
         dest.mkdir(parents=True)
-        _extract(archive, dest)
+        for name in _extract(archive, dest):
+            print(f"tdx-codegen: warning: {spec}:{name} is a symlink or special file in the "
+                  "revision; compat does not follow it", file=sys.stderr)
         with contextlib.chdir(dest):   # locations read schema/..., shown as REV:schema/...
             catalogue, rep = compile_schema(Path(inside))
         label = f"{spec}:"
@@ -208,8 +210,10 @@ def _load_side(spec: str, args, dest: Path, what: str):
     return catalogue, label
 
 
-def _extract(archive: bytes, dest: Path) -> None:
+def _extract(archive: bytes, dest: Path) -> list[str]:
     """Unpack git archive's tar: directories and regular files only, never outside dest.
+
+    Returns the members left out (symlinks and other special files), to be reported.
 
     By hand rather than extractall(filter="data"), which Python 3.11.0-3.11.3 lack.
     """
@@ -217,6 +221,7 @@ def _extract(archive: bytes, dest: Path) -> None:
     import tarfile
     from pathlib import PurePosixPath
 
+    skipped = []
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar:
             parts = PurePosixPath(member.name).parts
@@ -229,6 +234,9 @@ def _extract(archive: bytes, dest: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 source = tar.extractfile(member)
                 target.write_bytes(source.read() if source is not None else b"")
+            else:
+                skipped.append(member.name)
+    return skipped
 
 
 def _git(repo: Path, *argv: str, text: bool = True):
