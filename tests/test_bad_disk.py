@@ -152,3 +152,14 @@ def test_compat_names_a_symlink_in_a_revision_instead_of_following_it(tmp_path):
         0, "compat HEAD~1 -> HEAD: no changes\n",
         "tdx-codegen: warning: HEAD:schema/evil.toml is a symlink or special file in the "
         "revision; compat does not follow it\n")
+
+
+def test_a_schema_file_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path):
+    proj = project(tmp_path)
+    name = os.fsdecode(b"12-copy\xff.toml")
+    shutil.copy(proj / "schema" / "11-tdmr-info.toml", proj / "schema" / name)
+    done = cli("validate", "--schema", "schema", cwd=proj)
+    assert done.returncode == 1
+    assert done.stderr.startswith("schema/12-copy\\udcff.toml:4:8: error[DUPLICATE-CLASS]: class "
+                                  "code 0x11 is declared twice\n"), done.stderr
+    assert "internal error" not in done.stderr

@@ -50,7 +50,7 @@ def key(kind: str, schema_dir: Path, *options: str) -> str:
     if schema_dir.is_dir():
         # profiles too: the Catalogue lists their releases
         for path in sorted(schema_dir.glob("*.toml")) + sorted(schema_dir.glob("profiles/*.toml")):
-            h.update(path.relative_to(schema_dir).as_posix().encode() + b"\0")
+            h.update(os.fsencode(path.relative_to(schema_dir).as_posix()) + b"\0")
             try:
                 h.update(read_bytes(path) + b"\0")
             except OSError:
