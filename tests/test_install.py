@@ -164,6 +164,7 @@ json.dump({"calls": calls, "expected": a}, sys.stdout)
 REPLAY = """
 import json, sys
 data = json.load(open(sys.argv[1]))
+before = set(sys.modules)   # what Python itself loaded (Debian's python adds sitecustomize)
 import tdx_metadata as md
 class Replay:
     def rd(self, fid):
@@ -174,8 +175,8 @@ class Replay:
 assert md.read_all_rd(Replay()).as_dict() == data["expected"]
 assert md.read_all_rdall(Replay()).as_dict() == data["expected"]
 info = md.read_all_rdall(Replay())
-print(sorted(m for m in sys.modules if m.split(".")[0] not in sys.stdlib_module_names
-             and m != "__main__"))
+print(sorted(m for m in set(sys.modules) - before
+             if m.split(".")[0] not in sys.stdlib_module_names))
 print(md.diff(info, info), hash(info) == hash(md.read_all_rd(Replay())))
 """
 
