@@ -80,9 +80,12 @@ def parse(text: str) -> int:
     if text in STATUSES:
         return STATUSES[text]
     try:
+        if not text.isascii():   # int() takes any script's digits; the ABI's are ASCII
+            raise ValueError(text)
         value = int(text, 0)
     except ValueError:
-        raise ValueError(f"unknown status '{text}' (names: {', '.join(STATUSES)})") from None
+        shown = text.encode("ascii", "backslashreplace").decode()
+        raise ValueError(f"unknown status '{shown}' (names: {', '.join(STATUSES)})") from None
     if not 0 <= value < 1 << 64:
         raise ValueError(f"status {text} does not fit in 64 bits")
     return value
