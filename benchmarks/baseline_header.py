@@ -32,12 +32,23 @@ def main(schema: Path, out: Path) -> None:
                 dims += f"[{f['num_elements']}]"
             key = (int(f["id"], 16) >> 56 & 0x3F, int(f["id"], 16) & 0xFFFFFF)
             members.setdefault(f["struct"], []).append((key, f"\t{f['type']} {f['member']}{dims};"))
-    lines = ["/* SPDX-License-Identifier: GPL-2.0 */", "#ifndef _X86_VIRT_TDX_GLOBAL_METADATA_H",
-             "#define _X86_VIRT_TDX_GLOBAL_METADATA_H", "", "#include <linux/types.h>", ""]
+    lines = [
+        "/* SPDX-License-Identifier: GPL-2.0 */",
+        "#ifndef _X86_VIRT_TDX_GLOBAL_METADATA_H",
+        "#define _X86_VIRT_TDX_GLOBAL_METADATA_H",
+        "",
+        "#include <linux/types.h>",
+        "",
+    ]
     for name in settings["structs"]:
         lines += [f"struct {structs[name]} {{", *(m for _, m in sorted(members[name])), "};", ""]
-    lines += ["struct tdx_sys_info {",
-              *(f"\tstruct {structs[n]} {n};" for n in settings["structs"]), "};", "", "#endif"]
+    lines += [
+        "struct tdx_sys_info {",
+        *(f"\tstruct {structs[n]} {n};" for n in settings["structs"]),
+        "};",
+        "",
+        "#endif",
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
-CLI = [PY, "-m", "codegen", "-C", str(ROOT)]   # the project is this checkout, wherever run from
+CLI = [PY, "-m", "codegen", "-C", str(ROOT)]  # the project is this checkout, wherever run from
 
 
 def timed(cmd: list[str], env=None, cwd=None) -> float:
@@ -54,8 +54,9 @@ class Results:
         self.rows = []
 
     def add(self, name, value, unit, goal=None, ok=None, note=""):
-        self.rows.append({"name": name, "value": value, "unit": unit, "goal": goal,
-                          "met": ok, "note": note})
+        self.rows.append(
+            {"name": name, "value": value, "unit": unit, "goal": goal, "met": ok, "note": note}
+        )
         status = "" if ok is None else ("ok" if ok else "MISS")
         shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
         print(f"{name:<58} {shown:>14} {unit:<8} {goal or '':<16} {status:<4} {note}", flush=True)
@@ -63,38 +64,79 @@ class Results:
 
 # -- 1, 2: build against the stdlib baseline --------------------------------------
 
+
 def bench_build(res: Results, runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         out, base_out = tmp / "out", tmp / "base" / "tdx_global_metadata.h"
         cache = tmp / "cache"
         env = dict(os.environ, XDG_CACHE_HOME=str(cache))
-        baseline = lambda: timed([PY, str(ROOT / "benchmarks" / "baseline_header.py"),  # noqa: E731
-                                  str(ROOT / "schema"), str(base_out)])
-        build = lambda *extra: (lambda: timed([*CLI, "build", "--out", str(out), *extra],  # noqa: E731
-                                              env=env))
+        baseline = lambda: timed(
+            [
+                PY,
+                str(ROOT / "benchmarks" / "baseline_header.py"),  # noqa: E731
+                str(ROOT / "schema"),
+                str(base_out),
+            ]
+        )
+        build = lambda *extra: (
+            lambda: timed(
+                [*CLI, "build", "--out", str(out), *extra],  # noqa: E731
+                env=env,
+            )
+        )
         wipe = lambda: shutil.rmtree(out, ignore_errors=True)  # noqa: E731
         wipe_all = lambda: (wipe(), shutil.rmtree(cache, ignore_errors=True))  # noqa: E731
 
         t_build, t_base = side_by_side(build(), baseline, runs, setup_a=wipe)
-        res.add("build, fresh output, warm cache / baseline", t_build / t_base, "x", "<= 2.0",
-                t_build / t_base <= 2.0, f"{t_build * 1000:.0f} ms vs {t_base * 1000:.0f} ms")
+        res.add(
+            "build, fresh output, warm cache / baseline",
+            t_build / t_base,
+            "x",
+            "<= 2.0",
+            t_build / t_base <= 2.0,
+            f"{t_build * 1000:.0f} ms vs {t_base * 1000:.0f} ms",
+        )
         t_cold, t_base = side_by_side(build(), baseline, max(3, runs // 3), setup_a=wipe_all)
-        res.add("build, fresh output, cold cache / baseline", t_cold / t_base, "x", "(reported)",
-                None, f"{t_cold * 1000:.0f} ms (pydantic + jinja2 + all rules)")
+        res.add(
+            "build, fresh output, cold cache / baseline",
+            t_cold / t_base,
+            "x",
+            "(reported)",
+            None,
+            f"{t_cold * 1000:.0f} ms (pydantic + jinja2 + all rules)",
+        )
         # every schema edit is a cold build: no result cache (templates stay compiled)
         t_nc, t_base = side_by_side(build("--no-cache"), baseline, runs, setup_a=wipe)
-        res.add("build --no-cache / baseline", t_nc / t_base, "x", "<= 3.0", t_nc / t_base <= 3.0,
-                f"{t_nc * 1000:.0f} ms vs {t_base * 1000:.0f} ms")
+        res.add(
+            "build --no-cache / baseline",
+            t_nc / t_base,
+            "x",
+            "<= 3.0",
+            t_nc / t_base <= 3.0,
+            f"{t_nc * 1000:.0f} ms vs {t_base * 1000:.0f} ms",
+        )
         timed([*CLI, "build", "--out", str(out)], env=env)
         before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
         t_noop, t_base = side_by_side(build(), baseline, runs)
         after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-        res.add("no-op rebuild / baseline", t_noop / t_base, "x", "<= 1.5", t_noop / t_base <= 1.5,
-                f"{sum(before[p] != after[p] for p in after)} files written")
+        res.add(
+            "no-op rebuild / baseline",
+            t_noop / t_base,
+            "x",
+            "<= 1.5",
+            t_noop / t_base <= 1.5,
+            f"{sum(before[p] != after[p] for p in after)} files written",
+        )
         t_check, t_base = side_by_side(build("--check"), baseline, runs)
-        res.add("build --check / baseline", t_check / t_base, "x", "<= 1.5",
-                t_check / t_base <= 1.5, f"{t_check * 1000:.0f} ms")
+        res.add(
+            "build --check / baseline",
+            t_check / t_base,
+            "x",
+            "<= 1.5",
+            t_check / t_base <= 1.5,
+            f"{t_check * 1000:.0f} ms",
+        )
 
 
 # -- 3: scale --------------------------------------------------------------------
@@ -113,8 +155,12 @@ print(json.dumps({"code": code, "seconds": elapsed,
 
 
 def child(args: list[str]) -> dict:
-    p = subprocess.run([PY, "-c", CHILD, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       env=dict(os.environ, TDX_CODEGEN_NO_CACHE="1"))
+    p = subprocess.run(
+        [PY, "-c", CHILD, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, TDX_CODEGEN_NO_CACHE="1"),
+    )
     last = p.stderr.decode().strip().splitlines()[-1]
     result = json.loads(last)
     if result["code"] != 0:
@@ -133,16 +179,29 @@ def bench_scale(res: Results, quick: bool) -> None:
             v = child(["validate", "--schema", str(schema)])
             b = child(["build", "--schema", str(schema), "--out", str(tmp / f"o{n}")])
             times[n] = b["seconds"]
-            res.add(f"validate {n:,} fields", v["seconds"], "s", None, None,
-                    f"peak {v['maxrss_mb']:.0f} MiB")
+            res.add(
+                f"validate {n:,} fields",
+                v["seconds"],
+                "s",
+                None,
+                None,
+                f"peak {v['maxrss_mb']:.0f} MiB",
+            )
             goal = "< 2 s" if n == 10000 else None
-            res.add(f"build {n:,} fields (no cache)", b["seconds"], "s", goal,
-                    b["seconds"] < 2 if goal else None, f"peak {b['maxrss_mb']:.0f} MiB")
+            res.add(
+                f"build {n:,} fields (no cache)",
+                b["seconds"],
+                "s",
+                goal,
+                b["seconds"] < 2 if goal else None,
+                f"peak {b['maxrss_mb']:.0f} MiB",
+            )
         ratio = times[10000] / times[1000]
         res.add("build time 10k / 1k fields", ratio, "x", "<= 11", ratio <= 11)
 
 
 # -- 4: simulator in process -------------------------------------------------------
+
 
 def bench_simulator(res: Results, quick: bool) -> None:
     from codegen.spec.compiler import compile_or_raise
@@ -165,8 +224,14 @@ def bench_simulator(res: Results, quick: bool) -> None:
             rd(i)
         calls += len(ids)
     rate = calls / (time.perf_counter() - start)
-    res.add("simulator TDH.SYS.RD calls/s (2.0.08)", rate, "calls/s", ">= 1,000,000",
-            rate >= 1_000_000, f"{len(ids)} elements per walk")
+    res.add(
+        "simulator TDH.SYS.RD calls/s (2.0.08)",
+        rate,
+        "calls/s",
+        ">= 1,000,000",
+        rate >= 1_000_000,
+        f"{len(ids)} elements per walk",
+    )
 
     def per_read(fn, budget, target):
         n, start = 0, time.perf_counter()
@@ -187,8 +252,14 @@ def bench_simulator(res: Results, quick: bool) -> None:
     for label, target in (("remembered answers", sim), ("every answer computed", plain)):
         t_rd = per_read(tdx_metadata.read_all_rd, budget, target)
         t_all = per_read(tdx_metadata.read_all_rdall, budget, target)
-        res.add(f"full read RD / RDALL, in process, {label}", t_rd / t_all, "x", "(reported)",
-                None, f"{t_rd * 1e3:.2f} ms vs {t_all * 1e3:.2f} ms per tdx_sys_info")
+        res.add(
+            f"full read RD / RDALL, in process, {label}",
+            t_rd / t_all,
+            "x",
+            "(reported)",
+            None,
+            f"{t_rd * 1e3:.2f} ms vs {t_all * 1e3:.2f} ms per tdx_sys_info",
+        )
 
 
 # -- 5: server -----------------------------------------------------------------------
@@ -219,8 +290,11 @@ def _timed_call(fn, arg) -> float:
 def bench_server(res: Results, quick: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sock = Path(tmp) / "sim.sock"
-        server = subprocess.Popen([*CLI, "sim", "--profile", "2.0.08", "serve", "--unix", str(sock)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [*CLI, "sim", "--profile", "2.0.08", "serve", "--unix", str(sock)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(200):
                 if sock.exists():
@@ -228,23 +302,38 @@ def bench_server(res: Results, quick: bool) -> None:
                 time.sleep(0.05)
             n = 2000 if quick else 10000
             for clients in (1, 8):
-                procs = [subprocess.Popen([PY, "-c", CLIENT, str(sock), str(n)],
-                                          stdout=subprocess.PIPE, cwd=ROOT) for _ in range(clients)]
+                procs = [
+                    subprocess.Popen(
+                        [PY, "-c", CLIENT, str(sock), str(n)], stdout=subprocess.PIPE, cwd=ROOT
+                    )
+                    for _ in range(clients)
+                ]
                 outs = [p.communicate()[0].decode().split() for p in procs]
                 wall = max(float(o[0]) for o in outs)
                 lat = sorted(float(x) for o in outs for x in o[1:])
                 p99 = lat[int(len(lat) * 0.99)] * 1e6
-                res.add(f"server round trips/s, {clients} client(s), Unix socket",
-                        clients * n / wall, "rt/s", None, None, f"p99 {p99:.0f} us")
+                res.add(
+                    f"server round trips/s, {clients} client(s), Unix socket",
+                    clients * n / wall,
+                    "rt/s",
+                    None,
+                    None,
+                    f"p99 {p99:.0f} us",
+                )
             import tdx_metadata
             from codegen.sim.client import Client
 
             client = Client(unix=str(sock))
             t_rd = min(_timed_call(tdx_metadata.read_all_rd, client) for _ in range(5))
             t_all = min(_timed_call(tdx_metadata.read_all_rdall, client) for _ in range(5))
-            res.add("full read RD / RDALL over the socket (a SEAMCALL costs a round trip)",
-                    t_rd / t_all, "x", "RDALL wins", t_rd > t_all,
-                    f"{t_rd * 1e3:.1f} ms vs {t_all * 1e3:.1f} ms; hardware: about 7x")
+            res.add(
+                "full read RD / RDALL over the socket (a SEAMCALL costs a round trip)",
+                t_rd / t_all,
+                "x",
+                "RDALL wins",
+                t_rd > t_all,
+                f"{t_rd * 1e3:.1f} ms vs {t_all * 1e3:.1f} ms; hardware: about 7x",
+            )
         finally:
             server.terminate()
             server.wait(10)
@@ -252,19 +341,35 @@ def bench_server(res: Results, quick: bool) -> None:
 
 # -- 6: import of the generated readers ----------------------------------------------
 
+
 def bench_import(res: Results, runs: int) -> None:
     # the readers as a user has them: generated/python first on the path, the tool not needed
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="",
-               PYTHONPATH=str(ROOT / "generated" / "python"))
+    env = dict(
+        os.environ, PYTHONDONTWRITEBYTECODE="", PYTHONPATH=str(ROOT / "generated" / "python")
+    )
     timed([PY, "-c", "import tdx_metadata"], env=env)  # compile .pyc once
-    t_imp, t_pass = side_by_side(lambda: timed([PY, "-c", "import tdx_metadata"], env=env),
-                                 lambda: timed([PY, "-c", "pass"], env=env), runs * 2)
-    res.add("import tdx_metadata / python -c pass", t_imp / t_pass, "x", "<= 1.1",
-            t_imp / t_pass <= 1.1, f"{t_imp * 1000:.0f} ms vs {t_pass * 1000:.0f} ms")
+    t_imp, t_pass = side_by_side(
+        lambda: timed([PY, "-c", "import tdx_metadata"], env=env),
+        lambda: timed([PY, "-c", "pass"], env=env),
+        runs * 2,
+    )
+    res.add(
+        "import tdx_metadata / python -c pass",
+        t_imp / t_pass,
+        "x",
+        "<= 1.1",
+        t_imp / t_pass <= 1.1,
+        f"{t_imp * 1000:.0f} ms vs {t_pass * 1000:.0f} ms",
+    )
 
 
-BENCHES = {"build": bench_build, "scale": bench_scale, "simulator": bench_simulator,
-           "server": bench_server, "import": bench_import}
+BENCHES = {
+    "build": bench_build,
+    "scale": bench_scale,
+    "simulator": bench_simulator,
+    "server": bench_server,
+    "import": bench_import,
+}
 
 
 def main() -> int:
@@ -281,8 +386,9 @@ def main() -> int:
         fn = BENCHES[name]
         fn(res, runs) if name in ("build", "import") else fn(res, args.quick)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"python": sys.version.split()[0], "results": res.rows},
-                                    indent=2) + "\n")
+    args.json.write_text(
+        json.dumps({"python": sys.version.split()[0], "results": res.rows}, indent=2) + "\n"
+    )
     print(f"results written to {args.json}")
     return 0
 

@@ -19,8 +19,9 @@ def _prop(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def command(level: str, message: str, file: str = "", line: int = 0, col: int = 0,
-            title: str = "") -> str:
+def command(
+    level: str, message: str, file: str = "", line: int = 0, col: int = 0, title: str = ""
+) -> str:
     """One workflow command line: level is error, warning or notice."""
     props = [f"file={_prop(file)}"] if file else []
     if file and line:
@@ -29,18 +30,30 @@ def command(level: str, message: str, file: str = "", line: int = 0, col: int = 
             props.append(f"col={col}")
     if title:
         props.append(f"title={_prop(title)}")
-    return f"::{level} {','.join(props)}::{_data(message)}\n" if props else \
-        f"::{level}::{_data(message)}\n"
+    return (
+        f"::{level} {','.join(props)}::{_data(message)}\n"
+        if props
+        else f"::{level}::{_data(message)}\n"
+    )
 
 
 def diagnostics(diags) -> str:
     """Every diagnostic as an annotation; notes are appended to the message."""
     out = []
     for d in diags:
-        message = d.message + "".join(f"\nnote: {n.message}" + (f" ({n.loc})" if n.loc else "")
-                                      for n in d.notes)
-        out.append(command("error" if d.severity == "error" else "warning", message,
-                           d.loc.file, d.loc.line, d.loc.col, d.rule))
+        message = d.message + "".join(
+            f"\nnote: {n.message}" + (f" ({n.loc})" if n.loc else "") for n in d.notes
+        )
+        out.append(
+            command(
+                "error" if d.severity == "error" else "warning",
+                message,
+                d.loc.file,
+                d.loc.line,
+                d.loc.col,
+                d.rule,
+            )
+        )
     return "".join(out)
 
 

@@ -23,8 +23,10 @@ def _data_dir(name: str, probe: str) -> Path:
     for candidate in (PACKAGE / "data" / name, PACKAGE.parent / name):
         if (candidate / probe).is_file():
             return candidate
-    raise FileNotFoundError(f"tdx-codegen is installed without its {name}/ "
-                            f"(looked in {PACKAGE / 'data' / name}): reinstall it")
+    raise FileNotFoundError(
+        f"tdx-codegen is installed without its {name}/ "
+        f"(looked in {PACKAGE / 'data' / name}): reinstall it"
+    )
 
 
 def builtin_schema() -> Path:
@@ -36,8 +38,13 @@ def templates() -> Path:
     return _data_dir("templates", "python/__init__.py.j2")
 
 
-_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
-          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 def read_bytes(path: Path) -> bytes:
@@ -73,7 +80,7 @@ def display_path(path: Path, base: Path | None = None) -> str:
             continue
         try:
             return str(path.resolve().relative_to(Path(root).resolve()))
-        except (ValueError, RuntimeError, OSError):   # outside root; a symlink loop
+        except (ValueError, RuntimeError, OSError):  # outside root; a symlink loop
             pass
     return str(path)
 

@@ -35,7 +35,7 @@ class Project:
     root: Path
     schema: Path
     out: Path
-    file: Path | None = None   # the project file, when the project has one
+    file: Path | None = None  # the project file, when the project has one
 
 
 def find(start: Path | None = None) -> Project:
@@ -46,10 +46,12 @@ def find(start: Path | None = None) -> Project:
             return load(directory / PROJECT_FILE)
         if (directory / MARKER).is_file():
             return Project(directory, directory / DEFAULTS["schema"], directory / DEFAULTS["out"])
-    raise ProjectError(f"no tdx-codegen project in {start} or any parent directory (looked for "
-                       f"{PROJECT_FILE} or {MARKER}); run 'tdx-codegen init' to start one, "
-                       "use -C DIR to run in another directory, or give the paths (--schema, "
-                       "--out)")
+    raise ProjectError(
+        f"no tdx-codegen project in {start} or any parent directory (looked for "
+        f"{PROJECT_FILE} or {MARKER}); run 'tdx-codegen init' to start one, "
+        "use -C DIR to run in another directory, or give the paths (--schema, "
+        "--out)"
+    )
 
 
 def load(path: Path) -> Project:
@@ -65,11 +67,16 @@ def load(path: Path) -> Project:
     unknown = sorted(set(data) - {"paths"})
     paths = data.get("paths", {})
     if unknown or not isinstance(paths, dict):
-        raise ProjectError(f"{path}: expected only a [paths] table (schema, out), "
-                           f"found {', '.join(unknown) or 'paths = ' + type(paths).__name__}")
-    bad = sorted(k for k, v in paths.items() if k not in DEFAULTS or not isinstance(v, str) or not v)
+        raise ProjectError(
+            f"{path}: expected only a [paths] table (schema, out), "
+            f"found {', '.join(unknown) or 'paths = ' + type(paths).__name__}"
+        )
+    bad = sorted(
+        k for k, v in paths.items() if k not in DEFAULTS or not isinstance(v, str) or not v
+    )
     if bad:
-        raise ProjectError(f"{path}: [paths] takes schema and out, as non-empty strings "
-                           f"(bad: {', '.join(bad)})")
+        raise ProjectError(
+            f"{path}: [paths] takes schema and out, as non-empty strings (bad: {', '.join(bad)})"
+        )
     resolved = {k: root / paths.get(k, v) for k, v in DEFAULTS.items()}
     return Project(root, resolved["schema"], resolved["out"], path)

@@ -23,8 +23,13 @@ SCHEMA = ROOT / "schema"
 
 
 def cli(*argv, cwd=None):
-    return subprocess.run([sys.executable, "-m", "codegen", *map(str, argv)], capture_output=True,
-                          text=True, cwd=cwd, env={"TDX_CODEGEN_NO_CACHE": "1", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"TDX_CODEGEN_NO_CACHE": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def make_tree(tmp_path: Path, name: str) -> Path:
@@ -154,16 +159,24 @@ def test_an_id_the_catalogue_lacks_becomes_an_unverified_field(tmp_path):
     header = tree / "arch/x86/include/asm/tdx_global_metadata.h"
     text = source.read_text()
     anchor = "\t\tsysinfo_tdmr->pamt_1g_entry_size = val;\n"
-    text = text.replace(anchor, anchor + "\tif (!ret && !(ret = read_sys_metadata_field("
-                        "0x9100000100000077, &val)))\n\t\tsysinfo_tdmr->max_widgets = val;\n")
+    text = text.replace(
+        anchor,
+        anchor + "\tif (!ret && !(ret = read_sys_metadata_field("
+        "0x9100000100000077, &val)))\n\t\tsysinfo_tdmr->max_widgets = val;\n",
+    )
     source.write_text(text)
-    header.write_text(header.read_text().replace("\tu16 pamt_1g_entry_size;\n",
-                                                 "\tu16 pamt_1g_entry_size;\n\tu16 max_widgets;\n"))
+    header.write_text(
+        header.read_text().replace(
+            "\tu16 pamt_1g_entry_size;\n", "\tu16 pamt_1g_entry_size;\n\tu16 max_widgets;\n"
+        )
+    )
     line = text.split("\n").index("\t\tsysinfo_tdmr->max_widgets = val;")
     adopted, diff, project = adopt_round_trip(tmp_path, tree)
-    assert (f"new field MAX_WIDGETS 0x9100000100000077 (unverified: read by the kernel tree at "
-            f"arch/x86/virt/vmx/tdx/tdx_global_metadata.c:{line}; in no module table the "
-            "catalogue knows)") in adopted.stdout
+    assert (
+        f"new field MAX_WIDGETS 0x9100000100000077 (unverified: read by the kernel tree at "
+        f"arch/x86/virt/vmx/tdx/tdx_global_metadata.c:{line}; in no module table the "
+        "catalogue knows)"
+    ) in adopted.stdout
     assert adopted.returncode == 0, adopted.stderr
     assert (diff.returncode, diff.stdout) == (0, ""), diff.stdout + diff.stderr
 
@@ -177,14 +190,16 @@ def test_what_the_settings_cannot_say_is_reported_with_its_line(tmp_path):
     line = next(i for i, t in enumerate(text.split("\n"), 1) if "*tdmr)" in t)
     adopted, _, project = adopt_round_trip(tmp_path, tree)
     assert adopted.returncode == 1
-    assert (f"arch/x86/virt/vmx/tdx/tdx_global_metadata.c:{line}: get_tdx_sys_info_tdmr's "
-            "parameter is named 'tdmr'; generated readers name it 'sysinfo_tdmr'") \
-        in adopted.stderr
+    assert (
+        f"arch/x86/virt/vmx/tdx/tdx_global_metadata.c:{line}: get_tdx_sys_info_tdmr's "
+        "parameter is named 'tdmr'; generated readers name it 'sysinfo_tdmr'"
+    ) in adopted.stderr
 
 
 def test_a_tree_without_the_files_is_a_clear_error(tmp_path):
     tree = make_tree(tmp_path, "tree")
     done = cli("adopt", "--kernel-tree", tree, "--schema", SCHEMA)
     assert done.returncode == 1
-    assert done.stderr == (f"tdx-codegen: error: {tree} has no "
-                           "arch/x86/virt/vmx/tdx/tdx_global_metadata.c\n")
+    assert done.stderr == (
+        f"tdx-codegen: error: {tree} has no arch/x86/virt/vmx/tdx/tdx_global_metadata.c\n"
+    )

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STRACE = shutil.which("strace")
 TMP_PREFIX, TMP_SUFFIX = ".tdx-codegen-", ".tmp"
 
-pytestmark = pytest.mark.skipif(STRACE is None and not os.environ.get("CI"),
-                                reason="needs strace (Debian package strace)")
+pytestmark = pytest.mark.skipif(
+    STRACE is None and not os.environ.get("CI"), reason="needs strace (Debian package strace)"
+)
 
 
 def snapshot(root: Path) -> dict:
@@ -44,7 +45,7 @@ def states(tmp_path_factory):
     cmd = [sys.executable, "-m", "codegen", "build", "--schema", str(schema), "--out", str(out)]
     assert subprocess.run(cmd, env=ENV, capture_output=True).returncode == 0
     old = snapshot(out)
-    path = schema / "11-tdmr-info.toml"   # a renamed member changes most outputs
+    path = schema / "11-tdmr-info.toml"  # a renamed member changes most outputs
     path.write_text(path.read_text().replace('"max_tdmrs"', '"max_tdmr_count"'))
     check = tmp / "check"
     assert subprocess.run(cmd[:-1] + [str(check)], env=ENV, capture_output=True).returncode == 0
@@ -56,7 +57,7 @@ def states(tmp_path_factory):
     return out, old, new, changed, cmd
 
 
-ENV = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")   # no cache file is renamed into place
+ENV = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")  # no cache file is renamed into place
 
 
 def killed_build(states, syscalls: str, k: int) -> dict:
@@ -65,32 +66,49 @@ def killed_build(states, syscalls: str, k: int) -> dict:
     for rel, data in old.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(data)
-    done = subprocess.run([STRACE, "-f", "-qq", "-o", os.devnull, "-e", f"trace={syscalls}",
-                           "-e", f"inject={syscalls}:signal=KILL:when={k}", *cmd],
-                          env=ENV, capture_output=True)
+    done = subprocess.run(
+        [
+            STRACE,
+            "-f",
+            "-qq",
+            "-o",
+            os.devnull,
+            "-e",
+            f"trace={syscalls}",
+            "-e",
+            f"inject={syscalls}:signal=KILL:when={k}",
+            *cmd,
+        ],
+        env=ENV,
+        capture_output=True,
+    )
     assert done.returncode == -9 or done.returncode == 137, (k, done.returncode, done.stderr)
     return snapshot(out)
 
 
 def test_killed_while_writing_new_contents_changes_nothing(states):
     out, old, new, changed, cmd = states
-    for k in range(1, len(changed) + 1):     # one fsync per new content
+    for k in range(1, len(changed) + 1):  # one fsync per new content
         now = killed_build(states, "fsync", k)
-        assert now == old, f"killed at fsync {k}: {sorted(p for p in now if now.get(p) != old.get(p))}"
+        assert now == old, (
+            f"killed at fsync {k}: {sorted(p for p in now if now.get(p) != old.get(p))}"
+        )
 
 
 def test_killed_at_each_rename_leaves_old_or_new_files_in_commit_order(states):
     out, old, new, changed, cmd = states
     for k in range(1, len(changed) + 1):
         now = killed_build(states, "rename,renameat,renameat2", k)
-        leftovers = sorted(p for p in now if Path(p).name.startswith(TMP_PREFIX)
-                           and p.endswith(TMP_SUFFIX))
-        assert [Path(p).parent.as_posix() for p in leftovers] == \
-            [Path(changed[k - 1]).parent.as_posix()], (k, leftovers)
+        leftovers = sorted(
+            p for p in now if Path(p).name.startswith(TMP_PREFIX) and p.endswith(TMP_SUFFIX)
+        )
+        assert [Path(p).parent.as_posix() for p in leftovers] == [
+            Path(changed[k - 1]).parent.as_posix()
+        ], (k, leftovers)
         outputs = {p: data for p, data in now.items() if p not in leftovers}
         assert outputs.keys() == old.keys()
-        assert [p for p in changed if outputs[p] == new[p]] == changed[:k - 1], k
-        assert all(outputs[p] == old[p] for p in changed[k - 1:]), k
+        assert [p for p in changed if outputs[p] == new[p]] == changed[: k - 1], k
+        assert all(outputs[p] == old[p] for p in changed[k - 1 :]), k
     # the next build finishes the job and removes what the killed one left
     assert subprocess.run(cmd, env=ENV, capture_output=True).returncode == 0
     assert snapshot(out) == new

@@ -18,13 +18,21 @@ ENV = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")
 
 
 def cli(*argv, cwd):
-    return subprocess.run([sys.executable, "-m", "codegen", *map(str, argv)], capture_output=True,
-                          text=True, cwd=cwd, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+    )
 
 
 def snapshot(root: Path) -> dict:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def project(tmp_path: Path) -> Path:
@@ -37,8 +45,10 @@ def test_a_fifo_named_like_a_schema_file_is_reported_not_read(tmp_path):
     os.mkfifo(proj / "schema" / "99-pipe.toml")
     done = cli("validate", "--schema", "schema", cwd=proj)
     assert (done.returncode, done.stderr) == (
-        1, "schema/99-pipe.toml: error[READ-ERROR]: not a regular file (a FIFO)\n"
-           "1 error, 0 warnings\n")
+        1,
+        "schema/99-pipe.toml: error[READ-ERROR]: not a regular file (a FIFO)\n"
+        "1 error, 0 warnings\n",
+    )
 
 
 def test_a_schema_directory_that_is_a_symlink_loop(tmp_path):
@@ -46,26 +56,37 @@ def test_a_schema_directory_that_is_a_symlink_loop(tmp_path):
     (proj / "loop").symlink_to("loop")
     done = cli("validate", "--schema", "loop", cwd=proj)
     assert (done.returncode, done.stderr) == (
-        1, "loop: error[NO-SCHEMA]: schema directory does not exist\n1 error, 0 warnings\n")
+        1,
+        "loop: error[NO-SCHEMA]: schema directory does not exist\n1 error, 0 warnings\n",
+    )
 
 
 def test_a_deleted_current_directory_is_a_usage_error(tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
-    script = ("import os, sys, runpy; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
-              "sys.argv = ['tdx-codegen', 'validate', '--schema', sys.argv[2]]; "
-              "runpy.run_module('codegen', run_name='__main__')")
-    done = subprocess.run([sys.executable, "-c", script, str(gone), str(ROOT / "schema")],
-                          capture_output=True, text=True, env=ENV, cwd=ROOT)
+    script = (
+        "import os, sys, runpy; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+        "sys.argv = ['tdx-codegen', 'validate', '--schema', sys.argv[2]]; "
+        "runpy.run_module('codegen', run_name='__main__')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(gone), str(ROOT / "schema")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    )
     assert (done.returncode, done.stderr) == (
-        2, "tdx-codegen: error: the current directory cannot be read (No such file or "
-           "directory: was it deleted?); cd to a directory that exists, or give -C DIR\n")
+        2,
+        "tdx-codegen: error: the current directory cannot be read (No such file or "
+        "directory: was it deleted?); cd to a directory that exists, or give -C DIR\n",
+    )
 
 
 def built(tmp_path: Path) -> tuple[Path, dict]:
     proj = project(tmp_path)
     assert cli("build", "--schema", "schema", "--out", "out", cwd=proj).returncode == 0
-    tdmr = proj / "schema" / "11-tdmr-info.toml"   # the next build changes most outputs
+    tdmr = proj / "schema" / "11-tdmr-info.toml"  # the next build changes most outputs
     tdmr.write_text(tdmr.read_text().replace('"max_tdmrs"', '"max_tdmr_count"'))
     return proj, snapshot(proj / "out")
 
@@ -78,16 +99,19 @@ def test_an_output_path_taken_by_a_fifo_stops_the_build_before_any_file(tmp_path
     del before["python/tdx_metadata/__init__.py"]
     done = cli("build", "--schema", "schema", "--out", "out", cwd=proj)
     assert (done.returncode, done.stderr) == (
-        1, "tdx-codegen: error: cannot write under out: exists and is not a regular file "
-           "tdx-codegen wrote; not replaced (out/python/tdx_metadata/__init__.py)\n")
+        1,
+        "tdx-codegen: error: cannot write under out: exists and is not a regular file "
+        "tdx-codegen wrote; not replaced (out/python/tdx_metadata/__init__.py)\n",
+    )
     assert snapshot(proj / "out") == before
     assert Path(target).is_fifo()
 
 
 def test_an_output_path_taken_by_a_directory_stops_the_build_before_any_file(tmp_path):
     proj, before = built(tmp_path)
-    target = proj / "out" / "linux" / "arch" / "x86" / "virt" / "vmx" / "tdx" / \
-        "tdx_global_metadata.c"
+    target = (
+        proj / "out" / "linux" / "arch" / "x86" / "virt" / "vmx" / "tdx" / "tdx_global_metadata.c"
+    )
     target.unlink()
     target.mkdir()
     (target / "keep").write_text("mine\n")
@@ -98,7 +122,8 @@ def test_an_output_path_taken_by_a_directory_stops_the_build_before_any_file(tmp
     assert done.stderr == (
         "tdx-codegen: error: cannot write under out: exists and is not a regular file "
         "tdx-codegen wrote; not replaced (out/linux/arch/x86/virt/vmx/tdx/"
-        "tdx_global_metadata.c)\n")
+        "tdx_global_metadata.c)\n"
+    )
     assert snapshot(proj / "out") == before
 
 
@@ -114,8 +139,10 @@ def test_a_kernel_target_that_is_a_directory_is_refused_by_build_and_patch(tmp_p
     tree = kernel_tree(tmp_path)
     header = tree / "arch" / "x86" / "include" / "asm" / "tdx_global_metadata.h"
     header.mkdir()
-    message = (f"tdx-codegen: error: {header} is not a regular file (a directory, a symlink or "
-               "a device): tdx-codegen will not replace it\n")
+    message = (
+        f"tdx-codegen: error: {header} is not a regular file (a directory, a symlink or "
+        "a device): tdx-codegen will not replace it\n"
+    )
     for argv in (("build",), ("patch", "-o", tmp_path / "p.patch"), ("diff",)):
         done = cli(*argv, "--schema", "schema", "--kernel-tree", tree, cwd=proj)
         assert (done.returncode, done.stderr) == (2, message), argv
@@ -126,11 +153,12 @@ def test_a_kernel_target_that_is_a_directory_is_refused_by_build_and_patch(tmp_p
 def test_out_with_kernel_tree_is_a_usage_error(tmp_path):
     proj = project(tmp_path)
     tree = kernel_tree(tmp_path)
-    done = cli("build", "--schema", "schema", "--kernel-tree", tree, "--out", "elsewhere",
-               cwd=proj)
+    done = cli("build", "--schema", "schema", "--kernel-tree", tree, "--out", "elsewhere", cwd=proj)
     assert (done.returncode, done.stderr) == (
-        2, "tdx-codegen: error: --out and --kernel-tree do not go together: --kernel-tree "
-           "writes only the kernel files, at their paths in the tree\n")
+        2,
+        "tdx-codegen: error: --out and --kernel-tree do not go together: --kernel-tree "
+        "writes only the kernel files, at their paths in the tree\n",
+    )
     assert not (proj / "elsewhere").exists()
 
 
@@ -138,8 +166,12 @@ def test_compat_names_a_symlink_in_a_revision_instead_of_following_it(tmp_path):
     proj = project(tmp_path)
 
     def git(*argv):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *argv],
-                       cwd=proj, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *argv],
+            cwd=proj,
+            check=True,
+            capture_output=True,
+        )
 
     git("init", "-q")
     git("add", "schema")
@@ -149,9 +181,11 @@ def test_compat_names_a_symlink_in_a_revision_instead_of_following_it(tmp_path):
     git("commit", "-qm", "a symlink")
     done = cli("compat", "HEAD~1", "HEAD", cwd=proj)
     assert (done.returncode, done.stdout, done.stderr) == (
-        0, "compat HEAD~1 -> HEAD: no changes\n",
+        0,
+        "compat HEAD~1 -> HEAD: no changes\n",
         "tdx-codegen: warning: HEAD:schema/evil.toml is a symlink or special file in the "
-        "revision; compat does not follow it\n")
+        "revision; compat does not follow it\n",
+    )
 
 
 def test_a_schema_file_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path):
@@ -160,6 +194,8 @@ def test_a_schema_file_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path):
     shutil.copy(proj / "schema" / "11-tdmr-info.toml", proj / "schema" / name)
     done = cli("validate", "--schema", "schema", cwd=proj)
     assert done.returncode == 1
-    assert done.stderr.startswith("schema/12-copy\\udcff.toml:4:8: error[DUPLICATE-CLASS]: class "
-                                  "code 0x11 is declared twice\n"), done.stderr
+    assert done.stderr.startswith(
+        "schema/12-copy\\udcff.toml:4:8: error[DUPLICATE-CLASS]: class "
+        "code 0x11 is declared twice\n"
+    ), done.stderr
     assert "internal error" not in done.stderr

@@ -68,7 +68,9 @@ def test_minimal_schema_is_valid(tmp_path, capsys):
 def test_every_error_of_a_run_is_reported(tmp_path, capsys):
     """Errors in several entries and files all come out of one run."""
     schema = make_schema("ID-SIZE-MISMATCH", tmp_path)
-    text = (schema / "classes.toml").read_text().replace('member = "tdx_features0"', 'member = "int"')
+    text = (
+        (schema / "classes.toml").read_text().replace('member = "tdx_features0"', 'member = "int"')
+    )
     (schema / "classes.toml").write_text(text)
     code, out, err = run_validate(tmp_path, capsys)
     assert code == 1
@@ -81,21 +83,34 @@ def test_json_format(tmp_path, capsys):
     make_schema("DUPLICATE-ID", tmp_path)
     code, out, err = run_validate(tmp_path, capsys, "--format", "json")
     import json
+
     records = json.loads(out)
     assert code == 1 and err == ""
-    assert records == [{
-        "severity": "error", "rule": "DUPLICATE-ID",
-        "message": "NUM_RANGES has the same id as MAX_TDMRS (class 0x11, field code 0x8; bit 63 "
-                   "is not part of the lookup key)",
-        "file": "schema/tdmr.toml", "line": 23, "col": 6,
-        "notes": [{"message": "MAX_TDMRS is defined here",
-                   "location": {"file": "schema/tdmr.toml", "line": 12, "col": 6}}],
-    }]
+    assert records == [
+        {
+            "severity": "error",
+            "rule": "DUPLICATE-ID",
+            "message": "NUM_RANGES has the same id as MAX_TDMRS (class 0x11, field code 0x8; bit 63 "
+            "is not part of the lookup key)",
+            "file": "schema/tdmr.toml",
+            "line": 23,
+            "col": 6,
+            "notes": [
+                {
+                    "message": "MAX_TDMRS is defined here",
+                    "location": {"file": "schema/tdmr.toml", "line": 12, "col": 6},
+                }
+            ],
+        }
+    ]
 
 
 def test_unreadable_schema_file(tmp_path, capsys):
     shutil.copytree(DATA / "minimal", tmp_path / "schema")
     (tmp_path / "schema" / "extra.toml").mkdir()  # a directory where a file is expected
     code, out, err = run_validate(tmp_path, capsys)
-    assert (code, err) == (1, "schema/extra.toml: error[READ-ERROR]: not a regular file "
-                              "(a directory)\n1 error, 0 warnings\n")
+    assert (code, err) == (
+        1,
+        "schema/extra.toml: error[READ-ERROR]: not a regular file "
+        "(a directory)\n1 error, 0 warnings\n",
+    )

@@ -37,8 +37,11 @@ def build(capsys, *args) -> tuple[int, str, str]:
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def generated_files(root: Path) -> dict[str, bytes]:
@@ -60,12 +63,17 @@ def test_output_is_the_same_bytes_under_any_hash_seed_and_file_order(tmp_path):
         work = tmp_path / f"run{n}"
         (work / "schema").mkdir(parents=True)
         files = sorted(DEFAULT_SCHEMA.glob("*.toml"))
-        for src in (reversed(files) if shuffle else files):  # creation (directory) order
+        for src in reversed(files) if shuffle else files:  # creation (directory) order
             text = src.read_text()
             (work / "schema" / src.name).write_text(reversed_fields(text) if shuffle else text)
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-m", "codegen", "build", "--schema", "schema",
-                        "--out", "out"], cwd=work, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "codegen", "build", "--schema", "schema", "--out", "out"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         runs.append(generated_files(work / "out"))
     assert PY in runs[0] and DOC in runs[0]
     assert runs[0] == runs[1] == runs[2]
@@ -127,10 +135,10 @@ def test_check_and_diff_report_stale_files_and_write_nothing(work, capsys):
     assert code == 1 and out == ""
     assert f"out/{PY}: out of date\n" in err and f"out/{DOC}: out of date\n" in err
     assert err.endswith("generated files do not match the schema: run 'tdx-codegen build'\n")
-    code, out, _ = build(capsys, "--diff")   # paths from the project root (work): git apply there
+    code, out, _ = build(capsys, "--diff")  # paths from the project root (work): git apply there
     assert code == 1 and f"+++ b/out/{PY}\n" in out
     assert "+    tdvps_pages: int | None\n" in out
-    assert not out.startswith("out/") and "out of date" not in out   # a clean diff
+    assert not out.startswith("out/") and "out of date" not in out  # a clean diff
     assert snapshot(work / "out") == before
 
 
@@ -144,9 +152,11 @@ def test_a_hand_edit_is_reported_by_name_and_kept_unless_forced(work, capsys):
     target.write_text(edited)
     code, out, err = build(capsys)
     assert code == 1
-    assert err == (f"tdx-codegen: error: out/{PY} was edited by hand (its content hash does not "
-                   "match); not overwritten. Move the change into the schema, or run with --force "
-                   "to discard it.\n")
+    assert err == (
+        f"tdx-codegen: error: out/{PY} was edited by hand (its content hash does not "
+        "match); not overwritten. Move the change into the schema, or run with --force "
+        "to discard it.\n"
+    )
     assert target.read_text() == edited
     code, out, err = build(capsys, "--check")
     assert code == 1 and f"out/{PY}: out of date\n" in err and "edited by hand" in err
@@ -164,8 +174,9 @@ def test_with_a_hand_edit_pending_nothing_is_written(work, capsys):
     before = snapshot(work / "out")
     code, out, err = build(capsys)
     assert (code, out) == (1, "")
-    assert err.endswith("tdx-codegen: nothing was written, so the generated files stay "
-                        "consistent with each other\n")
+    assert err.endswith(
+        "tdx-codegen: nothing was written, so the generated files stay consistent with each other\n"
+    )
     assert snapshot(work / "out") == before
 
 
@@ -177,7 +188,9 @@ def test_an_invalid_schema_changes_nothing(work, capsys):
     before = snapshot(work / "out")
     add_field(work / "schema")
     path = work / "schema" / "18-td-control-structures.toml"
-    path.write_text(path.read_text().replace('type = "u16"\nsince = "2.0.08"', 'type = "u8"\nsince = "2.0.08"'))
+    path.write_text(
+        path.read_text().replace('type = "u16"\nsince = "2.0.08"', 'type = "u8"\nsince = "2.0.08"')
+    )
     code, out, err = build(capsys)
     assert code == 1 and out == ""
     assert "error[" in err and "18-td-control-structures.toml" in err
@@ -192,6 +205,7 @@ def test_a_failing_emitter_changes_nothing(work, capsys, monkeypatch):
 
     def broken(ctx):
         raise RuntimeError("template exploded")
+
     monkeypatch.setattr(docs, "emit", broken)
     code, out, err = build(capsys)
     assert code == 3 and out == ""
@@ -212,12 +226,12 @@ def diff_of(text: str, path: str, hunks: bool = True) -> str:
     for i, line in enumerate(lines):
         if line == f"--- a/{path}\n":
             mine.append(line)
-            for line in lines[i + 1:]:
+            for line in lines[i + 1 :]:
                 if line.startswith("--- ") or line[:1] not in ("+", "-", " ", "@", "\\"):
                     break
                 mine.append(line)
     mine = "".join(mine)
-    if not hunks:   # line numbers move with every field added elsewhere: not what is tested
+    if not hunks:  # line numbers move with every field added elsewhere: not what is tested
         mine = re.sub(r"^@@ -\d+(,\d+)? \+\d+(,\d+)? @@", "@@", mine, flags=re.M)
     return mine
 
@@ -227,15 +241,18 @@ def test_adding_a_field_gives_exactly_this_diff(work, capsys):
     add_field(work / "schema")
     code, out, _ = build(capsys, "--diff")
     assert code == 1
-    n = len(compile_or_raise(DEFAULT_SCHEMA).fields)   # the shipped schema's fields
+    n = len(compile_or_raise(DEFAULT_SCHEMA).fields)  # the shipped schema's fields
     assert diff_of(out, PY, hunks=False) == EXPECTED_PY_DIFF, ACCEPT
-    assert diff_of(out, DOC, hunks=False) == EXPECTED_DOC_DIFF.replace(
-        "{n}", str(n)).replace("{n1}", str(n + 1)), ACCEPT
+    assert diff_of(out, DOC, hunks=False) == EXPECTED_DOC_DIFF.replace("{n}", str(n)).replace(
+        "{n1}", str(n + 1)
+    ), ACCEPT
 
 
 # A golden diff changes only when what the readers generate for one more field changes.
-ACCEPT = ("the generated diff for one added field changed: if that is intended, paste the "
-          "new diff (shown above) into EXPECTED_*_DIFF")
+ACCEPT = (
+    "the generated diff for one added field changed: if that is intended, paste the "
+    "new diff (shown above) into EXPECTED_*_DIFF"
+)
 EXPECTED_PY_DIFF = """\
 --- a/python/tdx_metadata/__init__.py
 +++ b/python/tdx_metadata/__init__.py
@@ -329,7 +346,8 @@ EXPECTED_KERNEL_H_DIFF = """\
 """
 
 # The .c diff: the one new read (and, in the map flavour, its id define).
-EXPECTED_KERNEL_C_DIFF = {"map": """\
+EXPECTED_KERNEL_C_DIFF = {
+    "map": """\
 --- a/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 +++ b/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 @@ -19,6 +19,7 @@
@@ -349,7 +367,7 @@ EXPECTED_KERNEL_C_DIFF = {"map": """\
  
  	return read_sys_metadata_multi(fields, ARRAY_SIZE(fields));
 """,
-"functions": """\
+    "functions": """\
 --- a/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 +++ b/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 @@ -63,6 +63,8 @@
@@ -361,4 +379,5 @@ EXPECTED_KERNEL_C_DIFF = {"map": """\
  
  	return ret;
  }
-"""}
+""",
+}

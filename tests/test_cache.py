@@ -20,8 +20,9 @@ def env(tmp_path):
 
 
 def run(env, *args, cwd):
-    return subprocess.run([sys.executable, "-m", "codegen", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", *args], capture_output=True, text=True, env=env, cwd=cwd
+    )
 
 
 def snapshot(root: Path) -> dict:

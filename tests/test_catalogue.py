@@ -22,11 +22,18 @@ def catalogue():
 
 def test_kernel_output_is_the_kernels_struct_set(catalogue):
     """The structs and members struct tdx_sys_info has in the Linux kernel today."""
-    kernel = {s.c_name: [f.member + "".join(f"[{d}]" for d in f.dims)
-                         for f in catalogue.output_fields("kernel", s)]
-              for s in catalogue.output_structs("kernel")}
-    assert kernel == {name: [m.split()[-1] for m in members]
-                      for name, members in KERNEL_STRUCTS.items() if name != "tdx_sys_info"}
+    kernel = {
+        s.c_name: [
+            f.member + "".join(f"[{d}]" for d in f.dims)
+            for f in catalogue.output_fields("kernel", s)
+        ]
+        for s in catalogue.output_structs("kernel")
+    }
+    assert kernel == {
+        name: [m.split()[-1] for m in members]
+        for name, members in KERNEL_STRUCTS.items()
+        if name != "tdx_sys_info"
+    }
 
 
 # The global field table of each published TDX module release, as the change from the table it
@@ -36,17 +43,37 @@ TABLES = [
     ("1.5.01", None, None),
     ("1.5.05", "1.5.01", ["MAX_VCPUS_PER_TD"]),
     ("1.5.06", "1.5.05", ["MIN_VIRT_MAXPA"]),
-    ("1.5.34", "1.5.06", ["PAMT_PAGE_BITMAP_ENTRY_BITS", "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
-                          "MAX_EVENT_FILTERS", "NUM_MEM_SCAN_CONTROL_PAGES",
-                          "MAX_MEM_SCAN_RANGES", "NUM_MEM_SCAN_CONTEXTS"]),
+    (
+        "1.5.34",
+        "1.5.06",
+        [
+            "PAMT_PAGE_BITMAP_ENTRY_BITS",
+            "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
+            "MAX_EVENT_FILTERS",
+            "NUM_MEM_SCAN_CONTROL_PAGES",
+            "MAX_MEM_SCAN_RANGES",
+            "NUM_MEM_SCAN_CONTEXTS",
+        ],
+    ),
     ("2.0.02", "1.5.06", ["GUEST_GPA_ATTR_MASK", "TDX_CONNECT_FEATURES"]),
     ("2.0.04", "2.0.02", ["MAX_EVENT_FILTERS"]),
     ("2.0.08", "2.0.04", ["PAMT_PAGE_BITMAP_ENTRY_BITS", "MIN_DYNAMIC_PAMT_NUM_HKID_BITS"]),
-    ("2.0.18", "2.0.08", ["NUM_MEM_SCAN_CONTROL_PAGES", "MAX_MEM_SCAN_RANGES",
-                          "NUM_MEM_SCAN_CONTEXTS"]),
+    (
+        "2.0.18",
+        "2.0.08",
+        ["NUM_MEM_SCAN_CONTROL_PAGES", "MAX_MEM_SCAN_RANGES", "NUM_MEM_SCAN_CONTEXTS"],
+    ),
 ]
-TABLE_ENTRIES = {"1.5.01": 65, "1.5.05": 66, "1.5.06": 67, "1.5.34": 73, "2.0.02": 69,
-                 "2.0.04": 70, "2.0.08": 72, "2.0.18": 75}
+TABLE_ENTRIES = {
+    "1.5.01": 65,
+    "1.5.05": 66,
+    "1.5.06": 67,
+    "1.5.34": 73,
+    "2.0.02": 69,
+    "2.0.04": 70,
+    "2.0.08": 72,
+    "2.0.18": 75,
+}
 
 
 def names_of(catalogue, release: str) -> set[str]:
@@ -79,6 +106,7 @@ def test_every_field_is_in_a_table_but_the_extensions(catalogue):
 
 def test_since_per_release_line(catalogue):
     """Fields the two lines gained at different releases, one only 2.0 has, one from 1.5.01."""
+
     def tables_with(name):
         since = catalogue.field(name).since
         return [r for r in TABLE_ENTRIES if since.has(Release.parse(r))]
@@ -93,12 +121,24 @@ def test_since_per_release_line(catalogue):
 
 
 def test_memory_scan_fields(catalogue):
-    got = [(f.name, fieldid.fmt(f.id), f.class_code, f.element_size, f.num_fields,
-            f.num_elements, f.guest_readable) for f in catalogue.fields if "MEM_SCAN" in f.name]
+    got = [
+        (
+            f.name,
+            fieldid.fmt(f.id),
+            f.class_code,
+            f.element_size,
+            f.num_fields,
+            f.num_elements,
+            f.guest_readable,
+        )
+        for f in catalogue.fields
+        if "MEM_SCAN" in f.name
+    ]
     assert got == [
         ("NUM_MEM_SCAN_CONTROL_PAGES", "0xA000000000000030", 0x20, 1, 1, 1, False),
         ("MAX_MEM_SCAN_RANGES", "0xA000000100000031", 0x20, 2, 1, 1, False),
-        ("NUM_MEM_SCAN_CONTEXTS", "0xA000000100000032", 0x20, 2, 1, 1, False)]
+        ("NUM_MEM_SCAN_CONTEXTS", "0xA000000100000032", 0x20, 2, 1, 1, False),
+    ]
     assert all(catalogue.optional(catalogue.field(name)) for name, *_ in got)
 
 
@@ -112,28 +152,33 @@ def test_named_feature_bits(catalogue):
 def test_replace_rebuilds_the_index(catalogue):
     """dataclasses.replace() gives a catalogue whose lookups see only its own fields."""
     import dataclasses
+
     first = catalogue.fields[0]
     smaller = dataclasses.replace(catalogue, fields=catalogue.fields[1:])
     with pytest.raises(KeyError):
         smaller.field(first.name)
     assert smaller.locate(first.id) is None
-    assert catalogue.field(first.name) is first   # the original is untouched
+    assert catalogue.field(first.name) is first  # the original is untouched
 
 
 def test_derived_facts(tmp_path):
     """Facts the emitters read from the model rather than re-derive."""
     import shutil
+
     schema = tmp_path / "schema"
     shutil.copytree(ROOT / "tests" / "data" / "minimal", schema)
     tdmr = schema / "tdmr.toml"
     text = tdmr.read_text()
     # NUM_RANGES is optional (newer than the baseline), so RANGE_BASE, which it counts, may be
     # None; MAX_TDMRS is stored truncated and gated on a feature bit of another struct.
-    text = text.replace('since = "1.5.01"\ndescription = "Live count', 'since = "2.0.08"\n'
-                        'description = "Live count')
-    text = text.replace('type = "u16"\nsince = "1.5.01"\ndescription = "Maximum TDMRs."',
-                        'type = "u8"\ntruncate = true\ngate = "TDX_FEATURES0.NO_RBP_MOD"\n'
-                        'since = "1.5.01"\ndescription = "Maximum TDMRs."')
+    text = text.replace(
+        'since = "1.5.01"\ndescription = "Live count', 'since = "2.0.08"\ndescription = "Live count'
+    )
+    text = text.replace(
+        'type = "u16"\nsince = "1.5.01"\ndescription = "Maximum TDMRs."',
+        'type = "u8"\ntruncate = true\ngate = "TDX_FEATURES0.NO_RBP_MOD"\n'
+        'since = "1.5.01"\ndescription = "Maximum TDMRs."',
+    )
     tdmr.write_text(text)
     cat, rep = compile_schema(schema)
     assert cat is not None, rep.sorted()

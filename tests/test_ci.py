@@ -13,8 +13,9 @@ DATA = Path(__file__).parent / "data"
 
 
 def run(*args, cwd):
-    p = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], capture_output=True,
-                       text=True, cwd=cwd)
+    p = subprocess.run(
+        [sys.executable, "-m", "codegen", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -26,15 +27,17 @@ def test_validate_annotates_each_diagnostic(tmp_path):
     first = text.splitlines()[0]
     where, _, rest = first.partition(": error[ID-CONTEXT]: ")
     file, line, col = where.split(":")
-    assert (code, err) == (1, text)   # the text as always, on stderr
+    assert (code, err) == (1, text)  # the text as always, on stderr
     assert out == f"::error file={file},line={line},col={col},title=ID-CONTEXT::{rest}\n"
 
 
 def test_annotation_text_is_escaped():
     from codegen.annotations import command, location
 
-    assert command("warning", "50% of a\nb", "a,b:c.toml", 3, 4, "R") == \
-        "::warning file=a%2Cb%3Ac.toml,line=3,col=4,title=R::50%25 of a%0Ab\n"
+    assert (
+        command("warning", "50% of a\nb", "a,b:c.toml", 3, 4, "R")
+        == "::warning file=a%2Cb%3Ac.toml,line=3,col=4,title=R::50%25 of a%0Ab\n"
+    )
     assert command("error", "no file") == "::error::no file\n"
     assert location("HEAD~1:schema/x.toml:12") == ("schema/x.toml", 12)
     assert location("schema/x.toml:7") == ("schema/x.toml", 7)
@@ -50,7 +53,8 @@ def test_build_check_annotates_each_stale_file(tmp_path):
     stale = re.findall(r"^(generated/\S+): out of date$", err, flags=re.M)
     assert stale and out == "".join(
         f"::error file={f}::out of date: run 'tdx-codegen build' and commit the result\n"
-        for f in stale)
+        for f in stale
+    )
 
 
 def test_compat_annotates_each_change_by_category(tmp_path):
@@ -59,15 +63,18 @@ def test_compat_annotates_each_change_by_category(tmp_path):
     path = tmp_path / "new" / "10-cmr-info.toml"
     text = path.read_text()
     start = text.index('name = "CMR_SIZE"')
-    path.write_text(text[:start] + text[start:].replace('id = "0x9000000300000100"',
-                                                        'id = "0x9000000300000200"', 1))
+    path.write_text(
+        text[:start]
+        + text[start:].replace('id = "0x9000000300000100"', 'id = "0x9000000300000200"', 1)
+    )
     line = path.read_text().splitlines().index('id = "0x9000000300000200"') + 1
     code, out, err = run("compat", "old", "new", "--format", "github", cwd=tmp_path)
     assert code == 1 and err.startswith("compat old -> new: 1 MODULE_ABI")
     [annotation] = out.splitlines()
     assert annotation.startswith("::error file=new/10-cmr-info.toml,line=")
-    assert annotation.endswith(",title=MODULE_ABI::CMR_SIZE: id 0x9000000300000100 -> "
-                               "0x9000000300000200")
+    assert annotation.endswith(
+        ",title=MODULE_ABI::CMR_SIZE: id 0x9000000300000100 -> 0x9000000300000200"
+    )
     assert abs(int(annotation.split("line=")[1].split(",")[0]) - line) <= 3
 
 
@@ -79,7 +86,7 @@ def test_the_pre_commit_hook_runs_build_check(tmp_path):
     assert "  pass_filenames: false\n" in text and "  language: python\n" in text
     shutil.copytree(DATA / "minimal", tmp_path / "schema")
     argv = entry.split()[1:]
-    assert run(*argv, cwd=tmp_path)[0] == 1   # never built
+    assert run(*argv, cwd=tmp_path)[0] == 1  # never built
     assert run("build", cwd=tmp_path)[0] == 0
     assert run(*argv, cwd=tmp_path)[0] == 0
 
@@ -114,9 +121,12 @@ def check_keys(schema: dict, node: dict, value, where: str) -> None:
     if not isinstance(value, dict):
         return
     objects = resolve(schema, node)
-    maps = [o["additionalProperties"] for o in objects
-            if "properties" not in o and isinstance(o.get("additionalProperties"), dict)]
-    if maps:   # a table of names (bits, overrides): its values are checked
+    maps = [
+        o["additionalProperties"]
+        for o in objects
+        if "properties" not in o and isinstance(o.get("additionalProperties"), dict)
+    ]
+    if maps:  # a table of names (bits, overrides): its values are checked
         for key, v in value.items():
             check_keys(schema, maps[0], v, f"{where}.{key}")
         return
@@ -160,13 +170,27 @@ def test_taplo_maps_the_schema_files_to_them():
 def test_dash_reads_intel_json_from_stdin():
     path = DATA / "intel-json" / "global_metadata_2.0.08.json"
     for verb in ("import-json", "reconcile"):
-        by_file = subprocess.run([sys.executable, "-m", "codegen", verb, str(path), "--format",
-                                  "json"], capture_output=True, text=True, cwd=ROOT)
-        by_stdin = subprocess.run([sys.executable, "-m", "codegen", verb, "-", "--format", "json"],
-                                  input=path.read_text(), capture_output=True, text=True, cwd=ROOT)
+        by_file = subprocess.run(
+            [sys.executable, "-m", "codegen", verb, str(path), "--format", "json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        by_stdin = subprocess.run(
+            [sys.executable, "-m", "codegen", verb, "-", "--format", "json"],
+            input=path.read_text(),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         assert by_stdin.returncode == by_file.returncode, verb
         shown = str(path.relative_to(ROOT))
         assert by_stdin.stdout == by_file.stdout.replace(shown, "<stdin>"), verb
-    p = subprocess.run([sys.executable, "-m", "codegen", "import-json", "-"], input="{",
-                       capture_output=True, text=True, cwd=ROOT)
+    p = subprocess.run(
+        [sys.executable, "-m", "codegen", "import-json", "-"],
+        input="{",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert p.returncode == 1 and p.stderr.startswith("<stdin>:1:2: not valid JSON: ")

@@ -67,8 +67,22 @@ def problems(proc: subprocess.CompletedProcess) -> list[str]:
 
 
 def build(schema: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "codegen", "build", "--schema", str(schema),
-                           "--out", str(out), *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codegen",
+            "build",
+            "--schema",
+            str(schema),
+            "--out",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 # -- rejected ------------------------------------------------------------------
@@ -78,23 +92,25 @@ TEXT_PLACES = {
     "struct description": (TDMR, 'description = "TDMR limits and PAMT entry sizes."'),
     "field description": (TDMR, 'description = "Maximum number of TDMRs the module accepts."'),
     "class name": (TDMR, 'name = "TDMR Info"'),
-    "class description": (TDMR, 'description = "Limits and entry sizes for TD Memory Regions '
-                                'and their PAMTs."'),
+    "class description": (
+        TDMR,
+        'description = "Limits and entry sizes for TD Memory Regions and their PAMTs."',
+    ),
     "bit description": (INFO, 'description = "TD-preserving module update."'),
 }
 UNSAFE = {
     "*/": "text contains '*/', which would end a C comment in generated code",
     "/*": "text contains '/*', which would open a nested C comment in generated code",
-    '"""': "text contains '\"\"\"', which would end a Python docstring in generated code",
+    '"""': 'text contains \'"""\', which would end a Python docstring in generated code',
     "??/": "text contains '??/', which is a C trigraph for a backslash (gcc -Wtrigraphs) in "
-           "generated code",
-    "\u200f": "text contains the non-printable character U+200F",   # right-to-left mark
-    "\u202e": "text contains the non-printable character U+202E",   # right-to-left override
-    "\u200b": "text contains the non-printable character U+200B",   # zero-width space
-    "\ufeff": "text contains the non-printable character U+FEFF",   # zero-width no-break space
+    "generated code",
+    "\u200f": "text contains the non-printable character U+200F",  # right-to-left mark
+    "\u202e": "text contains the non-printable character U+202E",  # right-to-left override
+    "\u200b": "text contains the non-printable character U+200B",  # zero-width space
+    "\ufeff": "text contains the non-printable character U+FEFF",  # zero-width no-break space
     "\t": "text contains the non-printable character U+0009",
     "\r": "text contains the non-printable character U+000D",
-    "\u2028": "text contains the non-printable character U+2028",   # line separator
+    "\u2028": "text contains the non-printable character U+2028",  # line separator
 }
 
 
@@ -123,56 +139,181 @@ def test_unsafe_text_is_rejected_where_it_stands(tmp_path, capsys, where, bad):
     code, errors = diagnostics(schema, capsys)
     marker = f"{key} = " + toml_string(f"x {bad} y")[:3]
     assert code == 1
-    assert [e.split("/schema/", 1)[1] for e in errors] == \
-        [f"{place(schema, name, marker)}: error[UNSAFE-TEXT]: {UNSAFE[bad]}"]
+    assert [e.split("/schema/", 1)[1] for e in errors] == [
+        f"{place(schema, name, marker)}: error[UNSAFE-TEXT]: {UNSAFE[bad]}"
+    ]
 
 
 LONG = {kind: "a" * (n + 1) for kind, n in MAX_NAME.items()}
 NAMES = {  # what: (file, shipped line, new line, rule, marker of the reported line, at key)
-    "field name with newline": (TDMR, 'name = "MAX_TDMRS"', 'name = "MAX_TDMRS\\n"',
-                                "BAD-NAME", 'name = "MAX_TDMRS\\n"', False),
-    "member with newline": (TDMR, 'member = "max_tdmrs"', 'member = "max_tdmrs\\n"',
-                            "C-IDENTIFIER", "member = ", False),
-    "struct with newline": (TDMR, 'name = "tdmr"', 'name = "tdmr\\n"', "C-IDENTIFIER",
-                            'name = "tdmr\\n"', False),
-    "c_name with newline": (TDMR, 'c_name = "tdx_sys_info_tdmr"',
-                            'c_name = "tdx_sys_info_tdmr\\n"', "C-IDENTIFIER", "c_name = ", False),
-    "bit with newline": (INFO, "TD_MIGRATION = {", '"TD_MIGRATION\\n" = {', "BAD-NAME",
-                         '"TD_MIGRATION', True),
-    "package with newline": (SETTINGS, 'package = "tdx_metadata"',
-                             'package = "tdx_metadata\\n"', "BAD-NAME", "package = ", False),
-    "member with other digits": (TDMR, 'member = "max_tdmrs"', 'member = "max_tdmrs[\u0661]"',
-                                 "C-IDENTIFIER", "member = ", False),
-    "member not ASCII": (TDMR, 'member = "max_tdmrs"', 'member = "max_tdmrs_\u00e9"',
-                         "C-IDENTIFIER", "member = ", False),
-    "member a kernel macro": (TDMR, 'member = "max_tdmrs"', 'member = "__init"',
-                              "C-IDENTIFIER", "member = ", False),
-    "member a record method": (TDMR, 'member = "max_tdmrs"', 'member = "as_dict"',
-                               "RESERVED-WORD", "member = ", False),
-    "struct read_all": (TDMR, 'name = "tdmr"', 'name = "all"', "RESERVED-WORD",
-                        'name = "all"', False),
-    "c_name of the top struct": (TDMR, 'c_name = "tdx_sys_info_tdmr"',
-                                 'c_name = "tdx_sys_info"', "RESERVED-WORD", "c_name = ", False),
-    "package shadowing the runtime": (SETTINGS, 'package = "tdx_metadata"',
-                                      'package = "codegen"', "RESERVED-WORD", "package = ", False),
-    "package shadowing the stdlib": (SETTINGS, 'package = "tdx_metadata"', 'package = "json"',
-                                     "RESERVED-WORD", "package = ", False),
-    "print entry with newline": (SETTINGS, '"version.major_version",',
-                                 '"version.major_version\\n",', "SETTINGS-BAD-PRINT",
-                                 '"version.major_version\\n"', True),
-    "print entry breaking a C string": (SETTINGS, '"version.major_version",',
-                                        '"version.major_version\\");",', "SETTINGS-BAD-PRINT",
-                                        '"version.major_version\\"', True),
-    "field name too long": (TDMR, 'name = "MAX_TDMRS"', f'name = "{LONG["field"].upper()}"',
-                            "NAME-TOO-LONG", 'name = "AAA', False),
-    "member too long": (TDMR, 'member = "max_tdmrs"', f'member = "{LONG["member"]}"',
-                        "NAME-TOO-LONG", "member = ", False),
-    "struct too long": (TDMR, 'name = "tdmr"', f'name = "{LONG["struct"]}"', "NAME-TOO-LONG",
-                        'name = "aaa', False),
-    "c_name too long": (TDMR, 'c_name = "tdx_sys_info_tdmr"', f'c_name = "{LONG["c_name"]}"',
-                        "NAME-TOO-LONG", "c_name = ", False),
-    "bit too long": (INFO, "TD_MIGRATION = {", f'{LONG["bit"].upper()} = {{', "NAME-TOO-LONG",
-                     "AAA", True),
+    "field name with newline": (
+        TDMR,
+        'name = "MAX_TDMRS"',
+        'name = "MAX_TDMRS\\n"',
+        "BAD-NAME",
+        'name = "MAX_TDMRS\\n"',
+        False,
+    ),
+    "member with newline": (
+        TDMR,
+        'member = "max_tdmrs"',
+        'member = "max_tdmrs\\n"',
+        "C-IDENTIFIER",
+        "member = ",
+        False,
+    ),
+    "struct with newline": (
+        TDMR,
+        'name = "tdmr"',
+        'name = "tdmr\\n"',
+        "C-IDENTIFIER",
+        'name = "tdmr\\n"',
+        False,
+    ),
+    "c_name with newline": (
+        TDMR,
+        'c_name = "tdx_sys_info_tdmr"',
+        'c_name = "tdx_sys_info_tdmr\\n"',
+        "C-IDENTIFIER",
+        "c_name = ",
+        False,
+    ),
+    "bit with newline": (
+        INFO,
+        "TD_MIGRATION = {",
+        '"TD_MIGRATION\\n" = {',
+        "BAD-NAME",
+        '"TD_MIGRATION',
+        True,
+    ),
+    "package with newline": (
+        SETTINGS,
+        'package = "tdx_metadata"',
+        'package = "tdx_metadata\\n"',
+        "BAD-NAME",
+        "package = ",
+        False,
+    ),
+    "member with other digits": (
+        TDMR,
+        'member = "max_tdmrs"',
+        'member = "max_tdmrs[\u0661]"',
+        "C-IDENTIFIER",
+        "member = ",
+        False,
+    ),
+    "member not ASCII": (
+        TDMR,
+        'member = "max_tdmrs"',
+        'member = "max_tdmrs_\u00e9"',
+        "C-IDENTIFIER",
+        "member = ",
+        False,
+    ),
+    "member a kernel macro": (
+        TDMR,
+        'member = "max_tdmrs"',
+        'member = "__init"',
+        "C-IDENTIFIER",
+        "member = ",
+        False,
+    ),
+    "member a record method": (
+        TDMR,
+        'member = "max_tdmrs"',
+        'member = "as_dict"',
+        "RESERVED-WORD",
+        "member = ",
+        False,
+    ),
+    "struct read_all": (
+        TDMR,
+        'name = "tdmr"',
+        'name = "all"',
+        "RESERVED-WORD",
+        'name = "all"',
+        False,
+    ),
+    "c_name of the top struct": (
+        TDMR,
+        'c_name = "tdx_sys_info_tdmr"',
+        'c_name = "tdx_sys_info"',
+        "RESERVED-WORD",
+        "c_name = ",
+        False,
+    ),
+    "package shadowing the runtime": (
+        SETTINGS,
+        'package = "tdx_metadata"',
+        'package = "codegen"',
+        "RESERVED-WORD",
+        "package = ",
+        False,
+    ),
+    "package shadowing the stdlib": (
+        SETTINGS,
+        'package = "tdx_metadata"',
+        'package = "json"',
+        "RESERVED-WORD",
+        "package = ",
+        False,
+    ),
+    "print entry with newline": (
+        SETTINGS,
+        '"version.major_version",',
+        '"version.major_version\\n",',
+        "SETTINGS-BAD-PRINT",
+        '"version.major_version\\n"',
+        True,
+    ),
+    "print entry breaking a C string": (
+        SETTINGS,
+        '"version.major_version",',
+        '"version.major_version\\");",',
+        "SETTINGS-BAD-PRINT",
+        '"version.major_version\\"',
+        True,
+    ),
+    "field name too long": (
+        TDMR,
+        'name = "MAX_TDMRS"',
+        f'name = "{LONG["field"].upper()}"',
+        "NAME-TOO-LONG",
+        'name = "AAA',
+        False,
+    ),
+    "member too long": (
+        TDMR,
+        'member = "max_tdmrs"',
+        f'member = "{LONG["member"]}"',
+        "NAME-TOO-LONG",
+        "member = ",
+        False,
+    ),
+    "struct too long": (
+        TDMR,
+        'name = "tdmr"',
+        f'name = "{LONG["struct"]}"',
+        "NAME-TOO-LONG",
+        'name = "aaa',
+        False,
+    ),
+    "c_name too long": (
+        TDMR,
+        'c_name = "tdx_sys_info_tdmr"',
+        f'c_name = "{LONG["c_name"]}"',
+        "NAME-TOO-LONG",
+        "c_name = ",
+        False,
+    ),
+    "bit too long": (
+        INFO,
+        "TD_MIGRATION = {",
+        f"{LONG['bit'].upper()} = {{",
+        "NAME-TOO-LONG",
+        "AAA",
+        True,
+    ),
 }
 
 
@@ -191,7 +332,8 @@ def test_a_too_long_name_says_the_limit(tmp_path, capsys):
     _, errors = diagnostics(schema, capsys)
     assert errors[0].split(": error", 1)[1] == (
         "[NAME-TOO-LONG]: member name 'aaaaaaaaaaaaaaaaaaaa...' has 41 characters; at most 40 "
-        "keep generated kernel lines within 100 columns")
+        "keep generated kernel lines within 100 columns"
+    )
 
 
 # -- carried through -------------------------------------------------------------
@@ -221,8 +363,11 @@ def hostile_edits(text: str) -> list[tuple[str, str, str]]:
     a field's description and unverified note, a class name and description, a bit's
     description (Markdown)."""
     s = toml_string(text)
-    edits = [(name, line, f"{line.split(' = ')[0]} = {s}")
-             for where, (name, line) in TEXT_PLACES.items() if where != "bit description"]
+    edits = [
+        (name, line, f"{line.split(' = ')[0]} = {s}")
+        for where, (name, line) in TEXT_PLACES.items()
+        if where != "bit description"
+    ]
     edits[1] = (TDMR, UNVERIFIED_AFTER, f"description = {s}\nunverified = {s}")
     edits.append((INFO, BIT_LINE, f"TD_PRESERVING = {{ bit = 1, description = {s} }}"))
     return edits
@@ -248,9 +393,20 @@ def fresh_read(out: Path, package: str = "tdx_metadata") -> tuple[dict, str]:
     """The built package, imported by a fresh interpreter (warnings as errors): its read of
     VALUES and the tdmr struct's docstring."""
     code = READER.format(package=package, incorrect=st.TDX_METADATA_FIELD_ID_INCORRECT)
-    proc = subprocess.run([sys.executable, "-W", "error", "-c", code, str(out / "python"),
-                           json.dumps({str(k): v for k, v in VALUES.items()})],
-                          capture_output=True, text=True, cwd=out)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            code,
+            str(out / "python"),
+            json.dumps({str(k): v for k, v in VALUES.items()}),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=out,
+    )
     assert proc.returncode == 0, proc.stderr
     data, doc = proc.stdout.splitlines()
     return json.loads(data), json.loads(doc)
@@ -286,12 +442,12 @@ def markdown_shape(text: str) -> list:
     for line in text.split("\n"):
         if line.startswith("#"):
             shape.append(line.split(":")[0])
-        elif re.match(r" *- \[", line):                # a contents entry: one whole link
+        elif re.match(r" *- \[", line):  # a contents entry: one whole link
             shape.append(("link", len(re.findall(r"(?<!\\)(?:\\\\)*\]\(#", line))))
         elif line.startswith("|"):
             shape.append(len(re.findall(r"(?<!\\)\|", line)))
         elif re.match(r"(?:[>+*=_~`-]|[0-9]+[.)])", line):
-            shape.append(line)                     # a block that is not ours
+            shape.append(line)  # a block that is not ours
     return shape
 
 
@@ -318,20 +474,23 @@ def test_hostile_text_is_carried_safely(tmp_path, what):
 @needs_gcc
 def test_names_at_their_longest_build_compile_and_read(tmp_path):
     """Every kind of name at its MAX_NAME length, in a kernel struct, in both flavours."""
-    field = ("MAX_TDMRS_" + "X" * 40)[:MAX_NAME["field"]]
-    member = ("max_tdmrs_" + "x" * 40)[:MAX_NAME["member"]]
-    struct = ("tdmr_" + "s" * 40)[:MAX_NAME["struct"]]
-    c_name = ("tdx_sys_info_tdmr_" + "c" * 40)[:MAX_NAME["c_name"]]
-    bit = ("NO_RBP_MOD_" + "B" * 40)[:MAX_NAME["bit"]]
-    schema = copy_schema(tmp_path, [
-        (TDMR, 'name = "MAX_TDMRS"', f'name = "{field}"'),
-        (TDMR, 'member = "max_tdmrs"', f'member = "{member}"'),
-        (TDMR, 'c_name = "tdx_sys_info_tdmr"', f'c_name = "{c_name}"'),
-        (INFO, "NO_RBP_MOD = {", f"{bit} = {{"),
-        (SETTINGS, "named_ids = false", "named_ids = true"),      # the longest lines there are
-        (SETTINGS, "bit_defines = false", "bit_defines = true"),
-    ])
-    for path in schema.glob("*.toml"):    # the struct's name, everywhere it is used
+    field = ("MAX_TDMRS_" + "X" * 40)[: MAX_NAME["field"]]
+    member = ("max_tdmrs_" + "x" * 40)[: MAX_NAME["member"]]
+    struct = ("tdmr_" + "s" * 40)[: MAX_NAME["struct"]]
+    c_name = ("tdx_sys_info_tdmr_" + "c" * 40)[: MAX_NAME["c_name"]]
+    bit = ("NO_RBP_MOD_" + "B" * 40)[: MAX_NAME["bit"]]
+    schema = copy_schema(
+        tmp_path,
+        [
+            (TDMR, 'name = "MAX_TDMRS"', f'name = "{field}"'),
+            (TDMR, 'member = "max_tdmrs"', f'member = "{member}"'),
+            (TDMR, 'c_name = "tdx_sys_info_tdmr"', f'c_name = "{c_name}"'),
+            (INFO, "NO_RBP_MOD = {", f"{bit} = {{"),
+            (SETTINGS, "named_ids = false", "named_ids = true"),  # the longest lines there are
+            (SETTINGS, "bit_defines = false", "bit_defines = true"),
+        ],
+    )
+    for path in schema.glob("*.toml"):  # the struct's name, everywhere it is used
         path.write_text(path.read_text().replace('"tdmr"', f'"{struct}"'))
     out = tmp_path / "out"
     proc = build(schema, out)
@@ -340,7 +499,8 @@ def test_names_at_their_longest_build_compile_and_read(tmp_path):
     data, _ = fresh_read(out)
     tdmr = SHIPPED["tdmr"]
     tdmr = {(member if k == "max_tdmrs" else k): v for k, v in tdmr.items()}
-    assert data == {(struct if k == "tdmr" else k): (tdmr if k == "tdmr" else v)
-                    for k, v in SHIPPED.items()}
+    assert data == {
+        (struct if k == "tdmr" else k): (tdmr if k == "tdmr" else v) for k, v in SHIPPED.items()
+    }
     header = (out / "linux/arch/x86/include/asm/tdx_global_metadata.h").read_text()
     assert f"#define TDX_FEATURES0_{bit}\tBIT_ULL(18)" in header

@@ -14,8 +14,9 @@ SCHEMA = ROOT / "schema"
 
 def run(*args, cwd=ROOT):
     """tdx-codegen of this interpreter: (exit status, stdout, stderr)."""
-    p = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], capture_output=True,
-                       text=True, cwd=cwd)
+    p = subprocess.run(
+        [sys.executable, "-m", "codegen", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -41,16 +42,28 @@ def table_line(path: Path, name: str, table: str = "[[field]]") -> int:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@t",
-                           *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@t", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 BREAKS = {
-    "10-cmr-info.toml": [('name = "CMR_SIZE"\nid = "0x9000000300000100"',
-                          'name = "CMR_SIZE"\nid = "0x9000000300000200"')],
-    "11-tdmr-info.toml": [('name = "MAX_TDMRS"', 'name = "MAX_TDMR_COUNT"'),
-                          ('member = "pamt_4k_entry_size"\ntype = "u16"',
-                           'member = "pamt_4k_entry_size"\ntype = "u8"\ntruncate = true')],
+    "10-cmr-info.toml": [
+        (
+            'name = "CMR_SIZE"\nid = "0x9000000300000100"',
+            'name = "CMR_SIZE"\nid = "0x9000000300000200"',
+        )
+    ],
+    "11-tdmr-info.toml": [
+        ('name = "MAX_TDMRS"', 'name = "MAX_TDMR_COUNT"'),
+        (
+            'member = "pamt_4k_entry_size"\ntype = "u16"',
+            'member = "pamt_4k_entry_size"\ntype = "u8"\ntruncate = true',
+        ),
+    ],
     "19-td-configurability.toml": [("capacity = 128", "capacity = 64")],
 }
 
@@ -62,7 +75,9 @@ def test_identical_schemas_have_no_changes():
 def test_every_category_with_both_locations(tmp_path):
     new = edited_schema(tmp_path, "new", BREAKS)
     extra = new / "08-module-version.toml"
-    extra.write_text(extra.read_text() + '''
+    extra.write_text(
+        extra.read_text()
+        + """
 [[field]]
 name = "NEW_VERSION_FIELD"
 id = "0x0800000100000007"
@@ -72,7 +87,8 @@ struct = "version"
 member = "new_version_field"
 type = "u16"
 description = "A field a later release adds."
-''')
+"""
+    )
     code, out, err = run("compat", SCHEMA, "new", cwd=tmp_path)
     old = str(SCHEMA)
     cmr = table_line(SCHEMA / "10-cmr-info.toml", "CMR_SIZE")
@@ -93,12 +109,13 @@ description = "A field a later release adds."
         f"[{old}/11-tdmr-info.toml:{pamt} -> new/11-tdmr-info.toml:{pamt}]\n"
         f"ADDITIVE: new field NEW_VERSION_FIELD (0x0800000100000007) "
         f"[new/08-module-version.toml:{added}]\n"
-        f"1 change(s) at or above MODULE_ABI\n")
+        f"1 change(s) at or above MODULE_ABI\n"
+    )
 
 
 def test_fail_on_threshold_and_json(tmp_path):
     new = edited_schema(tmp_path, "new", {"11-tdmr-info.toml": BREAKS["11-tdmr-info.toml"]})
-    assert run("compat", "schema", new)[0] == 0          # KERNEL_API only: passes by default
+    assert run("compat", "schema", new)[0] == 0  # KERNEL_API only: passes by default
     code, out, err = run("compat", "schema", new, "--fail-on", "KERNEL_API", "--format", "json")
     assert (code, err) == (1, "")
     report = json.loads(out)
@@ -106,24 +123,38 @@ def test_fail_on_threshold_and_json(tmp_path):
     assert report["counts"] == {"MODULE_ABI": 0, "KERNEL_API": 2, "ADDITIVE": 0}
     assert report["failed"] is True
     assert report["changes"][1] == {
-        "category": "KERNEL_API", "kind": "member-narrowed", "subject": "PAMT_4K_ENTRY_SIZE",
+        "category": "KERNEL_API",
+        "kind": "member-narrowed",
+        "subject": "PAMT_4K_ENTRY_SIZE",
         "message": "PAMT_4K_ENTRY_SIZE: member narrowed u16 -> u8",
-        "old": f"schema/11-tdmr-info.toml:{pamt}", "new": f"{new}/11-tdmr-info.toml:{pamt}"}
+        "old": f"schema/11-tdmr-info.toml:{pamt}",
+        "new": f"{new}/11-tdmr-info.toml:{pamt}",
+    }
 
 
 def test_removed_field_struct_and_gate(tmp_path):
     text = (SCHEMA / "09-module-handoff.toml").read_text()
-    new = edited_schema(tmp_path, "new", {
-        "08-module-version.toml": [('name = "INTERNAL_VERSION"',
-                                    'name = "INTERNAL_VERSION"\ngate = { release = "1.5.06" }')],
-    })
+    new = edited_schema(
+        tmp_path,
+        "new",
+        {
+            "08-module-version.toml": [
+                (
+                    'name = "INTERNAL_VERSION"',
+                    'name = "INTERNAL_VERSION"\ngate = { release = "1.5.06" }',
+                )
+            ],
+        },
+    )
     (new / "09-module-handoff.toml").write_text(text.split("[[struct]]")[0])
     settings = new / "settings.toml"
     before, after = settings.read_text().split("\n[kernel.struct.handoff]\n")
-    rest = after[after.index("\n["):]                          # its table, up to the next one
+    rest = after[after.index("\n[") :]  # its table, up to the next one
     kept = (before + rest).replace('"handoff", ', "").replace(', "handoff"]', "]")
-    handoff_fields = ('    "MIN_UPDATE_HV", "NO_DOWNGRADE", "NUM_HANDOFF_PAGES", "HANDOFF_DATA_VALID",\n'
-                      '    "HANDOFF_DATA_HV", "HANDOFF_DATA_SIZE",\n')
+    handoff_fields = (
+        '    "MIN_UPDATE_HV", "NO_DOWNGRADE", "NUM_HANDOFF_PAGES", "HANDOFF_DATA_VALID",\n'
+        '    "HANDOFF_DATA_HV", "HANDOFF_DATA_SIZE",\n'
+    )
     assert handoff_fields in kept
     settings.write_text(kept.replace(handoff_fields, ""))
     code, out, _ = run("compat", "schema", new)
@@ -132,15 +163,18 @@ def test_removed_field_struct_and_gate(tmp_path):
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == f"compat schema -> {new}: 7 MODULE_ABI, 2 KERNEL_API, 0 ADDITIVE"
-    assert lines[5] == (f"MODULE_ABI: field MODULE_HV (0x8900000100000000) was removed "
-                        f"[schema/09-module-handoff.toml:{table_line(handoff, 'MODULE_HV')}]")
+    assert lines[5] == (
+        f"MODULE_ABI: field MODULE_HV (0x8900000100000000) was removed "
+        f"[schema/09-module-handoff.toml:{table_line(handoff, 'MODULE_HV')}]"
+    )
     at = table_line(version, "INTERNAL_VERSION")
     assert lines[8:] == [
         f"KERNEL_API: INTERNAL_VERSION: now read only when release >= 1.5.06 (was read "
         f"unconditionally) [schema/08-module-version.toml:{at} -> {new}/08-module-version.toml:{at}]",
         f"KERNEL_API: struct tdx_sys_info_handoff was removed "
         f"[schema/09-module-handoff.toml:{table_line(handoff, 'handoff', '[[struct]]')}]",
-        "7 change(s) at or above MODULE_ABI"]
+        "7 change(s) at or above MODULE_ABI",
+    ]
 
 
 @pytest.fixture
@@ -165,7 +199,8 @@ def test_git_revisions(repo):
         "compat HEAD~1 -> main: 1 MODULE_ABI, 0 KERNEL_API, 0 ADDITIVE\n"
         "MODULE_ABI: CMR_SIZE: id 0x9000000300000100 -> 0x9000000300000200 "
         f"[HEAD~1:schema/10-cmr-info.toml:{cmr} -> main:schema/10-cmr-info.toml:{cmr}]\n"
-        "1 change(s) at or above MODULE_ABI\n")
+        "1 change(s) at or above MODULE_ABI\n"
+    )
 
 
 def test_revision_against_directory(repo):
@@ -173,18 +208,22 @@ def test_revision_against_directory(repo):
     cmr = table_line(SCHEMA / "10-cmr-info.toml", "CMR_SIZE")
     assert code == 1
     assert out.splitlines()[1].endswith(
-        f"[HEAD~1:schema/10-cmr-info.toml:{cmr} -> {repo}/schema/10-cmr-info.toml:{cmr}]")
+        f"[HEAD~1:schema/10-cmr-info.toml:{cmr} -> {repo}/schema/10-cmr-info.toml:{cmr}]"
+    )
 
 
 def test_unknown_revision_is_a_usage_error(repo):
     assert run("compat", "no-such-rev", "main", "--repo", repo) == (
-        2, "", f"tdx-codegen: error: OLD 'no-such-rev' is neither a schema directory nor a git "
-               f"revision of {repo}\n")
+        2,
+        "",
+        f"tdx-codegen: error: OLD 'no-such-rev' is neither a schema directory nor a git "
+        f"revision of {repo}\n",
+    )
 
 
 def test_invalid_old_schema_reports_its_diagnostics(repo):
     path = repo / "schema" / "10-cmr-info.toml"
-    path.write_text(path.read_text().replace('element_size = 2\n', 'element_size = 3\n', 1))
+    path.write_text(path.read_text().replace("element_size = 2\n", "element_size = 3\n", 1))
     git(repo, "commit", "-q", "-am", "invalid")
     line = path.read_text().splitlines().index("element_size = 3") + 1
     code, out, err = run("compat", "HEAD", "HEAD~1", "--repo", repo)
@@ -195,37 +234,63 @@ def test_invalid_old_schema_reports_its_diagnostics(repo):
         f"   {line} | element_size = 3\n"
         "      |                ^\n"
         "1 error, 0 warnings\n"
-        "tdx-codegen: error: OLD (HEAD) is not a valid schema\n")
+        "tdx-codegen: error: OLD (HEAD) is not a valid schema\n"
+    )
 
 
 def test_outputs_reordered_and_kernel_fields_dropped(tmp_path):
-    new = edited_schema(tmp_path, "new", {"settings.toml": [
-        ('structs = ["version", "features", "tdmr", "td_ctrl", "td_conf", "handoff"]',
-         'structs = ["version", "features", "td_ctrl", "tdmr", "td_conf", "handoff", "cmr"]'),
-        ('exclude_fields = [', 'exclude_fields = [\n    "MAX_VCPUS_PER_TD",')]})
+    new = edited_schema(
+        tmp_path,
+        "new",
+        {
+            "settings.toml": [
+                (
+                    'structs = ["version", "features", "tdmr", "td_ctrl", "td_conf", "handoff"]',
+                    'structs = ["version", "features", "td_ctrl", "tdmr", "td_conf", "handoff", "cmr"]',
+                ),
+                ("exclude_fields = [", 'exclude_fields = [\n    "MAX_VCPUS_PER_TD",'),
+            ]
+        },
+    )
     settings = SCHEMA / "settings.toml"
     conf = table_line(SCHEMA / "19-td-configurability.toml", "MAX_VCPUS_PER_TD")
     cmr = table_line(SCHEMA / "10-cmr-info.toml", "cmr", "[[struct]]")
-    assert settings.read_text().count('"cmr"') == 2   # in python and docs, not kernel
-    assert run("compat", "schema", new, "--fail-on", "KERNEL_API") == (1, (
-        f"compat schema -> {new}: 0 MODULE_ABI, 2 KERNEL_API, 1 ADDITIVE\n"
-        f"KERNEL_API: MAX_VCPUS_PER_TD is no longer read by the kernel (exclude_fields) "
-        f"[schema/19-td-configurability.toml:{conf} -> {new}/19-td-configurability.toml:{conf}]\n"
-        f"KERNEL_API: kernel output: structs reordered: version, features, tdmr, td_ctrl, "
-        f"td_conf, handoff -> version, features, td_ctrl, tdmr, td_conf, handoff\n"
-        f"ADDITIVE: struct cmr joins the kernel output "
-        f"[schema/10-cmr-info.toml:{cmr} -> {new}/10-cmr-info.toml:{cmr}]\n"
-        f"2 change(s) at or above KERNEL_API\n"), "")
+    assert settings.read_text().count('"cmr"') == 2  # in python and docs, not kernel
+    assert run("compat", "schema", new, "--fail-on", "KERNEL_API") == (
+        1,
+        (
+            f"compat schema -> {new}: 0 MODULE_ABI, 2 KERNEL_API, 1 ADDITIVE\n"
+            f"KERNEL_API: MAX_VCPUS_PER_TD is no longer read by the kernel (exclude_fields) "
+            f"[schema/19-td-configurability.toml:{conf} -> {new}/19-td-configurability.toml:{conf}]\n"
+            f"KERNEL_API: kernel output: structs reordered: version, features, tdmr, td_ctrl, "
+            f"td_conf, handoff -> version, features, td_ctrl, tdmr, td_conf, handoff\n"
+            f"ADDITIVE: struct cmr joins the kernel output "
+            f"[schema/10-cmr-info.toml:{cmr} -> {new}/10-cmr-info.toml:{cmr}]\n"
+            f"2 change(s) at or above KERNEL_API\n"
+        ),
+        "",
+    )
 
 
 def test_bits_renamed_removed_added(tmp_path):
-    new = edited_schema(tmp_path, "new", {"0a-module-info.toml": [
-        ("L2_TLB_INVD_OPT = {", "BIT_62_NEW = 62\nL2_TLB_INVALIDATE_OPT = {"),
-        ('NO_RBP_MOD = { bit = 18, description = "The module does not modify RBP; Linux rejects '
-         'modules without it." }\n', "")]})
+    new = edited_schema(
+        tmp_path,
+        "new",
+        {
+            "0a-module-info.toml": [
+                ("L2_TLB_INVD_OPT = {", "BIT_62_NEW = 62\nL2_TLB_INVALIDATE_OPT = {"),
+                (
+                    'NO_RBP_MOD = { bit = 18, description = "The module does not modify RBP; Linux rejects '
+                    'modules without it." }\n',
+                    "",
+                ),
+            ]
+        },
+    )
     at = table_line(SCHEMA / "0a-module-info.toml", "TDX_FEATURES0")
     where = f"[schema/0a-module-info.toml:{at} -> {new}/0a-module-info.toml:{at}]"
     assert run("compat", "schema", new)[1].splitlines()[1:] == [
         f"KERNEL_API: TDX_FEATURES0: bit NO_RBP_MOD = 18 was removed {where}",
         f"KERNEL_API: TDX_FEATURES0: bit 19 renamed L2_TLB_INVD_OPT -> L2_TLB_INVALIDATE_OPT {where}",
-        f"ADDITIVE: TDX_FEATURES0: new bit BIT_62_NEW = 62 {where}"]
+        f"ADDITIVE: TDX_FEATURES0: new bit BIT_62_NEW = 62 {where}",
+    ]

@@ -118,8 +118,10 @@ description = "Not in any public release."
 """
 
 
-PROFILES = {"first.toml": '[profile]\nrelease = "1.5.01"\n',
-            "later.toml": '[profile]\nrelease = "1.5.06"\n[values]\n'}
+PROFILES = {
+    "first.toml": '[profile]\nrelease = "1.5.01"\n',
+    "later.toml": '[profile]\nrelease = "1.5.06"\n[values]\n',
+}
 
 
 def write_schema(tmp_path):
@@ -142,8 +144,11 @@ def emit_all(tmp_path, monkeypatch) -> dict[str, str]:
 
 def emit(tmp_path, monkeypatch) -> str:
     outs = emit_all(tmp_path, monkeypatch)
-    assert sorted(outs) == ["docs/field-id.svg", "docs/global-metadata.html",
-                            "docs/global-metadata.md"]
+    assert sorted(outs) == [
+        "docs/field-id.svg",
+        "docs/global-metadata.html",
+        "docs/global-metadata.md",
+    ]
     return outs["docs/global-metadata.md"]
 
 
@@ -160,8 +165,10 @@ def test_reference_text(tmp_path, monkeypatch):
         "  schema/profiles/later.toml",
         "Do not edit: change the schema and run 'tdx-codegen build'.",
     ]
-    assert len(banner.splitlines()) == 8     # hand edits are found through the build's manifest
-    assert body == """
+    assert len(banner.splitlines()) == 8  # hand edits are found through the build's manifest
+    assert (
+        body
+        == """
 # TDX global metadata fields
 
 The 5 global metadata fields the host reads with TDH.SYS.RD and TDH.SYS.RDALL,
@@ -247,6 +254,7 @@ Module attributes \\| feature bitmaps.
 | `LEAVES` | `0x9900000300000500` | 8 | 4 x 2 (capacity 8) | `tdx_sys_info_lists.leaves[8][2]` | `NUM_LEAVES` | TDX_FEATURES0.TD_PRESERVING | 1.5.01 | Leaf values: EAX \\| EBX << 32, then ECX \\| EDX << 32. |
 | `UNPUBLISHED` | `0x9900000100000600` | 2 | 1 | `tdx_sys_info_lists.unpublished` |  | TDX_FEATURES0.TD_PRESERVING | none public, optional | Not in any public release. Unverified: seen in a kernel patch only. |
 """
+    )
 
 
 def test_every_table_row_has_the_header_column_count(tmp_path, monkeypatch):
@@ -260,8 +268,11 @@ def test_the_matrix_grows_with_the_profiles(tmp_path, monkeypatch):
     schema = write_schema(tmp_path)
     (schema / "profiles" / "two.toml").write_text('[profile]\nrelease = "2.0.08"\n')
     monkeypatch.chdir(tmp_path)
-    [text] = [o.content for o in docs.emit(EmitContext(compile_or_raise(schema), "map"))
-              if o.path.endswith(".md")]
+    [text] = [
+        o.content
+        for o in docs.emit(EmitContext(compile_or_raise(schema), "map"))
+        if o.path.endswith(".md")
+    ]
     assert "| Field | Class | Host | Guest | Kernel reads into | 1.5.01 | 1.5.06 | 2.0.08 |" in text
     assert "| `LATER` | 0x19 | yes | ? | `sysinfo->lists.later` | - | gated | gated |" in text
     assert "  schema/profiles/two.toml" in text
@@ -277,7 +288,9 @@ def test_a_release_gate_is_decided_by_the_release():
     s = cat.struct(f.struct)
     present = frozenset({f.name})
     assert [docs.availability(f, s, present, Release.parse(r)) for r in ("1.5.01", "1.5.06")] == [
-        docs.GATED, docs.YES]
+        docs.GATED,
+        docs.YES,
+    ]
     assert docs.availability(f, s, frozenset(), Release.parse("2.0.08")) == docs.ABSENT
 
 
@@ -302,7 +315,8 @@ def test_a_profile_without_a_release_is_an_error(tmp_path, capsys, monkeypatch):
         'release as a string: [profile] release = "1.5.01"\n'
         "    1 | [profile]\n"
         "      | ^~~~~~~~~\n"
-        "2 errors, 0 warnings\n")
+        "2 errors, 0 warnings\n"
+    )
 
 
 def test_the_committed_reference_covers_every_field():
@@ -320,8 +334,13 @@ def test_every_named_bit_of_the_schema_is_described():
     catalogue = compile_or_raise(docs_root() / "schema")
     bits = [(f.name, b.name) for f in catalogue.fields for b in f.bits]
     assert len(bits) >= 40
-    assert [fb for f in catalogue.fields for b in f.bits for fb in [(f.name, b.name)]
-            if not b.description] == []
+    assert [
+        fb
+        for f in catalogue.fields
+        for b in f.bits
+        for fb in [(f.name, b.name)]
+        if not b.description
+    ] == []
 
 
 # -- the field-id picture -------------------------------------------------------
@@ -335,12 +354,18 @@ def sub_fields(picture: str) -> list[dict]:
     for g in root.findall("s:g", NS):
         rect = g.find("s:rect", NS)
         texts = {t.get("class"): t for t in g.findall("s:text", NS)}
-        out.append({
-            "name": g.get("data-name"), "x": int(rect.get("x")), "width": int(rect.get("width")),
-            "bits": "".join(t.text for t in g.findall("s:text", NS) if t.get("class") == "fid-bit"),
-            "value": texts["fid-value"].text,
-            "label": [t for t in g.findall("s:text", NS) if "fid-name" in t.get("class")][0],
-        })
+        out.append(
+            {
+                "name": g.get("data-name"),
+                "x": int(rect.get("x")),
+                "width": int(rect.get("width")),
+                "bits": "".join(
+                    t.text for t in g.findall("s:text", NS) if t.get("class") == "fid-bit"
+                ),
+                "value": texts["fid-value"].text,
+                "label": [t for t in g.findall("s:text", NS) if "fid-name" in t.get("class")][0],
+            }
+        )
     return out
 
 
@@ -353,8 +378,12 @@ def test_the_picture_is_the_codec_layout_with_the_example_decoded():
     assert [p["width"] for p in parts] == [w * svg.BIT_W for _, _, w in reversed(fieldid.LAYOUT)]
     assert all(a["x"] + a["width"] == b["x"] for a, b in zip(parts, parts[1:]))
     values = {p["name"]: p["value"] for p in parts}
-    assert (values["NON_ARCH"], values["CLASS_CODE"], values["ELEMENT_SIZE_CODE"],
-            values["FIELD_CODE"]) == ("1", "0x11", "0x1", "0x8")
+    assert (
+        values["NON_ARCH"],
+        values["CLASS_CODE"],
+        values["ELEMENT_SIZE_CODE"],
+        values["FIELD_CODE"],
+    ) == ("1", "0x11", "0x1", "0x8")
     assert svg.layout_svg(fid, "MAX_TDMRS") == svg.layout_svg(fid, "MAX_TDMRS")
 
 
@@ -365,7 +394,9 @@ def test_the_picture_follows_the_layout_table(monkeypatch):
     monkeypatch.setattr(fieldid, "_BITS", {n: (lo, w) for n, lo, w in layout})
     parts = sub_fields(svg.layout_svg(0xF0000000_00000001, "two halves"))
     assert [(p["name"], p["width"], p["value"]) for p in parts] == [
-        ("HIGH", 32 * svg.BIT_W, "0xf0000000"), ("LOW", 32 * svg.BIT_W, "0x1")]
+        ("HIGH", 32 * svg.BIT_W, "0xf0000000"),
+        ("LOW", 32 * svg.BIT_W, "0x1"),
+    ]
 
 
 def test_labels_do_not_overlap_and_leaders_cross_none():
@@ -378,7 +409,7 @@ def test_labels_do_not_overlap_and_leaders_cross_none():
         left = x if "fid-start" in t.get("class") else x - w / 2
         boxes.append((y, left, left + w, t.text))
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert a[0] != b[0] or a[2] <= b[1] or b[2] <= a[1], (a, b)
     for line in root.iter("{http://www.w3.org/2000/svg}line"):
         if line.get("stroke") != "#6b7280":
@@ -391,6 +422,7 @@ def test_labels_do_not_overlap_and_leaders_cross_none():
 
 
 # -- the HTML page --------------------------------------------------------------
+
 
 class Page(HTMLParser):
     def __init__(self):
@@ -413,24 +445,35 @@ def test_html_page_is_self_contained_and_has_every_section(tmp_path, monkeypatch
     page.feed(page_text)
     assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags
     assert [r for r in page.refs if not r.startswith("#")] == []
-    assert all(r[1:] in page.ids for r in page.refs)          # every contents link lands
-    assert {"class-0x0a-tdx-module-info", "class-0x19-td-configurability", "availability",
-            "tdx_features0-bits", "field-id-layout", "availability-by-release"} <= page.ids
+    assert all(r[1:] in page.ids for r in page.refs)  # every contents link lands
+    assert {
+        "class-0x0a-tdx-module-info",
+        "class-0x19-td-configurability",
+        "availability",
+        "tdx_features0-bits",
+        "field-id-layout",
+        "availability-by-release",
+    } <= page.ids
     # the picture inline, the same element as the .svg file without its banner
     picture = outs["docs/field-id.svg"].split("-->\n", 1)[1]
     assert picture in page_text
     # schema text is escaped once
     assert "Module attributes | feature bitmaps." in page_text
     assert "EAX | EBX &lt;&lt; 32, then ECX | EDX &lt;&lt; 32." in page_text
-    assert ("<tr><td><code>LATER</code></td><td>0x19</td><td>yes</td><td>?</td>"
-            "<td><code>sysinfo-&gt;lists.later</code></td><td class=\"mark absent\">-</td>"
-            "<td class=\"mark gated\">gated</td></tr>") in page_text
+    assert (
+        "<tr><td><code>LATER</code></td><td>0x19</td><td>yes</td><td>?</td>"
+        '<td><code>sysinfo-&gt;lists.later</code></td><td class="mark absent">-</td>'
+        '<td class="mark gated">gated</td></tr>'
+    ) in page_text
 
 
 def test_hostile_text_stays_text_in_the_page(tmp_path, monkeypatch):
     global FEATURES
-    monkeypatch.setattr(__import__(__name__), "FEATURES",
-                        FEATURES.replace('"Feature word 0."', '"<script>alert(1)</script> & co"'))
+    monkeypatch.setattr(
+        __import__(__name__),
+        "FEATURES",
+        FEATURES.replace('"Feature word 0."', '"<script>alert(1)</script> & co"'),
+    )
     page = emit_all(tmp_path, monkeypatch)["docs/global-metadata.html"]
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page

@@ -67,18 +67,34 @@ def chromium() -> str:
         return exe
     if os.environ.get("CI") == "true":
         pytest.fail("chromium is missing: CI installs Debian's chromium package (.ci/run)")
-    pytest.skip("chromium is not installed (Debian: apt-get install chromium); "
-                "the HTML page is not rendered")
+    pytest.skip(
+        "chromium is not installed (Debian: apt-get install chromium); "
+        "the HTML page is not rendered"
+    )
 
 
 def run_chromium(tmp_path: Path, page: Path, *mode: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "chromium-profile"
     return subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}",
-         *mode, page.as_uri()],
-        capture_output=True, text=True, timeout=180)
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            *mode,
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +128,7 @@ def test_every_class_table_the_matrix_and_the_picture_are_rendered(rendered):
     [matrix] = [t for t in tables if t["id"] == "availability"]
     assert matrix["rows"] == ref["field_count"] + 1
     [layout] = [t for t in tables if t["id"] == "field-id-table"]
-    assert layout["rows"] == 14     # header + the codec's 13 sub-fields
+    assert layout["rows"] == 14  # header + the codec's 13 sub-fields
     assert measured["svg"]["subFields"] == 13
     assert measured["svg"]["width"] >= 1000 and measured["svg"]["height"] >= 150
     assert all(t["width"] > 0 and t["rows"] > 1 for t in tables)
@@ -128,15 +144,15 @@ def test_nothing_overflows_at_1280_px(rendered):
     assert measured["svg"]["right"] <= WIDTH
 
 
-@lru_cache(maxsize=2)   # decoding in Python takes seconds: once per screenshot
+@lru_cache(maxsize=2)  # decoding in Python takes seconds: once per screenshot
 def png_pixels(path: Path) -> tuple[int, int, list[bytes], int]:
     """Width, height, unfiltered rows and bytes per pixel of an 8-bit RGB(A) PNG."""
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, header = 8, b"", None
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -147,7 +163,10 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes], int]:
     bpp = 3 if colour == 2 else 4
     raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytes(width * bpp)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -170,15 +189,18 @@ def colour_rows(path: Path, rgb: tuple[int, int, int]) -> list[int]:
     """The rows of the screenshot holding at least 20 pixels of exactly this colour."""
     width, height, rows, bpp = png_pixels(path)
     want = bytes(rgb)
-    return [y for y, row in enumerate(rows)
-            if sum(row[i:i + 3] == want for i in range(0, width * bpp, bpp)) >= 20]
+    return [
+        y
+        for y, row in enumerate(rows)
+        if sum(row[i : i + 3] == want for i in range(0, width * bpp, bpp)) >= 20
+    ]
 
 
 def test_the_screenshot_shows_the_picture_and_the_matrix(rendered):
     _, shot = rendered
     width, height, _, _ = png_pixels(shot)
     assert (width, height) == (WIDTH, HEIGHT)
-    picture = colour_rows(shot, (0xfd, 0xe6, 0x8a))   # the picture's sub-field fill
-    present = colour_rows(shot, (0xdc, 0xfc, 0xe7))   # the matrix's "yes" cells
+    picture = colour_rows(shot, (0xFD, 0xE6, 0x8A))  # the picture's sub-field fill
+    present = colour_rows(shot, (0xDC, 0xFC, 0xE7))  # the matrix's "yes" cells
     assert picture and present
-    assert max(picture) < min(present)                # the picture above the matrix
+    assert max(picture) < min(present)  # the picture above the matrix

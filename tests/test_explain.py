@@ -44,21 +44,42 @@ def sgr(code: str, text: str) -> str:
 
 # Sub-fields take the colours in turn (cyan, yellow, green, magenta, blue, red); reserved are dim.
 COLOURED = PLAIN.splitlines(keepends=True)
-COLOURED[3] = "  |" + "|".join([
-    sgr("36", "1"), sgr("2", "0"), sgr("33", "010001"), sgr("2", "0"), sgr("32", "000"),
-    sgr("35", "0"), sgr("34", "0"), sgr("2", "000"), sgr("31", "000000000"), sgr("36", "0000"),
-    sgr("33", "01"), sgr("2", "00000000"), sgr("32", "000000000000000000001000")]) + "|\n"
-for i, code in zip(range(4, 17), ("36", "2", "33", "2", "32", "35", "34", "2", "31", "36", "33",
-                                  "2", "32")):
+COLOURED[3] = (
+    "  |"
+    + "|".join(
+        [
+            sgr("36", "1"),
+            sgr("2", "0"),
+            sgr("33", "010001"),
+            sgr("2", "0"),
+            sgr("32", "000"),
+            sgr("35", "0"),
+            sgr("34", "0"),
+            sgr("2", "000"),
+            sgr("31", "000000000"),
+            sgr("36", "0000"),
+            sgr("33", "01"),
+            sgr("2", "00000000"),
+            sgr("32", "000000000000000000001000"),
+        ]
+    )
+    + "|\n"
+)
+for i, code in zip(
+    range(4, 17), ("36", "2", "33", "2", "32", "35", "34", "2", "31", "36", "33", "2", "32")
+):
     name, rest = COLOURED[i][2:26], COLOURED[i][26:]
     COLOURED[i] = f"  {sgr(code, name)}{rest}"
 COLOURED = "".join(COLOURED)
 
 
 def explain(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "codegen", "explain", *args,
-                           "--schema", str(MINIMAL), "--no-cache"],
-                          capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", "explain", *args, "--schema", str(MINIMAL), "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 def on_terminal(*args, no_color=None) -> str:
@@ -68,16 +89,29 @@ def on_terminal(*args, no_color=None) -> str:
         env["NO_COLOR"] = no_color
     main, tty = pty.openpty()
     try:
-        p = subprocess.run([sys.executable, "-m", "codegen", "explain", *args, "--schema",
-                            str(MINIMAL), "--no-cache"], stdout=tty, stderr=subprocess.PIPE,
-                           env=env, timeout=60)
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "codegen",
+                "explain",
+                *args,
+                "--schema",
+                str(MINIMAL),
+                "--no-cache",
+            ],
+            stdout=tty,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+        )
         os.close(tty)
         tty = None
         chunks = []
         while True:
             try:
                 chunk = os.read(main, 65536)
-            except OSError:   # EIO: the terminal's other side is closed
+            except OSError:  # EIO: the terminal's other side is closed
                 break
             if not chunk:
                 break
@@ -105,7 +139,7 @@ def test_a_terminal_gets_colour_unless_no_color_or_never():
     assert on_terminal("MAX_TDMRS") == COLOURED
     assert on_terminal("MAX_TDMRS", no_color="1") == PLAIN
     assert on_terminal("MAX_TDMRS", "--color", "never") == PLAIN
-    assert on_terminal("MAX_TDMRS", no_color="") == COLOURED   # NO_COLOR empty: not set
+    assert on_terminal("MAX_TDMRS", no_color="") == COLOURED  # NO_COLOR empty: not set
 
 
 def test_an_element_by_index():
@@ -113,19 +147,25 @@ def test_an_element_by_index():
     assert p.returncode == 0
     lines = p.stdout.splitlines()
     assert lines[0] == "0x9100000300000013"
-    assert lines[3] == ("  |1|0|010001|0|000|0|0|000|000000000|0000|11|00000000|"
-                        "000000000000000000010011|")
+    assert lines[3] == (
+        "  |1|0|010001|0|000|0|0|000|000000000|0000|11|00000000|000000000000000000010011|"
+    )
     assert "field: RANGE_BASE[3]" in lines
 
 
 def test_names_that_are_not_fields():
     p = explain("MAXTDMRS")
     assert (p.returncode, p.stdout, p.stderr) == (
-        2, "", "tdx-codegen: error: cannot explain 'MAXTDMRS': no field named MAXTDMRS in the "
-               "schema (did you mean MAX_TDMRS?); ids are written as 0x followed by hex digits\n")
+        2,
+        "",
+        "tdx-codegen: error: cannot explain 'MAXTDMRS': no field named MAXTDMRS in the "
+        "schema (did you mean MAX_TDMRS?); ids are written as 0x followed by hex digits\n",
+    )
     p = explain("RANGE_BASE[4]")
     assert (p.returncode, p.stderr) == (
-        2, "tdx-codegen: error: cannot explain 'RANGE_BASE[4]': RANGE_BASE has 4 field(s) of "
-           "1 element(s)\n")
+        2,
+        "tdx-codegen: error: cannot explain 'RANGE_BASE[4]': RANGE_BASE has 4 field(s) of "
+        "1 element(s)\n",
+    )
     p = explain("MAX_TDMRS", "--color", "sometimes")
     assert p.returncode == 2 and "invalid choice: 'sometimes'" in p.stderr

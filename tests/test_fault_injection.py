@@ -45,7 +45,7 @@ MODULE = load_profile(ROOT / "schema" / "profiles" / "2.0.08.toml", CATALOGUE)
 NAMES = [f.name for f in MODULE.fields]
 # every status but success: errors, and non-error statuses that are not success
 FAULTS = sorted(n for n in st.STATUSES if n != "TDX_SUCCESS")
-FIRST_FIELD = "the first field"     # how the RDALL reader names the null start id
+FIRST_FIELD = "the first field"  # how the RDALL reader names the null start id
 
 
 class Traced:
@@ -53,7 +53,7 @@ class Traced:
 
     def __init__(self, sim: Simulator):
         self.sim = sim
-        self.rd_ids: dict[str, int] = {}             # field -> first element id read
+        self.rd_ids: dict[str, int] = {}  # field -> first element id read
         self.pages: list[tuple[int, set[str]]] = []  # RDALL: (start id, fields listed)
 
     def rd(self, field_id):
@@ -68,8 +68,9 @@ class Traced:
         if result[2]:
             for seq in rdall_list.parse(result[2]):
                 for i in range(len(seq.values)):
-                    code = fieldid.replace(0, CLASS_CODE=seq.class_code,
-                                           FIELD_CODE=seq.field_code + i)
+                    code = fieldid.replace(
+                        0, CLASS_CODE=seq.class_code, FIELD_CODE=seq.field_code + i
+                    )
                     names.add(CATALOGUE.locate(code)[0].name)
         self.pages.append((field_id, names))
         return result
@@ -103,25 +104,29 @@ def seamcall_error(leaf, status, field, field_id):
 
 CLEAN_RD = Traced(Simulator(MODULE))
 BASE = md.read_all_rd(CLEAN_RD)
-RD_READ = CLEAN_RD.rd_ids                 # fields the RD readers touch, first id of each
+RD_READ = CLEAN_RD.rd_ids  # fields the RD readers touch, first id of each
 
 
 def test_both_python_paths_read_the_clean_module_alike():
     clean = Traced(Simulator(MODULE))
     assert md.read_all_rdall(clean) == BASE
-    assert clean.pages == [(fieldid.NULL_ID, set(NAMES))]   # one page holds 2.0.08
-    assert set(NAMES) <= set(RD_READ)                       # every field has a reader
+    assert clean.pages == [(fieldid.NULL_ID, set(NAMES))]  # one page holds 2.0.08
+    assert set(NAMES) <= set(RD_READ)  # every field has a reader
     # and the readers try the fields of later releases, which a 2.0.08 module lacks
     assert set(RD_READ) - set(NAMES) == {
-        "NUM_MEM_SCAN_CONTROL_PAGES", "MAX_MEM_SCAN_RANGES", "NUM_MEM_SCAN_CONTEXTS"}
+        "NUM_MEM_SCAN_CONTROL_PAGES",
+        "MAX_MEM_SCAN_RANGES",
+        "NUM_MEM_SCAN_CONTEXTS",
+    }
 
 
 # -- Python, TDH.SYS.RD ------------------------------------------------------
 
+
 def expected_rd(name: str, status: str):
     f = CATALOGUE.field(name)
     if status == "TDX_METADATA_FIELD_ID_INCORRECT" and CATALOGUE.optional(f):
-        return md.read_all_rd(without(name))    # absent, exactly as on a module without it
+        return md.read_all_rd(without(name))  # absent, exactly as on a module without it
     return seamcall_error(RD, status, name, RD_READ[name])
 
 
@@ -138,16 +143,22 @@ def test_rd_reader_fails_typed_on_every_field(status):
 def test_an_absent_optional_field_reads_as_none():
     got = md.read_all_rd(faulted("MAX_VCPUS_PER_TD", "TDX_METADATA_FIELD_ID_INCORRECT"))
     assert got.td_conf.max_vcpus_per_td is None
-    assert dataclasses.replace(got.td_conf, max_vcpus_per_td=BASE.td_conf.max_vcpus_per_td) \
+    assert (
+        dataclasses.replace(got.td_conf, max_vcpus_per_td=BASE.td_conf.max_vcpus_per_td)
         == BASE.td_conf
+    )
 
 
 # -- Python, TDH.SYS.RDALL ---------------------------------------------------
 
+
 def expected_rdall(status: str, start: int, first: str):
-    if status == "TDX_METADATA_LIST_OVERFLOW":   # overflow with nothing written
-        return ("ListError", f"{RDALL} page starting at {first} ({fieldid.fmt(start)}): "
-                             "page of 0 bytes has no list header")
+    if status == "TDX_METADATA_LIST_OVERFLOW":  # overflow with nothing written
+        return (
+            "ListError",
+            f"{RDALL} page starting at {first} ({fieldid.fmt(start)}): "
+            "page of 0 bytes has no list header",
+        )
     return seamcall_error(RDALL, status, first, start)
 
 
@@ -195,8 +206,11 @@ def test_rdall_follows_overflow_to_the_same_structs(list_size):
 
 def test_rdall_without_progress_is_a_list_error():
     got = outcome(md.read_all_rdall, Simulator(MODULE, list_size=31))
-    assert got == ("ListError", f"{RDALL} page starting at {FIRST_FIELD} (0xFFFFFFFFFFFFFFFF): "
-                                "page of 0 bytes has no list header")
+    assert got == (
+        "ListError",
+        f"{RDALL} page starting at {FIRST_FIELD} (0xFFFFFFFFFFFFFFFF): "
+        "page of 0 bytes has no list header",
+    )
 
 
 # -- machine state, retries, faults that clear ---------------------------------
@@ -204,28 +218,35 @@ def test_rdall_without_progress_is_a_list_error():
 FIRST_RD = next(iter(RD_READ))
 
 
-@pytest.mark.parametrize("state, status", [({"lp_init": False}, "TDX_SYS_LP_INIT_NOT_DONE"),
-                                           ({"shutdown": True}, "TDX_SYS_SHUTDOWN")])
+@pytest.mark.parametrize(
+    "state, status",
+    [({"lp_init": False}, "TDX_SYS_LP_INIT_NOT_DONE"), ({"shutdown": True}, "TDX_SYS_SHUTDOWN")],
+)
 def test_machine_state_is_a_typed_error(state, status):
-    assert outcome(md.read_all_rd, Simulator(MODULE, **state)) == \
-        seamcall_error(RD, status, FIRST_RD, RD_READ[FIRST_RD])
-    assert outcome(md.read_all_rdall, Simulator(MODULE, **state)) == \
-        seamcall_error(RDALL, status, FIRST_FIELD, fieldid.NULL_ID)
+    assert outcome(md.read_all_rd, Simulator(MODULE, **state)) == seamcall_error(
+        RD, status, FIRST_RD, RD_READ[FIRST_RD]
+    )
+    assert outcome(md.read_all_rdall, Simulator(MODULE, **state)) == seamcall_error(
+        RDALL, status, FIRST_FIELD, fieldid.NULL_ID
+    )
 
 
 @pytest.mark.parametrize("read", [md.read_all_rd, md.read_all_rdall])
 @pytest.mark.parametrize("name", [None, "CPUID_CONFIG_VALUES"])
 def test_no_entropy_is_retried_then_given_up(read, name):
-    assert SEAMCALL_TRIES == 16                      # as tests/sim/fake_read.c
+    assert SEAMCALL_TRIES == 16  # as tests/sim/fake_read.c
     sim = faulted(name, "TDX_RND_NO_ENTROPY", SEAMCALL_TRIES - 1)
     assert read(sim) == BASE
-    assert sim.faults == {}                          # every injected answer was consumed
+    assert sim.faults == {}  # every injected answer was consumed
     sim = faulted(name, "TDX_RND_NO_ENTROPY", SEAMCALL_TRIES)
     got = outcome(read, sim)
-    assert got[:3] == ("SeamcallError", RD if read is md.read_all_rd else RDALL,
-                       "TDX_RND_NO_ENTROPY")
-    assert sim.faults == {}                          # gave up after exactly SEAMCALL_TRIES
-    assert read(sim) == BASE                         # the next read succeeds
+    assert got[:3] == (
+        "SeamcallError",
+        RD if read is md.read_all_rd else RDALL,
+        "TDX_RND_NO_ENTROPY",
+    )
+    assert sim.faults == {}  # gave up after exactly SEAMCALL_TRIES
+    assert read(sim) == BASE  # the next read succeeds
 
 
 @pytest.mark.parametrize("read", [md.read_all_rd, md.read_all_rdall])
@@ -233,17 +254,22 @@ def test_no_entropy_is_retried_then_given_up(read, name):
 def test_a_counted_fault_fails_one_read_and_clears(read, status):
     """Busy statuses are not retried (nor by the kernel): that read fails, the next succeeds."""
     sim = faulted("NUM_CPUID_CONFIG", status, 1)
-    assert outcome(read, sim)[:3] == ("SeamcallError", RD if read is md.read_all_rd else RDALL,
-                                      status)
+    assert outcome(read, sim)[:3] == (
+        "SeamcallError",
+        RD if read is md.read_all_rd else RDALL,
+        status,
+    )
     assert read(sim) == BASE
     assert read(sim) == BASE
 
 
-COUNTS = [("NUM_CPUID_CONFIG", 200, "CPUID_CONFIG_LEAVES", 128),
-          ("NUM_CPUID_CONFIG", 129, "CPUID_CONFIG_LEAVES", 128),
-          ("NUM_CMRS", 33, "CMR_BASE", 32),
-          ("NUM_PKGS", 9, "PKG_FMS", 8),
-          ("NUM_ALLOWED_FMS", 0xFFFF, "ALLOWED_FMS", 64)]
+COUNTS = [
+    ("NUM_CPUID_CONFIG", 200, "CPUID_CONFIG_LEAVES", 128),
+    ("NUM_CPUID_CONFIG", 129, "CPUID_CONFIG_LEAVES", 128),
+    ("NUM_CMRS", 33, "CMR_BASE", 32),
+    ("NUM_PKGS", 9, "PKG_FMS", 8),
+    ("NUM_ALLOWED_FMS", 0xFFFF, "ALLOWED_FMS", 64),
+]
 
 
 @pytest.mark.parametrize("read", [md.read_all_rd, md.read_all_rdall])
@@ -251,8 +277,10 @@ COUNTS = [("NUM_CPUID_CONFIG", 200, "CPUID_CONFIG_LEAVES", 128),
 def test_counts_above_capacity_are_count_errors(read, count, value, array, capacity):
     sim = Simulator(MODULE)
     sim.set_value(count, value)
-    assert outcome(read, sim) == ("CountError", f"{count} = {value} exceeds the capacity of "
-                                                f"{array} ({capacity})")
+    assert outcome(read, sim) == (
+        "CountError",
+        f"{count} = {value} exceeds the capacity of {array} ({capacity})",
+    )
 
 
 def test_a_count_within_capacity_but_past_the_module_table_fails():
@@ -261,14 +289,19 @@ def test_a_count_within_capacity_but_past_the_module_table_fails():
     sim.set_value("NUM_CPUID_CONFIG", 33)
     leaves = CATALOGUE.field("CPUID_CONFIG_LEAVES")
     assert outcome(md.read_all_rd, sim) == seamcall_error(
-        RD, "TDX_METADATA_FIELD_ID_INCORRECT", "CPUID_CONFIG_LEAVES", leaves.id + 32)
-    with pytest.raises(md.SeamcallError, match=r"TDH.SYS.RDALL reading CPUID_CONFIG_LEAVES "
-                       r"\(0x9900000300000420\) failed: TDX_METADATA_FIELD_ID_INCORRECT "
-                       r"\(0xc0000c0000000000\); the field is missing from the list"):
+        RD, "TDX_METADATA_FIELD_ID_INCORRECT", "CPUID_CONFIG_LEAVES", leaves.id + 32
+    )
+    with pytest.raises(
+        md.SeamcallError,
+        match=r"TDH.SYS.RDALL reading CPUID_CONFIG_LEAVES "
+        r"\(0x9900000300000420\) failed: TDX_METADATA_FIELD_ID_INCORRECT "
+        r"\(0xc0000c0000000000\); the field is missing from the list",
+    ):
         md.read_all_rdall(sim)
 
 
 # -- the kernel C readers ------------------------------------------------------
+
 
 class Machine:
     """Answers the C client's frames (docs/sim-protocol.md) from whatever self.sim is."""
@@ -287,7 +320,7 @@ class Machine:
             try:
                 conn, _ = self.listener.accept()
             except OSError:
-                return                                  # closed at the end of the module
+                return  # closed at the end of the module
             with conn, conn.makefile("rb") as frames:
                 while len(frame := frames.read(REQUEST.size)) == REQUEST.size:
                     rax, rcx, rdx, r8 = REQUEST.unpack(frame)[3:]
@@ -309,9 +342,11 @@ def machine(tmp_path_factory):
 @pytest.fixture(scope="module")
 def kernel(harnesses, machine):
     """flavor -> run(sim): the compiled reader's Dump against that module."""
+
     def run(flavor: str, sim: Simulator) -> cbuild.Dump:
         machine.sim, machine.rd_ids = sim, []
         return cbuild.run(harnesses[flavor], machine.env)
+
     return run
 
 
@@ -344,9 +379,11 @@ def clean_kernel(kernel, machine):
 def test_the_kernel_reads_its_struct_set_only(clean_kernel, flavor):
     _, read = clean_kernel[flavor]
     # the struct set, those read on their own too (the harness reads them as tdx.c does)
-    kernel_fields = {f.name for _, f in [*cbuild.kernel_fields(CATALOGUE),
-                                         *cbuild.kernel_fields(CATALOGUE, apart=True)]}
-    assert read == kernel_fields                     # all structs ungated on 2.0.08
+    kernel_fields = {
+        f.name
+        for _, f in [*cbuild.kernel_fields(CATALOGUE), *cbuild.kernel_fields(CATALOGUE, apart=True)]
+    }
+    assert read == kernel_fields  # all structs ungated on 2.0.08
     assert len(read) < len(NAMES)
 
 
@@ -358,7 +395,7 @@ def test_kernel_reader_returns_eio_on_every_field(kernel, clean_kernel, flavor, 
     wrong = {}
     for name in NAMES:
         dump = kernel(flavor, faulted(name, status))
-        if name in APART:     # read on its own, as tdx.c's module update does
+        if name in APART:  # read on its own, as tdx.c's module update does
             ok = (dump.apart_ret[APART[name]], problems(dump)) == (EIO, [failed(status)])
         elif name in read:
             ok = (dump.ret, problems(dump)) == (EIO, [failed(status)])
@@ -371,8 +408,10 @@ def test_kernel_reader_returns_eio_on_every_field(kernel, clean_kernel, flavor, 
 
 @needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
-@pytest.mark.parametrize("state, status", [({"lp_init": False}, "TDX_SYS_LP_INIT_NOT_DONE"),
-                                           ({"shutdown": True}, "TDX_SYS_SHUTDOWN")])
+@pytest.mark.parametrize(
+    "state, status",
+    [({"lp_init": False}, "TDX_SYS_LP_INIT_NOT_DONE"), ({"shutdown": True}, "TDX_SYS_SHUTDOWN")],
+)
 def test_kernel_machine_state_is_eio(kernel, flavor, state, status):
     dump = kernel(flavor, Simulator(MODULE, **state))
     assert (dump.ret, problems(dump)) == (EIO, [failed(status)])
@@ -389,7 +428,7 @@ def test_kernel_retries_no_entropy_then_gives_up(kernel, clean_kernel, flavor, n
     sim = faulted(name, "TDX_RND_NO_ENTROPY", SEAMCALL_TRIES)
     dump = kernel(flavor, sim)
     assert (dump.ret, problems(dump)) == (EIO, [failed("TDX_RND_NO_ENTROPY")])
-    assert kernel(flavor, sim).members == base.members   # cleared: the next boot reads it all
+    assert kernel(flavor, sim).members == base.members  # cleared: the next boot reads it all
 
 
 @needs_gcc
@@ -404,10 +443,15 @@ def test_kernel_counted_fault_fails_once(kernel, clean_kernel, flavor):
 
 @needs_gcc
 @pytest.mark.parametrize("flavor", FLAVORS)
-@pytest.mark.parametrize("count, value, ret", [("NUM_CPUID_CONFIG", 200, EINVAL),
-                                               ("NUM_CPUID_CONFIG", 129, EINVAL),
-                                               ("NUM_CPUID_CONFIG", 33, EIO),
-                                               ("NUM_CMRS", 33, 0)])
+@pytest.mark.parametrize(
+    "count, value, ret",
+    [
+        ("NUM_CPUID_CONFIG", 200, EINVAL),
+        ("NUM_CPUID_CONFIG", 129, EINVAL),
+        ("NUM_CPUID_CONFIG", 33, EIO),
+        ("NUM_CMRS", 33, 0),
+    ],
+)
 def test_kernel_count_guards(kernel, clean_kernel, flavor, count, value, ret):
     """Above the array: -EINVAL before any element is read; past the module's table: the
     read fails; a count of a struct the kernel does not read changes nothing."""
@@ -419,4 +463,4 @@ def test_kernel_count_guards(kernel, clean_kernel, flavor, count, value, ret):
     if ret == 0:
         assert dump.members == base.members
     if ret == EINVAL:
-        assert dump.members["td_conf.cpuid_config_leaves[0]"] == 0   # no element read
+        assert dump.members["td_conf.cpuid_config_leaves[0]"] == 0  # no element read

@@ -18,12 +18,18 @@ def test_decode_then_reassemble_is_identity(value):
     assert rebuilt == value
 
 
-@given(st.integers(0, fieldid.MAX_CLASS), st.integers(0, fieldid.MAX_FIELD_CODE),
-       st.sampled_from(fieldid.ELEMENT_SIZES), st.booleans(), st.integers(0, 15),
-       st.integers(0, 511))
+@given(
+    st.integers(0, fieldid.MAX_CLASS),
+    st.integers(0, fieldid.MAX_FIELD_CODE),
+    st.sampled_from(fieldid.ELEMENT_SIZES),
+    st.booleans(),
+    st.integers(0, 15),
+    st.integers(0, 511),
+)
 def test_encode_decode_round_trip(cls, code, size, non_arch, last_el, last_field):
-    value = fieldid.encode(cls, code, size, non_arch=non_arch, last_element=last_el,
-                           last_field=last_field)
+    value = fieldid.encode(
+        cls, code, size, non_arch=non_arch, last_element=last_el, last_field=last_field
+    )
     d = fieldid.decode(value)
     assert (d.class_code, d.field_code, d.element_size, d.non_arch) == (cls, code, size, non_arch)
     assert (d.last_element_in_field, d.last_field_in_sequence) == (last_el, last_field)
@@ -41,8 +47,12 @@ def test_replace_changes_only_the_named_part(value, code):
 def test_abi_examples():
     # top byte 0x91 is the non-arch class 17; 0x19 the architectural class 25
     max_tdmrs = fieldid.decode(0x9100000100000008)
-    assert (max_tdmrs.non_arch, max_tdmrs.class_code, max_tdmrs.element_size,
-            max_tdmrs.field_code) == (1, 17, 2, 8)
+    assert (
+        max_tdmrs.non_arch,
+        max_tdmrs.class_code,
+        max_tdmrs.element_size,
+        max_tdmrs.field_code,
+    ) == (1, 17, 2, 8)
     assert fieldid.decode(0x1900000300000000).class_code == 25
     assert fieldid.encode(17, 8, 2, non_arch=True) == 0x9100000100000008
     # the 1.5.01 RDALL header qword is a list header, not an id; a sequence header
@@ -56,17 +66,27 @@ def test_reserved_mask_covers_exactly_the_reserved_bits():
     assert reserved == [*range(24, 32), 47, 48, 49, 55, 62]
 
 
-@pytest.mark.parametrize("text,value", [
-    ("0x9100000100000008", 0x9100000100000008), ("-1", fieldid.NULL_ID),
-    ("0xFFFF_FFFF_FFFF_FFFF", fieldid.NULL_ID), ("0", 0)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("0x9100000100000008", 0x9100000100000008),
+        ("-1", fieldid.NULL_ID),
+        ("0xFFFF_FFFF_FFFF_FFFF", fieldid.NULL_ID),
+        ("0", 0),
+    ],
+)
 def test_parse(text, value):
     assert fieldid.parse(text) == value
 
 
-@pytest.mark.parametrize("text,message", [
-    ("0x1_0000_0000_0000_0000", "0x10000000000000000 does not fit in 64 bits"),
-    ("zz", "'zz' is not a number (write ids as 0x followed by hex digits)"),
-    ("-2", "-2 does not fit in 64 bits")])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("0x1_0000_0000_0000_0000", "0x10000000000000000 does not fit in 64 bits"),
+        ("zz", "'zz' is not a number (write ids as 0x followed by hex digits)"),
+        ("-2", "-2 does not fit in 64 bits"),
+    ],
+)
 def test_parse_errors(text, message):
     with pytest.raises(ValueError) as exc:
         fieldid.parse(text)

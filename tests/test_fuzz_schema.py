@@ -21,10 +21,30 @@ SCHEMA = ROOT / "schema"
 FILES = sorted(p.name for p in SCHEMA.glob("*.toml"))
 
 NASTY = [
-    '"*/ int x; /*"', '"\\u0000"', '"line\\nbreak"', '"\\"\\"\\""', "18446744073709551616",
-    "-1", "0x7FFFFFFFFFFFFFFF", "1e400", "true", "[]", "[1, \"a\"]", "{}", '{ bit = 99 }',
-    '"ünïcödé ☃"', '"0xFFFFFFFFFFFFFFFF"', '"0x0"', '"u128"', '"struct"', '"__init"',
-    "2026-11-26", '""', '"' + "A" * 300 + '"', "nan", '"TDX_FEATURES0.NOPE"',
+    '"*/ int x; /*"',
+    '"\\u0000"',
+    '"line\\nbreak"',
+    '"\\"\\"\\""',
+    "18446744073709551616",
+    "-1",
+    "0x7FFFFFFFFFFFFFFF",
+    "1e400",
+    "true",
+    "[]",
+    '[1, "a"]',
+    "{}",
+    "{ bit = 99 }",
+    '"ünïcödé ☃"',
+    '"0xFFFFFFFFFFFFFFFF"',
+    '"0x0"',
+    '"u128"',
+    '"struct"',
+    '"__init"',
+    "2026-11-26",
+    '""',
+    '"' + "A" * 300 + '"',
+    "nan",
+    '"TDX_FEATURES0.NOPE"',
 ]
 
 
@@ -32,33 +52,33 @@ def mutate(text: str, rnd: random.Random) -> str:
     lines = text.split("\n")
     kind = rnd.randrange(7)
     kv = [i for i, l in enumerate(lines) if " = " in l and not l.startswith("#")]
-    if kind == 0 and kv:       # a value replaced by something hostile
+    if kind == 0 and kv:  # a value replaced by something hostile
         i = rnd.choice(kv)
         key = lines[i].split(" = ", 1)[0]
         lines[i] = f"{key} = {rnd.choice(NASTY)}"
-    elif kind == 1 and kv:     # a key deleted
+    elif kind == 1 and kv:  # a key deleted
         del lines[rnd.choice(kv)]
-    elif kind == 2:            # a table duplicated
+    elif kind == 2:  # a table duplicated
         starts = [i for i, l in enumerate(lines) if l.startswith("[[")]
         if starts:
             a = rnd.choice(starts)
             b = next((j for j in range(a + 1, len(lines)) if lines[j].startswith("[")), len(lines))
             lines[b:b] = lines[a:b]
-    elif kind == 3:            # raw garbage inserted
+    elif kind == 3:  # raw garbage inserted
         pos = rnd.randrange(len(text) + 1)
-        junk = "".join(rnd.choice('[]{}="\'#\\\n\x00\x7fxé0') for _ in range(rnd.randrange(1, 8)))
+        junk = "".join(rnd.choice("[]{}=\"'#\\\n\x00\x7fxé0") for _ in range(rnd.randrange(1, 8)))
         return text[:pos] + junk + text[pos:]
-    elif kind == 4:            # a hex digit of an id flipped
-        ids = [i for i, l in enumerate(lines) if l.startswith("id = \"0x")]
+    elif kind == 4:  # a hex digit of an id flipped
+        ids = [i for i, l in enumerate(lines) if l.startswith('id = "0x')]
         if ids:
             i = rnd.choice(ids)
             pos = rnd.randrange(8, 8 + 16)
-            lines[i] = lines[i][:pos] + rnd.choice("0123456789ABCDEF") + lines[i][pos + 1:]
-    elif kind == 5 and kv:     # a key renamed
+            lines[i] = lines[i][:pos] + rnd.choice("0123456789ABCDEF") + lines[i][pos + 1 :]
+    elif kind == 5 and kv:  # a key renamed
         i = rnd.choice(kv)
         key, value = lines[i].split(" = ", 1)
         lines[i] = f"{key}{rnd.choice(['x', '_', ''])}{rnd.choice(['s', 'Z', ''])} = {value}"
-    else:                      # the file cut short
+    else:  # the file cut short
         return text[: rnd.randrange(len(text) + 1)]
     return "\n".join(lines)
 
@@ -75,8 +95,11 @@ def snapshot(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**32 - 1), file=st.sampled_from(FILES), steps=st.integers(1, 3))
 def test_mutated_schema_never_crashes(seed, file, steps, baseline, tmp_path_factory, capsys):
     rnd = random.Random(seed)

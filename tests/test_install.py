@@ -35,8 +35,18 @@ def build_wheel(source: Path, dest: Path) -> Path:
     import setuptools
 
     isolated = int(setuptools.__version__.split(".")[0]) < 77
-    sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest,
-       *([] if isolated else ["--no-build-isolation"]), source)
+    sh(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "-w",
+        dest,
+        *([] if isolated else ["--no-build-isolation"]),
+        source,
+    )
     [wheel] = dest.glob("*.whl")
     return wheel
 
@@ -78,14 +88,20 @@ def installed(tmp_path_factory):
     finally:
         os.chdir(cwd)
     with tarfile.open(sdist) as tar:
-        tar.extractall(tmp / "src", **({"filter": "data"} if hasattr(tarfile, "data_filter")
-                                       else {}))
+        tar.extractall(
+            tmp / "src", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {})
+        )
     [src] = (tmp / "src").iterdir()
     wheel = build_wheel(src, tmp / "dist")
     venv = tmp / "venv"
     sh(sys.executable, "-m", "venv", venv)
-    site = Path(sh(venv / "bin" / "python", "-c",
-                   "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    site = Path(
+        sh(
+            venv / "bin" / "python",
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ).stdout.strip()
+    )
     (site / "tdx-codegen-deps.pth").write_text(f"{dependency_dir(tmp / 'deps')}\n")
     sh(venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
     return venv, wheel, src
@@ -93,13 +109,25 @@ def installed(tmp_path_factory):
 
 def test_the_sdist_has_the_whole_project_and_the_wheel_every_module_and_data_file(installed):
     _, wheel, src = installed
-    for rel in ("LICENSE", "schema/settings.toml", "schema/profiles", "templates/python",
-                "docs", "tests/data", "generated/python", ".pre-commit-hooks.yaml"):
+    for rel in (
+        "LICENSE",
+        "schema/settings.toml",
+        "schema/profiles",
+        "templates/python",
+        "docs",
+        "tests/data",
+        "generated/python",
+        ".pre-commit-hooks.yaml",
+    ):
         assert (src / rel).exists(), rel
     names = zipfile.ZipFile(wheel).namelist()
     data = [n for n in names if n.startswith("codegen/data/")]
-    shipped = sorted(p.relative_to(ROOT).as_posix() for d in ("schema", "templates")
-                     for p in (ROOT / d).rglob("*") if p.is_file())
+    shipped = sorted(
+        p.relative_to(ROOT).as_posix()
+        for d in ("schema", "templates")
+        for p in (ROOT / d).rglob("*")
+        if p.is_file()
+    )
     assert sorted(n.removeprefix("codegen/data/") for n in data) == shipped
     assert "tdx_metadata/py.typed" in names and "tdx_metadata/_runtime/__init__.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
@@ -116,14 +144,21 @@ def test_the_installed_tool_works_in_a_project_of_its_own(installed, tmp_path):
     exe = venv / "bin" / "tdx-codegen"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}:/usr/bin:/bin"
-    where = sh(venv / "bin" / "python", "-c", "import codegen; print(codegen.__file__)", env=env,
-               cwd=tmp_path).stdout
-    assert where.startswith(str(venv)), where   # the wheel's copy, not this checkout
+    where = sh(
+        venv / "bin" / "python",
+        "-c",
+        "import codegen; print(codegen.__file__)",
+        env=env,
+        cwd=tmp_path,
+    ).stdout
+    assert where.startswith(str(venv)), where  # the wheel's copy, not this checkout
     # outside any project: the clear error, never the installed package's files
     p = sh(exe, "validate", cwd=tmp_path, env=env, check=False)
     assert (p.returncode, p.stderr.split(";")[0]) == (
-        2, f"tdx-codegen: error: no tdx-codegen project in {tmp_path.resolve()} or any parent "
-           "directory (looked for tdx-codegen.toml or schema/settings.toml)")
+        2,
+        f"tdx-codegen: error: no tdx-codegen project in {tmp_path.resolve()} or any parent "
+        "directory (looked for tdx-codegen.toml or schema/settings.toml)",
+    )
     proj = tmp_path / "proj"
     sh("git", "init", "-q", "-b", "main", proj)
     sh(exe, "init", cwd=proj, env=env)
@@ -189,13 +224,15 @@ def test_the_generated_readers_stand_alone_in_a_venv_without_the_tool(installed,
     bare = tmp_path / "bare"
     sh(sys.executable, "-m", "venv", "--without-pip", bare)
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    env["PYTHONPATH"] = str(ROOT / "generated" / "python")   # nothing else
+    env["PYTHONPATH"] = str(ROOT / "generated" / "python")  # nothing else
     # cwd tmp_path: python -c puts the cwd on sys.path, and this checkout has codegen/
     p = sh(bare / "bin" / "python", "-c", REPLAY, tmp_path / "calls.json", env=env, cwd=tmp_path)
     assert p.stdout.splitlines() == [
         "['tdx_metadata', 'tdx_metadata._runtime', 'tdx_metadata._runtime.fieldid', "
         "'tdx_metadata._runtime.rdall_list', 'tdx_metadata._runtime.release', "
-        "'tdx_metadata._runtime.status']", "[] True"]
+        "'tdx_metadata._runtime.status']",
+        "[] True",
+    ]
     assert json.loads(recorded)["expected"]["version"]["major_version"] == 2
     p = sh(bare / "bin" / "python", "-c", "import codegen", env=env, check=False, cwd=tmp_path)
     assert "No module named 'codegen'" in p.stderr

@@ -5,11 +5,15 @@ from pathlib import Path
 
 from test_compat import ROOT, SCHEMA, edited_schema, run, table_line
 
-DATA = Path("tests/data/intel-json")    # as the CLI is given it (run() works in ROOT); read ROOT / it
-OLD, NEW, DRIFTED = (DATA / n for n in ("global_metadata_1.5.01.json",
-                                          "global_metadata_2.0.08.json", "drifted-2.0.99.json"))
-CPUID_REASON = ("the kernel sizes the array 128 so newer modules with more CPUID leaves fit; "
-                "reads stop at NUM_CPUID_CONFIG")
+DATA = Path("tests/data/intel-json")  # as the CLI is given it (run() works in ROOT); read ROOT / it
+OLD, NEW, DRIFTED = (
+    DATA / n
+    for n in ("global_metadata_1.5.01.json", "global_metadata_2.0.08.json", "drifted-2.0.99.json")
+)
+CPUID_REASON = (
+    "the kernel sizes the array 128 so newer modules with more CPUID leaves fit; "
+    "reads stop at NUM_CPUID_CONFIG"
+)
 
 
 def test_import_json_table():
@@ -19,7 +23,8 @@ def test_import_json_table():
     assert lines[:3] == [
         f"{OLD}: TDX Global Metadata, release 1.5.01, 65 fields",
         "  0x00  0x0000000200000000  NUM_PKGS                             4  1x1",
-        "  0x00  0x0000000200000001  PKG_FMS                              4  8x1"]
+        "  0x00  0x0000000200000001  PKG_FMS                              4  8x1",
+    ]
     assert "  0x19  0x9900000300000500  CPUID_CONFIG_VALUES                  8  32x2" in lines
 
 
@@ -33,29 +38,44 @@ def test_both_spellings_of_num_fields_read_alike():
     new_by_name = {r["name"]: strip(r) for r in new["fields"]}
     assert [strip(r) for r in old["fields"]] == [new_by_name[r["name"]] for r in old["fields"]]
     assert new_by_name["CPUID_CONFIG_VALUES"] == {
-        "name": "CPUID_CONFIG_VALUES", "id": "0x9900000300000500", "class": 25,
-        "element_size": 8, "num_fields": 32, "num_elements": 2, "host_access": "RO",
-        "guest_access": "None", "description": "Cpuid Config Values."}
+        "name": "CPUID_CONFIG_VALUES",
+        "id": "0x9900000300000500",
+        "class": 25,
+        "element_size": 8,
+        "num_fields": 32,
+        "num_elements": 2,
+        "host_access": "RO",
+        "guest_access": "None",
+        "description": "Cpuid Config Values.",
+    }
 
 
 def test_malformed_fields_each_reported_with_its_line():
     f = DATA / "bad-fields.json"
-    assert run("import-json", f) == (1, "", "".join(f"{f}:{line}\n" for line in (
-        "4: NUM_PKGS: \"Element Size (Bytes)\" must be a number, not the string 'four'",
-        "11: PKG_FMS: \"Base FIELD_ID (Hex)\" '0x00000002ZZ000001' is not a 64-bit hex number",
-        "11: PKG_FMS: \"Num Elements\" is missing",
-        "17: VENDOR_ID: \"Num Fields\" (1) and \"Max Num Fields\" (2) disagree",
-        "17: VENDOR_ID: \"Base FIELD_ID (Hex)\" must be a hex string such as "
-        "\"0x0800000200000000\", not the number 576460760893358080",
-        "25: BUILD_DATE: \"Base FIELD_ID (Hex)\" 0x8800000200000001 encodes 4-byte elements but "
-        "\"Element Size (Bytes)\" is 8",
-        "32: entry 5: \"Field Name\" is missing",
-        "38: \"Fields\" entry 6 must be an object, not the string 'MINOR_VERSION'",
-        "39: MAJOR_VERSION: \"Num Elements\" is 17; it must be between 1 and 16",
-        "39: MAJOR_VERSION: \"Description\" must be a list of strings, not an object",
-        "47: MAJOR_VERSION: \"Num Fields\" must be a number, not the boolean true",
-    )) + f"tdx-codegen: error: {f} is not usable as Intel's global metadata JSON "
-         "(11 problem(s))\n")
+    assert run("import-json", f) == (
+        1,
+        "",
+        "".join(
+            f"{f}:{line}\n"
+            for line in (
+                "4: NUM_PKGS: \"Element Size (Bytes)\" must be a number, not the string 'four'",
+                "11: PKG_FMS: \"Base FIELD_ID (Hex)\" '0x00000002ZZ000001' is not a 64-bit hex number",
+                '11: PKG_FMS: "Num Elements" is missing',
+                '17: VENDOR_ID: "Num Fields" (1) and "Max Num Fields" (2) disagree',
+                '17: VENDOR_ID: "Base FIELD_ID (Hex)" must be a hex string such as '
+                '"0x0800000200000000", not the number 576460760893358080',
+                '25: BUILD_DATE: "Base FIELD_ID (Hex)" 0x8800000200000001 encodes 4-byte elements but '
+                '"Element Size (Bytes)" is 8',
+                '32: entry 5: "Field Name" is missing',
+                "38: \"Fields\" entry 6 must be an object, not the string 'MINOR_VERSION'",
+                '39: MAJOR_VERSION: "Num Elements" is 17; it must be between 1 and 16',
+                '39: MAJOR_VERSION: "Description" must be a list of strings, not an object',
+                '47: MAJOR_VERSION: "Num Fields" must be a number, not the boolean true',
+            )
+        )
+        + f"tdx-codegen: error: {f} is not usable as Intel's global metadata JSON "
+        "(11 problem(s))\n",
+    )
 
 
 def json_error(text: str) -> tuple[str, int, int]:
@@ -70,14 +90,21 @@ def json_error(text: str) -> tuple[str, int, int]:
 def test_malformed_documents():
     msg, line, col = json_error((DATA / "bad-syntax.json").read_text())
     for name, problem in (
-            ("bad-syntax.json", f"{line}:{col}: not valid JSON: {msg}"),
-            ("bad-toplevel.json", "1: the top level must be an object with \"Header\" and "
-                                  "\"Fields\", not a list"),
-            ("bad-no-fields.json", "1: \"Fields\" is missing"),
-            ("no-such-file.json", " no such file")):
+        ("bad-syntax.json", f"{line}:{col}: not valid JSON: {msg}"),
+        (
+            "bad-toplevel.json",
+            '1: the top level must be an object with "Header" and "Fields", not a list',
+        ),
+        ("bad-no-fields.json", '1: "Fields" is missing'),
+        ("no-such-file.json", " no such file"),
+    ):
         f = DATA / name
-        assert run("reconcile", f) == (1, "", f"{f}:{problem}\ntdx-codegen: error: {f} is not "
-                                       "usable as Intel's global metadata JSON (1 problem(s))\n")
+        assert run("reconcile", f) == (
+            1,
+            "",
+            f"{f}:{problem}\ntdx-codegen: error: {f} is not "
+            "usable as Intel's global metadata JSON (1 problem(s))\n",
+        )
 
 
 def test_duplicate_field_in_json(tmp_path):
@@ -93,7 +120,8 @@ def test_duplicate_field_in_json(tmp_path):
     assert err.splitlines()[:2] == [
         f"{f}:{dup}: field NUM_PKGS appears twice (first at line {first})",
         f"{f}:{again}: PKG_FMS_AGAIN has the id of PKG_FMS (line {second}): class 0x00, "
-        "field code 0x1"]
+        "field code 0x1",
+    ]
 
 
 def reconcile_lines(json_file):
@@ -107,15 +135,21 @@ def test_reconcile_passes_when_every_difference_is_explained():
     conf = SCHEMA / "19-td-configurability.toml"
     ext = SCHEMA / "31-module-extensions.toml"
     mig = SCHEMA / "20-migration.toml"
-    unverified = ("unverified: id and size from Intel's global_metadata JSON only; in no "
-                  "published module field table")
+    unverified = (
+        "unverified: id and size from Intel's global_metadata JSON only; in no "
+        "published module field table"
+    )
     at = {n: table_line(conf, n) for n in ("CPUID_CONFIG_LEAVES", "CPUID_CONFIG_VALUES")}
-    scan = [f"explained: {name}: only in the schema ({fid}) [schema/20-migration.toml:"
-            f"{table_line(mig, name)}]: not in this JSON's release 2.0.08: first in 1.5.34 on the "
-            "1.5 line and 2.0.18" for name, fid in (
-                ("NUM_MEM_SCAN_CONTROL_PAGES", "0xA000000000000030"),
-                ("MAX_MEM_SCAN_RANGES", "0xA000000100000031"),
-                ("NUM_MEM_SCAN_CONTEXTS", "0xA000000100000032"))]
+    scan = [
+        f"explained: {name}: only in the schema ({fid}) [schema/20-migration.toml:"
+        f"{table_line(mig, name)}]: not in this JSON's release 2.0.08: first in 1.5.34 on the "
+        "1.5 line and 2.0.18"
+        for name, fid in (
+            ("NUM_MEM_SCAN_CONTROL_PAGES", "0xA000000000000030"),
+            ("MAX_MEM_SCAN_RANGES", "0xA000000100000031"),
+            ("NUM_MEM_SCAN_CONTEXTS", "0xA000000100000032"),
+        )
+    ]
     assert code == 0
     assert lines == [
         f"reconcile with {NEW} (release 2.0.08): 77 schema fields, 72 JSON fields",
@@ -131,20 +165,24 @@ def test_reconcile_passes_when_every_difference_is_explained():
         f"{unverified}",
         f"explained: EXT_REQUIRED: only in the schema (0x3100000000000001) "
         f"[schema/31-module-extensions.toml:{table_line(ext, 'EXT_REQUIRED')}]: {unverified}",
-        "7 difference(s): 7 explained, 0 unexplained"]
+        "7 difference(s): 7 explained, 0 unexplained",
+    ]
 
 
 def test_reconcile_older_release_explains_later_fields():
     code, lines = reconcile_lines(OLD)
     assert code == 0
     assert lines[-1] == "14 difference(s): 14 explained, 0 unexplained"
-    assert lines[3].startswith("explained: MAX_VCPUS_PER_TD: only in the schema "
-                               "(0x9900000100000008) [schema/19-td-configurability.toml:")
+    assert lines[3].startswith(
+        "explained: MAX_VCPUS_PER_TD: only in the schema "
+        "(0x9900000100000008) [schema/19-td-configurability.toml:"
+    )
     assert lines[3].endswith("]: not in this JSON's release 1.5.01: first in 1.5.05")
     # fields the 2.0 line gained first, and those the lines gained at different releases
     assert lines[8].endswith("]: not in this JSON's release 1.5.01: first in 2.0.02")
-    assert lines[5].endswith("]: not in this JSON's release 1.5.01: first in 1.5.34 on the "
-                             "1.5 line and 2.0.04")
+    assert lines[5].endswith(
+        "]: not in this JSON's release 1.5.01: first in 1.5.34 on the 1.5 line and 2.0.04"
+    )
 
 
 def test_reconcile_reports_unexplained_differences():
@@ -170,46 +208,74 @@ def test_reconcile_reports_unexplained_differences():
         f"[schema/19-td-configurability.toml:{leaves} / {DRIFTED}:624]: the override expects "
         "the JSON to say 32",
         f"UNEXPLAINED: CPUID_CONFIG_LEAVES: num_fields: schema 32, JSON 64 "
-        f"[schema/19-td-configurability.toml:{leaves} / {DRIFTED}:624]: no override in the schema"]
+        f"[schema/19-td-configurability.toml:{leaves} / {DRIFTED}:624]: no override in the schema",
+    ]
     assert lines[-1] == "10 difference(s): 3 explained, 7 unexplained"
 
 
 def test_reconcile_without_the_override_fails(tmp_path):
     override = f'overrides.capacity = {{ json = 32, reason = "{CPUID_REASON}" }}\n'
     schema = edited_schema(tmp_path, "s", {"19-td-configurability.toml": [(override, "")]})
-    code, out, err = run("reconcile", ROOT / NEW, "--schema", schema, "--format", "json",
-                         cwd=tmp_path)
+    code, out, err = run(
+        "reconcile", ROOT / NEW, "--schema", schema, "--format", "json", cwd=tmp_path
+    )
     report = json.loads(out)
     assert (code, err, report["unexplained"]) == (1, "", 1)
     [bad] = [d for d in report["differences"] if not d["explained"]]
     assert bad == {
-        "name": "CPUID_CONFIG_LEAVES", "attribute": "capacity", "schema": "128", "json": "32",
+        "name": "CPUID_CONFIG_LEAVES",
+        "attribute": "capacity",
+        "schema": "128",
+        "json": "32",
         "schema_at": f"s/19-td-configurability.toml:"
-                     f"{table_line(schema / '19-td-configurability.toml', 'CPUID_CONFIG_LEAVES')}",
-        "json_at": f"{ROOT / NEW}:624", "explained": False,
-        "why": "no override in the schema"}
+        f"{table_line(schema / '19-td-configurability.toml', 'CPUID_CONFIG_LEAVES')}",
+        "json_at": f"{ROOT / NEW}:624",
+        "explained": False,
+        "why": "no override in the schema",
+    }
 
 
 def test_unneeded_override_is_a_warning(tmp_path):
-    schema = edited_schema(tmp_path, "s", {"11-tdmr-info.toml": [
-        ('name = "MAX_TDMRS"', 'name = "MAX_TDMRS"\noverrides.num_fields = '
-                               '{ json = 2, reason = "an older draft said 2" }')]})
+    schema = edited_schema(
+        tmp_path,
+        "s",
+        {
+            "11-tdmr-info.toml": [
+                (
+                    'name = "MAX_TDMRS"',
+                    'name = "MAX_TDMRS"\noverrides.num_fields = '
+                    '{ json = 2, reason = "an older draft said 2" }',
+                )
+            ]
+        },
+    )
     code, out, err = run("reconcile", NEW, "--schema", schema)
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == (
         f"{schema}/11-tdmr-info.toml:{table_line(schema / '11-tdmr-info.toml', 'MAX_TDMRS')}: "
         f"MAX_TDMRS: override of num_fields is not needed for {NEW}, which agrees with the "
-        "schema (warning: remove it if this release is current)")
+        "schema (warning: remove it if this release is current)"
+    )
 
 
 def test_override_rules(tmp_path):
-    schema = edited_schema(tmp_path, "s", {"11-tdmr-info.toml": [
-        ('name = "MAX_TDMRS"', 'name = "MAX_TDMRS"\n'
-         'overrides.num_fields = { json = 1, reason = "same" }\n'
-         'overrides.shape = { json = 1, reason = "x" }\n'
-         'overrides.id = { json = 8, reason = "x" }\n'
-         'overrides.element_size = { json = 4, reason = "" }\n'
-         'overrides.num_elements = { json = "two", reason = "x" }')]})
+    schema = edited_schema(
+        tmp_path,
+        "s",
+        {
+            "11-tdmr-info.toml": [
+                (
+                    'name = "MAX_TDMRS"',
+                    'name = "MAX_TDMRS"\n'
+                    'overrides.num_fields = { json = 1, reason = "same" }\n'
+                    'overrides.shape = { json = 1, reason = "x" }\n'
+                    'overrides.id = { json = 8, reason = "x" }\n'
+                    'overrides.element_size = { json = 4, reason = "" }\n'
+                    'overrides.num_elements = { json = "two", reason = "x" }',
+                )
+            ]
+        },
+    )
     code, out, err = run("validate", "--schema", "s", cwd=tmp_path)
     base = table_line(schema / "11-tdmr-info.toml", "MAX_TDMRS")
     f = "s/11-tdmr-info.toml"
@@ -223,8 +289,8 @@ def test_override_rules(tmp_path):
         'string, e.g. json = "0x9100000000000013"',
         f"{f}:{base + 5}:47: error[OVERRIDE-REASON]: override of element_size needs a reason "
         "(why the schema deviates from Intel's JSON)",
-        f"{f}:{base + 6}:35: error[OVERRIDE-VALUE]: the JSON's num_elements is a number, not "
-        "'two'"]
+        f"{f}:{base + 6}:35: error[OVERRIDE-VALUE]: the JSON's num_elements is a number, not 'two'",
+    ]
 
 
 def test_import_json_toml_stubs_compile(tmp_path):
@@ -243,12 +309,15 @@ def test_import_json_toml_stubs_compile(tmp_path):
         'type = "u64"\n'
         'since = "2.0.99"\n'
         "guest_readable = true\n"
-        'description = "Second word of TDX features."\n')
+        'description = "Second word of TDX features."\n'
+    )
     schema = edited_schema(tmp_path, "s", {})
     info = schema / "0a-module-info.toml"
     info.write_text(info.read_text() + "\n" + out)
     from codegen.spec.compiler import compile_or_raise
 
-    before = compile_or_raise(ROOT / "schema")   # the edited schema has one field more
+    before = compile_or_raise(ROOT / "schema")  # the edited schema has one field more
     assert run("validate", "--schema", schema)[:2] == (
-        0, f"{len(before.fields) + 1} fields in {len(before.structs)} structs: schema is valid\n")
+        0,
+        f"{len(before.fields) + 1} fields in {len(before.structs)} structs: schema is valid\n",
+    )

@@ -57,7 +57,7 @@ def test_all_options_sets_every_kernel_option():
     kernel = tomllib.loads(ALL_OPTIONS.read_text())["kernel"]
     assert set(kernel) == {f.alias or name for name, f in KernelSettings.model_fields.items()}
     shipped = tomllib.loads((SCHEMA / "settings.toml").read_text())
-    assert kernel["structs"] == shipped["python"]["structs"]     # every struct, in read order
+    assert kernel["structs"] == shipped["python"]["structs"]  # every struct, in read order
     assert kernel["exclude_fields"] == []
     assert all(kernel[k] is True for k, v in kernel.items() if isinstance(v, bool))
     assert all(kernel[k] for k in ("print", "require_features"))
@@ -65,8 +65,9 @@ def test_all_options_sets_every_kernel_option():
 
 @pytest.mark.parametrize("args", [("W=1",), ("C=2", "W=1")], ids=["W=1", "C=2-W=1"])
 def test_module_builds_without_warnings(case, kernel, args):
-    mod = harness.module_dir(case.tmp / f"module-{'-'.join(args)}", case.header, case.source,
-                             kernel)
+    mod = harness.module_dir(
+        case.tmp / f"module-{'-'.join(args)}", case.header, case.source, kernel
+    )
     assert_clean_build(harness.make(kernel, mod, *args), mod, sparse="C=2" in args)
 
 
@@ -115,23 +116,28 @@ EXPORT_SYMBOL_GPL(tdx_metadata_kbuild_late);
 
 
 def shipped_module(kernel: Path, dest: Path, extra: str) -> Path:
-    return harness.module_dir(dest, (GENERATED / HEADER).read_text(),
-                              (GENERATED / SOURCE).read_text(), kernel, extra)
+    return harness.module_dir(
+        dest, (GENERATED / HEADER).read_text(), (GENERATED / SOURCE).read_text(), kernel, extra
+    )
 
 
 def test_sparse_warning_and_section_mismatch_are_seen(kernel, tmp_path):
     mod = shipped_module(kernel, tmp_path / "module", LATE)
     build = harness.make(kernel, mod, "C=2", "W=1")
     line = (mod / f"{MODULE}.c").read_text().splitlines().index(
-        "int tdx_metadata_kbuild_undeclared;") + 1
+        "int tdx_metadata_kbuild_undeclared;"
+    ) + 1
     assert build.diagnostics == [
         f"{mod}/{MODULE}.c:{line}:5: warning: symbol 'tdx_metadata_kbuild_undeclared' was not "
-        "declared. Should it be static?"], shown(build)
+        "declared. Should it be static?"
+    ], shown(build)
     assert len(build.mismatches) == 1, shown(build)
-    assert re.fullmatch(rf"WARNING: modpost: {mod}/{MODULE}: section mismatch in reference: "
-                        r"tdx_metadata_kbuild_late\+0x\w+ \(section: \.text\) -> "
-                        r"tdx_metadata_kbuild_init_only\S* \(section: \.init\.text\)",
-                        build.mismatches[0]), shown(build)
+    assert re.fullmatch(
+        rf"WARNING: modpost: {mod}/{MODULE}: section mismatch in reference: "
+        r"tdx_metadata_kbuild_late\+0x\w+ \(section: \.text\) -> "
+        r"tdx_metadata_kbuild_init_only\S* \(section: \.init\.text\)",
+        build.mismatches[0],
+    ), shown(build)
 
 
 def test_w1_warning_fails_the_build_under_werror(kernel, tmp_path):
@@ -139,10 +145,12 @@ def test_w1_warning_fails_the_build_under_werror(kernel, tmp_path):
     mod = shipped_module(kernel, tmp_path / "module", extra)
     build = harness.make(kernel, mod, "W=1")
     line = (mod / f"{MODULE}.c").read_text().splitlines().index(
-        "int tdx_metadata_kbuild_no_prototype(void)") + 1
+        "int tdx_metadata_kbuild_no_prototype(void)"
+    ) + 1
     assert build.diagnostics == [
         f"{mod}/{MODULE}.c:{line}:5: error: no previous prototype for "
-        "'tdx_metadata_kbuild_no_prototype' [-Werror=missing-prototypes]"], shown(build)
+        "'tdx_metadata_kbuild_no_prototype' [-Werror=missing-prototypes]"
+    ], shown(build)
     assert build.returncode != 0
 
 
@@ -150,12 +158,14 @@ def test_checkpatch_runs_the_license_check(kernel, tmp_path):
     tree = harness.small_tree(kernel, tmp_path / "linux")
     (tree / "bogus.c").write_text("// SPDX-License-Identifier: GPL-2.0-bogus\n")
     run = harness.checkpatch(kernel, tree, "--strict", "-f", "bogus.c")
-    assert run.problems == ["WARNING: 'SPDX-License-Identifier: GPL-2.0-bogus' is not supported "
-                            "in LICENSES/..."], run.output
+    assert run.problems == [
+        "WARNING: 'SPDX-License-Identifier: GPL-2.0-bogus' is not supported in LICENSES/..."
+    ], run.output
     assert run.totals == [(0, 1, 0)], run.output
 
 
 # -- finding the tree ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def no_tree(monkeypatch, tmp_path):
@@ -164,8 +174,10 @@ def no_tree(monkeypatch, tmp_path):
     return tmp_path
 
 
-SKIP_REASON = ("no prepared Linux 6.12 tree: TDX_CODEGEN_KERNEL_TREE is unset and {cache} has "
-               "none; run tests/kbuild/prepare-kernel.sh (needs Debian's linux-source-6.12)")
+SKIP_REASON = (
+    "no prepared Linux 6.12 tree: TDX_CODEGEN_KERNEL_TREE is unset and {cache} has "
+    "none; run tests/kbuild/prepare-kernel.sh (needs Debian's linux-source-6.12)"
+)
 
 
 def test_without_a_tree_the_tests_skip(no_tree, monkeypatch):
@@ -192,9 +204,11 @@ def test_a_tree_is_found_by_its_stamp(no_tree, monkeypatch):
     monkeypatch.setenv(harness.TREE_ENV, str(unfinished))
     with pytest.raises(pytest.fail.Exception) as failed:
         harness.kernel_tree()
-    assert str(failed.value) == (f"TDX_CODEGEN_KERNEL_TREE={unfinished} is not a prepared kernel "
-                                 "tree (no .tdx-codegen-prepared); run "
-                                 "tests/kbuild/prepare-kernel.sh")
+    assert str(failed.value) == (
+        f"TDX_CODEGEN_KERNEL_TREE={unfinished} is not a prepared kernel "
+        "tree (no .tdx-codegen-prepared); run "
+        "tests/kbuild/prepare-kernel.sh"
+    )
 
 
 def test_prepare_reuses_a_tree_whose_stamp_matches(kernel, tmp_path):
@@ -202,7 +216,11 @@ def test_prepare_reuses_a_tree_whose_stamp_matches(kernel, tmp_path):
     cached = tmp_path / kernel.name
     cached.mkdir()
     (cached / harness.STAMP).write_text((kernel / harness.STAMP).read_text())
-    done = subprocess.run(["bash", str(harness.PREPARE)], capture_output=True, text=True,
-                          env={**os.environ, "TDX_CODEGEN_KERNEL_CACHE": str(tmp_path)})
+    done = subprocess.run(
+        ["bash", str(harness.PREPARE)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TDX_CODEGEN_KERNEL_CACHE": str(tmp_path)},
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, f"{cached}\n", "")
     assert sorted(p.name for p in cached.iterdir()) == [harness.STAMP]

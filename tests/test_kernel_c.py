@@ -34,8 +34,9 @@ def shipped():
 def every_struct(shipped):
     """All 15 structs (the gated ones included), every one read by get_tdx_sys_info(), no
     field excluded."""
-    return cbuild.with_kernel(shipped, structs=shipped.settings.python_structs,
-                              exclude_fields=(), struct_settings=())
+    return cbuild.with_kernel(
+        shipped, structs=shipped.settings.python_structs, exclude_fields=(), struct_settings=()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,10 @@ def small():
 
 
 def emit(cat, flavor, kernel_names=()):
-    return {o.path: o.content for o in kernel_c.emit(EmitContext(cat, flavor,
-                                                               kernel_names=kernel_names))}
+    return {
+        o.path: o.content
+        for o in kernel_c.emit(EmitContext(cat, flavor, kernel_names=kernel_names))
+    }
 
 
 # sha256 of mainline Linux's tdx_global_metadata.{c,h} (torvalds/linux, the TDX module runtime
@@ -78,6 +81,7 @@ def style_problems(text: str) -> list[str]:
 
 # -- exact text ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 def test_small_schema_exact_text(small, flavor):
     got = emit(small, flavor)
@@ -94,8 +98,7 @@ def test_paths_mirror_the_kernel_tree(shipped):
 
 def test_shipped_settings_give_the_kernels_files_byte_for_byte(shipped):
     files = emit(shipped, "functions")
-    assert {p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()} == \
-        MAINLINE_SHA256
+    assert {p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()} == MAINLINE_SHA256
     assert shipped.settings.kernel.flavor == "functions"
 
 
@@ -111,29 +114,53 @@ def test_unknown_flavour_is_refused(shipped):
 
 # -- every flavour x settings combination: style, gcc -Werror, every member --------
 
-COMBINATIONS = list(itertools.product(["map", "functions"], [True, False], [True, False],
-                                      [True, False], ["shipped", "every_struct"]))
+COMBINATIONS = list(
+    itertools.product(
+        ["map", "functions"],
+        [True, False],
+        [True, False],
+        [True, False],
+        ["shipped", "every_struct"],
+    )
+)
 
 
-@pytest.mark.parametrize("flavor,init,named_ids,prints,structs", COMBINATIONS,
-                         ids=["-".join(map(str, c)) for c in COMBINATIONS])
-def test_every_combination_compiles_and_reads(request, tmp_path, flavor, init, named_ids, prints,
-                                              structs):
+@pytest.mark.parametrize(
+    "flavor,init,named_ids,prints,structs",
+    COMBINATIONS,
+    ids=["-".join(map(str, c)) for c in COMBINATIONS],
+)
+def test_every_combination_compiles_and_reads(
+    request, tmp_path, flavor, init, named_ids, prints, structs
+):
     base = request.getfixturevalue(structs)
-    cat = cbuild.with_kernel(base, flavor=flavor, init=init, named_ids=named_ids,
-                             print=base.settings.kernel.print if prints else None,
-                             struct_settings=(), top_init=None)
+    cat = cbuild.with_kernel(
+        base,
+        flavor=flavor,
+        init=init,
+        named_ids=named_ids,
+        print=base.settings.kernel.print if prints else None,
+        struct_settings=(),
+        top_init=None,
+    )
     files = emit(cat, flavor)
     for path, text in files.items():
         assert style_problems(text) == [], path
-        first = "// SPDX-License-Identifier: GPL-2.0" if path.endswith(".c") else \
-            "/* SPDX-License-Identifier: GPL-2.0 */"
+        first = (
+            "// SPDX-License-Identifier: GPL-2.0"
+            if path.endswith(".c")
+            else "/* SPDX-License-Identifier: GPL-2.0 */"
+        )
         assert text.split("\n", 1)[0] == first
     source = files[kernel_c.SOURCE_PATH]
     assert ("__init" in source) == init
     assert ("MD_FIELD_ID_" in source) == (named_ids or flavor == "map")
-    assert "static " + ("__init " if init else "") + \
-        "int get_tdx_sys_info(struct tdx_sys_info *sysinfo)" in source
+    assert (
+        "static "
+        + ("__init " if init else "")
+        + "int get_tdx_sys_info(struct tdx_sys_info *sysinfo)"
+        in source
+    )
     values = cbuild.default_values(cat)
     dump = cbuild.build_and_run(cat, tmp_path, values)
     assert dump.ret == 0
@@ -143,9 +170,12 @@ def test_every_combination_compiles_and_reads(request, tmp_path, flavor, init, n
 
 # -- the shipped settings are a drop-in for the kernel ---------------------------------
 
+
 def structs_of(header: str) -> dict[str, list[str]]:
-    return {name: [m.strip().rstrip(";") for m in body.strip().split("\n")]
-            for name, body in re.findall(r"^struct (\w+) \{\n(.*?)^\};", header, re.M | re.S)}
+    return {
+        name: [m.strip().rstrip(";") for m in body.strip().split("\n")]
+        for name, body in re.findall(r"^struct (\w+) \{\n(.*?)^\};", header, re.M | re.S)
+    }
 
 
 @pytest.mark.parametrize("flavor", ["map", "functions"])
@@ -157,11 +187,26 @@ def test_header_is_a_drop_in_for_the_kernel(shipped, flavor):
 
 def kernel_read_order(num_cpuid_config: int) -> list[int]:
     """The ids the kernel's generated tdx_global_metadata.c reads, in its order."""
-    ids = [0x0800000100000003, 0x0800000100000004, 0x0800000100000005, 0x0A00000300000008,
-           0x9100000100000008, 0x9100000100000009, 0x9100000100000010, 0x9100000100000011,
-           0x9100000100000012, 0x9800000100000000, 0x9800000100000100, 0x9800000100000200,
-           0x1900000300000000, 0x1900000300000001, 0x1900000300000002, 0x1900000300000003,
-           0x9900000100000004, 0x9900000100000008]
+    ids = [
+        0x0800000100000003,
+        0x0800000100000004,
+        0x0800000100000005,
+        0x0A00000300000008,
+        0x9100000100000008,
+        0x9100000100000009,
+        0x9100000100000010,
+        0x9100000100000011,
+        0x9100000100000012,
+        0x9800000100000000,
+        0x9800000100000100,
+        0x9800000100000200,
+        0x1900000300000000,
+        0x1900000300000001,
+        0x1900000300000002,
+        0x1900000300000003,
+        0x9900000100000004,
+        0x9900000100000008,
+    ]
     ids += [0x9900000300000400 + i for i in range(num_cpuid_config)]
     ids += [0x9900000300000500 + i * 2 + j for i in range(num_cpuid_config) for j in range(2)]
     return ids
@@ -171,7 +216,7 @@ def kernel_read_order(num_cpuid_config: int) -> list[int]:
 def test_reads_the_kernels_ids_in_the_kernels_order(shipped, tmp_path, flavor):
     cat = cbuild.with_kernel(shipped, flavor=flavor)
     values = cbuild.default_values(cat)
-    values[0x9900000100000004] = 12                     # NUM_CPUID_CONFIG as on 1.5.01
+    values[0x9900000100000004] = 12  # NUM_CPUID_CONFIG as on 1.5.01
     dump = cbuild.build_and_run(cat, tmp_path, values)
     assert dump.ret == 0
     assert dump.reads == kernel_read_order(12)
@@ -181,6 +226,7 @@ def test_reads_the_kernels_ids_in_the_kernels_order(shipped, tmp_path, flavor):
 
 
 # -- what the kernel had to hand-edit, now from the schema ---------------------------
+
 
 def cpuid_values(cat, count: int) -> dict[int, int]:
     """Values with NUM_CPUID_CONFIG = count and every CPUID element up to the capacity."""
@@ -197,7 +243,7 @@ def cpuid_values(cat, count: int) -> dict[int, int]:
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 def test_count_up_to_the_kernel_capacity_is_read(shipped, tmp_path, flavor):
     cat = cbuild.with_kernel(shipped, flavor=flavor)
-    values = cpuid_values(cat, 128)                     # more than the module table's 32
+    values = cpuid_values(cat, 128)  # more than the module table's 32
     dump = cbuild.build_and_run(cat, tmp_path, values)
     assert dump.ret == 0
     assert dump.members["td_conf.cpuid_config_leaves[127]"] == 0x7F00 | 0x1000
@@ -209,7 +255,7 @@ def test_count_beyond_capacity_is_einval(shipped, tmp_path, flavor):
     cat = cbuild.with_kernel(shipped, flavor=flavor)
     dump = cbuild.build_and_run(cat, tmp_path, cpuid_values(cat, 129))
     assert dump.ret == -EINVAL
-    assert dump.reads[-1] == 0x9900000100000008         # nothing read past the guard
+    assert dump.reads[-1] == 0x9900000100000008  # nothing read past the guard
     assert dump.members["td_conf.cpuid_config_leaves[0]"] == 0
 
 
@@ -219,7 +265,7 @@ def test_gated_struct_read_only_when_its_bit_is_set(every_struct, tmp_path, flav
     cat = cbuild.with_kernel(every_struct, flavor=flavor)
     values = cbuild.default_values(cat)
     features = cat.field("TDX_FEATURES0")
-    bit = 1 << 1                                        # TD_PRESERVING
+    bit = 1 << 1  # TD_PRESERVING
     values[features.id] = values[features.id] | bit if preserving else values[features.id] & ~bit
     dump = cbuild.build_and_run(cat, tmp_path, values)
     assert dump.ret == 0
@@ -230,12 +276,15 @@ def test_gated_struct_read_only_when_its_bit_is_set(every_struct, tmp_path, flav
 
 
 @pytest.mark.parametrize("flavor", ["map", "functions"])
-@pytest.mark.parametrize("dynamic_pamt,release,read", [
-    (False, (1, 5, 6), {0x9000000100000041}),
-    (True, (1, 5, 5), {0x9000000000000040}),
-    (True, (1, 5, 6), {0x9000000000000040, 0x9000000100000041}),
-    (True, (2, 0, 0), {0x9000000000000040, 0x9000000100000041}),
-])
+@pytest.mark.parametrize(
+    "dynamic_pamt,release,read",
+    [
+        (False, (1, 5, 6), {0x9000000100000041}),
+        (True, (1, 5, 5), {0x9000000000000040}),
+        (True, (1, 5, 6), {0x9000000000000040, 0x9000000100000041}),
+        (True, (2, 0, 0), {0x9000000000000040, 0x9000000100000041}),
+    ],
+)
 def test_feature_and_release_gated_fields(small, tmp_path, flavor, dynamic_pamt, release, read):
     values = cbuild.default_values(small)
     values[0x0800000100000004], values[0x0800000100000003], values[0x0800000100000005] = release
@@ -251,21 +300,23 @@ def test_feature_and_release_gated_fields(small, tmp_path, flavor, dynamic_pamt,
 def test_every_shape_lands_where_the_schema_says(small, tmp_path, flavor):
     values = cbuild.default_values(small)
     values[0x0A00000300000008] = (1 << 18) | (1 << 36) | (1 << 1)
-    values[0x9000000100000002] = 0x1234                 # SHORT_TRUNC: u8, truncate = true
-    values[0x9000000000000001] = 0xAB                   # BYTE_WIDE: 1 byte into a u32
-    values[0x9000000100000000] = 3                      # NUM_ENTRIES: 3 of 4 (capacity 6)
+    values[0x9000000100000002] = 0x1234  # SHORT_TRUNC: u8, truncate = true
+    values[0x9000000000000001] = 0xAB  # BYTE_WIDE: 1 byte into a u32
+    values[0x9000000100000000] = 3  # NUM_ENTRIES: 3 of 4 (capacity 6)
     dump = cbuild.build_and_run(small, tmp_path, values, flavor=flavor)
     assert dump.ret == 0
     assert dump.members == cbuild.expected(small, values)
     m = dump.members
     assert m["tables.short_trunc"] == 0x34
     assert m["tables.byte_wide"] == 0xAB
-    assert [m[f"tables.entry_base[{i}]"] for i in range(6)] == \
-        [values[0x9000000300000010 + i] for i in range(3)] + [0, 0, 0]
+    assert [m[f"tables.entry_base[{i}]"] for i in range(6)] == [
+        values[0x9000000300000010 + i] for i in range(3)
+    ] + [0, 0, 0]
     assert m["tables.entry_pair[2][1]"] == values[0x9000000300000025]
     assert m["tables.entry_pair[3][0]"] == 0
-    assert [m[f"tables.small_array[{i}]"] for i in range(3)] == \
-        [values[0x9000000000000030 + i] for i in range(3)]
+    assert [m[f"tables.small_array[{i}]"] for i in range(3)] == [
+        values[0x9000000000000030 + i] for i in range(3)
+    ]
     assert m["handoff.module_hv"] == values[0x8900000100000000]
 
 
@@ -284,10 +335,10 @@ def test_read_error_stops_the_read(shipped, tmp_path, flavor):
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 def test_required_feature_missing_is_einval(small, tmp_path, flavor):
     values = cbuild.default_values(small)
-    values[0x0A00000300000008] = 1 << 36                # NO_RBP_MOD clear
+    values[0x0A00000300000008] = 1 << 36  # NO_RBP_MOD clear
     dump = cbuild.build_and_run(small, tmp_path, values, flavor=flavor)
     assert dump.ret == -EINVAL
-    assert dump.reads[-1] == 0x0A00000300000008         # stops right after the features
+    assert dump.reads[-1] == 0x0A00000300000008  # stops right after the features
     assert "err: TDX module lacks required feature TDX_FEATURES0.NO_RBP_MOD\n" in dump.stderr
 
 
@@ -299,12 +350,15 @@ def test_version_print(small, tmp_path, flavor):
     assert dump.stderr.startswith("info: Module version: 1.5.06\n")
 
 
-@pytest.mark.parametrize("when,errors,printed", [
-    ("always", "chain", True), ("ok", "chain", False), ("ok", "return", False)])
+@pytest.mark.parametrize(
+    "when,errors,printed",
+    [("always", "chain", True), ("ok", "chain", False), ("ok", "return", False)],
+)
 def test_version_print_when_the_read_failed(shipped, tmp_path, when, errors, printed):
     p = shipped.settings.kernel.print
-    cat = cbuild.with_kernel(shipped, errors=errors, print=KernelPrint(p.members, p.prefix,
-                                                                       p.format, when))
+    cat = cbuild.with_kernel(
+        shipped, errors=errors, print=KernelPrint(p.members, p.prefix, p.format, when)
+    )
     values = cbuild.default_values(cat)
     values.update({0x0800000100000004: 1, 0x0800000100000003: 5})
     dump = cbuild.build_and_run(cat, tmp_path, values, {0x0800000100000005: -EIO})
@@ -335,10 +389,11 @@ def test_element_too_wide_for_its_member_fails_the_build(small, tmp_path):
 
 # -- layout ---------------------------------------------------------------------------
 
+
 def test_defines_align_at_one_tab_stop():
     w = c_writer.CodeWriter()
     w.defines([("A", "1"), ("LONGER_NAME", "2")])
-    assert w.lines == ["#define A\t\t1", "#define LONGER_NAME\t2"]   # both values at column 24
+    assert w.lines == ["#define A\t\t1", "#define LONGER_NAME\t2"]  # both values at column 24
 
 
 def test_macro_backslashes_at_one_tab_stop():
@@ -349,7 +404,7 @@ def test_macro_backslashes_at_one_tab_stop():
 
 def test_fill_breaks_after_a_piece_and_aligns_under_the_parenthesis():
     w = c_writer.CodeWriter(level=1)
-    w.fill("ret = f(", ["a" * 50 + ",", "b" * 40], ");")      # 110 columns on one line
+    w.fill("ret = f(", ["a" * 50 + ",", "b" * 40], ");")  # 110 columns on one line
     assert w.lines == ["\tret = f(" + "a" * 50 + ",", "\t\t" + "b" * 40 + ");"]
 
 
@@ -386,11 +441,14 @@ def test_struct_of_one_array_and_struct_with_nothing_to_read(small, tmp_path, fl
 
 # -- settings that say what real trees say ----------------------------------------------
 
+
 def with_structs(cat, **per_struct):
     """cat with [kernel.struct.NAME] tables: per_struct = {name: {key: value}}."""
     keys = ("init", "in_sysinfo", "member", "reader", "errors")
-    given = tuple((name, tuple((k, opts.get(k, True if k == "in_sysinfo" else None))
-                               for k in keys)) for name, opts in sorted(per_struct.items()))
+    given = tuple(
+        (name, tuple((k, opts.get(k, True if k == "in_sysinfo" else None)) for k in keys))
+        for name, opts in sorted(per_struct.items())
+    )
     return cbuild.with_kernel(cat, struct_settings=given)
 
 
@@ -398,11 +456,15 @@ def test_shipped_readers_init_and_the_handoff_read_on_its_own(shipped, tmp_path)
     source = emit(shipped, "functions")[kernel_c.SOURCE_PATH]
     signatures = re.findall(r"^static (.*)\(", source, re.M)
     assert signatures == [
-        "int get_tdx_sys_info_version", "__init int get_tdx_sys_info_features",
-        "__init int get_tdx_sys_info_tdmr", "__init int get_tdx_sys_info_td_ctrl",
-        "__init int get_tdx_sys_info_td_conf", "int get_tdx_sys_info_handoff",
-        "__init int get_tdx_sys_info"]
-    assert "handoff" not in source[source.index("get_tdx_sys_info(struct"):]
+        "int get_tdx_sys_info_version",
+        "__init int get_tdx_sys_info_features",
+        "__init int get_tdx_sys_info_tdmr",
+        "__init int get_tdx_sys_info_td_ctrl",
+        "__init int get_tdx_sys_info_td_conf",
+        "int get_tdx_sys_info_handoff",
+        "__init int get_tdx_sys_info",
+    ]
+    assert "handoff" not in source[source.index("get_tdx_sys_info(struct") :]
     values = cbuild.default_values(shipped)
     dump = cbuild.build_and_run(shipped, tmp_path, values)
     assert (dump.ret, dump.apart_ret, dump.apart_reads) == (0, {"handoff": 0}, [0x8900000100000000])
@@ -415,10 +477,12 @@ def test_member_and_reader_names_of_their_own(small, tmp_path, flavor):
     cat = with_structs(small, handoff={"member": "tdx_handoff", "reader": "read_handoff_info"})
     files = emit(cat, flavor)
     assert "\tstruct tdx_sys_info_handoff tdx_handoff;\n" in files[kernel_c.HEADER_PATH]
-    assert "\t\tret = ret ?: read_handoff_info(&sysinfo->tdx_handoff);\n" in \
-        files[kernel_c.SOURCE_PATH]
+    assert (
+        "\t\tret = ret ?: read_handoff_info(&sysinfo->tdx_handoff);\n"
+        in files[kernel_c.SOURCE_PATH]
+    )
     values = cbuild.default_values(cat)
-    values[0x0A00000300000008] |= 1 << 1                 # TD_PRESERVING: the handoff is read
+    values[0x0A00000300000008] |= 1 << 1  # TD_PRESERVING: the handoff is read
     dump = cbuild.build_and_run(cat, tmp_path, values, flavor=flavor)
     assert dump.ret == 0 and dump.members == cbuild.expected(cat, values)
 
@@ -426,11 +490,14 @@ def test_member_and_reader_names_of_their_own(small, tmp_path, flavor):
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 @pytest.mark.parametrize("preserving", [False, True])
 def test_a_gate_in_c_as_a_kernel_helper(small, tmp_path, flavor, preserving):
-    cat = cbuild.with_kernel(small, gate_helpers=(("TDX_FEATURES0.TD_PRESERVING",
-                                                   "tdx_supports_runtime_update"),))
+    cat = cbuild.with_kernel(
+        small, gate_helpers=(("TDX_FEATURES0.TD_PRESERVING", "tdx_supports_runtime_update"),)
+    )
     source = emit(cat, flavor)[kernel_c.SOURCE_PATH]
-    assert "\tif (tdx_supports_runtime_update(sysinfo))\n" \
-           "\t\tret = ret ?: get_tdx_sys_info_handoff(&sysinfo->handoff);\n" in source
+    assert (
+        "\tif (tdx_supports_runtime_update(sysinfo))\n"
+        "\t\tret = ret ?: get_tdx_sys_info_handoff(&sysinfo->handoff);\n" in source
+    )
     assert "TDX_FEATURES0_TD_PRESERVING" not in source
     values = cbuild.default_values(cat)
     values[0x0A00000300000008] = (1 << 18) | (int(preserving) << 1)
@@ -445,12 +512,15 @@ def test_the_early_return_idiom(shipped, tmp_path, flavor):
     source = emit(cat, flavor)[kernel_c.SOURCE_PATH]
     assert "ret ?:" not in source and "!ret" not in source
     if flavor == "functions":
-        assert ("\tret = read_sys_metadata_field(0x9100000100000008, &val);\n\tif (ret)\n"
-                "\t\treturn ret;\n\n\tsysinfo_tdmr->max_tdmrs = val;\n\n") in source
-        assert ("\tfor (i = 0; i < sysinfo_td_conf->num_cpuid_config; i++) {\n"
-                "\t\tfor (j = 0; j < 2; j++) {\n"
-                "\t\t\tret = read_sys_metadata_field(0x9900000300000500 + i * 2 + j, &val);\n"
-                ) in source
+        assert (
+            "\tret = read_sys_metadata_field(0x9100000100000008, &val);\n\tif (ret)\n"
+            "\t\treturn ret;\n\n\tsysinfo_tdmr->max_tdmrs = val;\n\n"
+        ) in source
+        assert (
+            "\tfor (i = 0; i < sysinfo_td_conf->num_cpuid_config; i++) {\n"
+            "\t\tfor (j = 0; j < 2; j++) {\n"
+            "\t\t\tret = read_sys_metadata_field(0x9900000300000500 + i * 2 + j, &val);\n"
+        ) in source
     values = cbuild.default_values(cat)
     dump = cbuild.build_and_run(cat, tmp_path, values, {0x9100000100000009: -EIO})
     assert dump.ret == -EIO and dump.reads[-1] == 0x9100000100000009
@@ -464,10 +534,11 @@ def test_helpers_are_init_only_when_every_caller_is(shipped, flavor):
     # the version and handoff readers run after init: the scalar helpers they call must too
     assert "\nstatic void tdx_store_member(" in source
     assert "\nstatic int read_sys_metadata_multi(" in source
-    assert "\nstatic __init int read_sys_metadata_array(" in source      # td_conf only
+    assert "\nstatic __init int read_sys_metadata_array(" in source  # td_conf only
     every_init = with_structs(shipped)
-    source = emit(cbuild.with_kernel(every_init, structs=shipped.settings.kernel.structs[:-1]),
-                  "map")[kernel_c.SOURCE_PATH]
+    source = emit(
+        cbuild.with_kernel(every_init, structs=shipped.settings.kernel.structs[:-1]), "map"
+    )[kernel_c.SOURCE_PATH]
     assert "\nstatic __init void tdx_store_member(" in source
     assert "\nstatic __init int read_sys_metadata_multi(" in source
 
@@ -481,6 +552,7 @@ def test_map_tables_name_no_index(every_struct):
 
 # -- never collide with the kernel ----------------------------------------------------
 
+
 def test_bits_the_kernel_defines_are_never_redefined(shipped):
     cat = cbuild.with_kernel(shipped, bit_defines=True)
     header = emit(cat, "functions")[kernel_c.HEADER_PATH]
@@ -491,22 +563,39 @@ def test_bits_the_kernel_defines_are_never_redefined(shipped):
 
 def test_a_gate_bit_the_kernel_lacks_is_defined(small):
     header = emit(small, "functions")[kernel_c.HEADER_PATH]
-    assert ("/* Bit definitions of TDX_FEATURES0 metadata field */\n"
-            "#define TDX_FEATURES0_DYNAMIC_PAMT\tBIT_ULL(36)\n") in header
+    assert (
+        "/* Bit definitions of TDX_FEATURES0 metadata field */\n"
+        "#define TDX_FEATURES0_DYNAMIC_PAMT\tBIT_ULL(36)\n"
+    ) in header
     tree = (("TDX_FEATURES0_DYNAMIC_PAMT", ("BIT(36)", "arch/x86/virt/vmx/tdx/tdx.h:9")),)
     header = emit(small, "functions", tree)[kernel_c.HEADER_PATH]
     assert "DYNAMIC_PAMT" not in header and "<linux/bits.h>" not in header
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("TDX_FEATURES0_DYNAMIC_PAMT", "BIT(35)", "TDX_FEATURES0_DYNAMIC_PAMT is defined by the kernel "
-     "at tdx.h:3 as BIT(35); the generated code would redefine it as BIT_ULL(36)"),
-    ("MD_FIELD_ID_WORD", "0x9000000200000004ULL", "MD_FIELD_ID_WORD is defined by the kernel at "
-     "tdx.h:3 as 0x9000000200000004ULL; the generated code would redefine it as "
-     "0x9000000200000003ULL"),
-    ("tdx_sys_info_tables", "a type", "tdx_sys_info_tables is declared by the kernel at tdx.h:3; "
-     "the generated code would redefine it"),
-])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        (
+            "TDX_FEATURES0_DYNAMIC_PAMT",
+            "BIT(35)",
+            "TDX_FEATURES0_DYNAMIC_PAMT is defined by the kernel "
+            "at tdx.h:3 as BIT(35); the generated code would redefine it as BIT_ULL(36)",
+        ),
+        (
+            "MD_FIELD_ID_WORD",
+            "0x9000000200000004ULL",
+            "MD_FIELD_ID_WORD is defined by the kernel at "
+            "tdx.h:3 as 0x9000000200000004ULL; the generated code would redefine it as "
+            "0x9000000200000003ULL",
+        ),
+        (
+            "tdx_sys_info_tables",
+            "a type",
+            "tdx_sys_info_tables is declared by the kernel at tdx.h:3; "
+            "the generated code would redefine it",
+        ),
+    ],
+)
 def test_a_name_the_kernel_defines_otherwise_is_refused(small, name, value, message):
     with pytest.raises(kernel_c.NameClash) as exc:
         emit(small, "map", ((name, (value, "tdx.h:3")),))

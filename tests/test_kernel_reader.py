@@ -109,10 +109,15 @@ def test_header_structs_members_guard_includes_and_banner():
     assert list(tf.structs) == ["tdx_sys_info_a", "tdx_sys_info_b", "tdx_sys_info"]
     a = tf.structs["tdx_sys_info_a"]
     assert [(m.name, m.ctype, m.dims, m.line) for m in a.members] == [
-        ("first", "u16", (), 9), ("table", "u64", ("16",), 10), ("pairs", "u64", ("16", "2"), 11),
-        ("count", "u16", (), 12)]
+        ("first", "u16", (), 9),
+        ("table", "u64", ("16",), 10),
+        ("pairs", "u64", ("16", "2"), 11),
+        ("count", "u16", (), 12),
+    ]
     assert [(m.name, m.ctype) for m in tf.structs["tdx_sys_info"].members] == [
-        ("a", "struct tdx_sys_info_a"), ("bee", "struct tdx_sys_info_b")]
+        ("a", "struct tdx_sys_info_a"),
+        ("bee", "struct tdx_sys_info_b"),
+    ]
     assert tf.problems == []
 
 
@@ -120,18 +125,30 @@ def test_generated_reader_with_loops_and_guards():
     tf = read()
     a = tf.readers["get_tdx_sys_info_a"]
     assert (a.struct, a.param, a.static, a.init, a.idiom, a.array_guard, a.line) == (
-        "tdx_sys_info_a", "sysinfo_a", True, True, "chain", True, 8)
+        "tdx_sys_info_a",
+        "sysinfo_a",
+        True,
+        True,
+        "chain",
+        True,
+        8,
+    )
     assert a.reads == [
         Read(0x9100000100000008, "first", 0, 1, None, None, 14),
         Read(0x9100000100000009, "count", 0, 1, None, None, 16),
         Read(0x9100000300000400, "table", 1, 1, "count", None, 21),
-        Read(0x9100000300000500, "pairs", 2, 2, "count", None, 25)]
+        Read(0x9100000300000500, "pairs", 2, 2, "count", None, 25),
+    ]
 
 
 def test_hand_written_early_return_reader_with_a_named_id_and_a_cast():
     tf = read()
-    assert tf.source_banner == ["// SPDX-License-Identifier: GPL-2.0", "/*", " * Test readers.",
-                                " */"]
+    assert tf.source_banner == [
+        "// SPDX-License-Identifier: GPL-2.0",
+        "/*",
+        " * Test readers.",
+        " */",
+    ]
     assert tf.defines == {"MD_FIELD_ID_ONLY": 0x8800000200000001}
     b = tf.readers["get_tdx_sys_info_b"]
     assert (b.param, b.init, b.idiom) == ("b", False, "early")
@@ -141,21 +158,27 @@ def test_hand_written_early_return_reader_with_a_named_id_and_a_cast():
 def test_top_level_calls_gates_and_print():
     top = read().top
     assert (top.static, top.init, top.line) == (True, True, 44)
-    assert [(c.reader, c.member, c.gate_bit, c.gate_member, c.gate_helper, c.line)
-            for c in top.calls] == [
+    assert [
+        (c.reader, c.member, c.gate_bit, c.gate_member, c.gate_helper, c.line) for c in top.calls
+    ] == [
         ("get_tdx_sys_info_a", "a", None, None, None, 48),
         ("get_tdx_sys_info_b", "bee", "TDX_FEATURES0_B", ("features", "tdx_features0"), None, 54),
-        ("get_tdx_sys_info_b", "bee", None, None, "tdx_supports_b", 56)]
+        ("get_tdx_sys_info_b", "bee", None, None, "tdx_supports_b", 56),
+    ]
     assert top.print_format == '"Module a: %u\\n"'
     assert top.print_members == [("a", "first")]
     assert top.print_after == "get_tdx_sys_info_a"
 
 
 def test_statements_it_cannot_read_are_reported_with_their_line():
-    source = SOURCE.replace("0x9100000100000009, &val", "base + 9, &val").replace(
-        "\t\tsysinfo_a->first = val;\n", "\t\tstash(val);\n").replace(
-        "\tret = ret ?: get_tdx_sys_info_a(&sysinfo->a);",
-        "\tret = get_tdx_sys_info_a(&sysinfo->a) ?: 1;")
+    source = (
+        SOURCE.replace("0x9100000100000009, &val", "base + 9, &val")
+        .replace("\t\tsysinfo_a->first = val;\n", "\t\tstash(val);\n")
+        .replace(
+            "\tret = ret ?: get_tdx_sys_info_a(&sysinfo->a);",
+            "\tret = get_tdx_sys_info_a(&sysinfo->a) ?: 1;",
+        )
+    )
     header = HEADER.replace("\tu32 only;", "\tunsigned long only;")
     assert [str(p) for p in read(header, source).problems] == [
         "h.h:16: struct tdx_sys_info_b: cannot read member line 'unsigned long only;' (expected "
@@ -164,16 +187,19 @@ def test_statements_it_cannot_read_are_reported_with_their_line():
         "s.c:16: cannot read the field id expression 'base + 9' (expected 0x<id>, "
         "MD_FIELD_ID_<NAME>, '+ i' or '+ i * N + j')",
         "s.c:48: cannot read the call 'ret = get_tdx_sys_info_a(&sysinfo->a) ?: 1;' (expected "
-        "'ret = ret ?: reader(&sysinfo->member);')"]
+        "'ret = ret ?: reader(&sysinfo->member);')",
+    ]
 
 
 def test_undefined_named_id_and_mismatched_indexing():
     source = SOURCE.replace("MD_FIELD_ID_ONLY, &val", "MD_FIELD_ID_OTHER, &val").replace(
-        "\t\t\tsysinfo_a->table[i] = val;", "\t\t\tsysinfo_a->table = val;")
+        "\t\t\tsysinfo_a->table[i] = val;", "\t\t\tsysinfo_a->table = val;"
+    )
     assert [str(p) for p in read(source=source).problems] == [
         "s.c:22: sysinfo_a->table is indexed 0 time(s) but the read at line 21 has 1 loop "
         "index(es)",
-        "s.c:36: MD_FIELD_ID_OTHER is not defined in this file"]
+        "s.c:36: MD_FIELD_ID_OTHER is not defined in this file",
+    ]
 
 
 def test_map_flavour_entries():
@@ -187,6 +213,8 @@ static const struct tdx_metadata_field_mapping tdmr_fields[] __initconst = {
 };
 """
     tf = read(source=source)
-    assert tf.map_entries == [(0x9100000100000008, "max_tdmrs", 5),
-                              (0x9100000100000009, "max_reserved_per_tdmr", 6)]
+    assert tf.map_entries == [
+        (0x9100000100000008, "max_tdmrs", 5),
+        (0x9100000100000009, "max_reserved_per_tdmr", 6),
+    ]
     assert tf.problems == []

@@ -16,8 +16,9 @@ def test_the_manifest_records_every_file_and_is_written_last(tmp_path):
     assert written == ["a/c.txt", "b.txt", MANIFEST_NAME]
     assert json.loads((tmp_path / MANIFEST_NAME).read_text()) == {
         "generator": "tdx-codegen",
-        "files": {"a/c.txt": writer.digest("one\n"), "b.txt": writer.digest("two\n")}}
-    assert (tmp_path / "b.txt").read_text() == "two\n"      # the file itself carries no mark
+        "files": {"a/c.txt": writer.digest("one\n"), "b.txt": writer.digest("two\n")},
+    }
+    assert (tmp_path / "b.txt").read_text() == "two\n"  # the file itself carries no mark
     assert not writer.plan(tmp_path, [Output("b.txt", "two\n"), Output("a/c.txt", "one\n")]).dirty
 
 
@@ -60,9 +61,10 @@ def test_a_manifest_kept_elsewhere_is_no_change_of_the_tree(tmp_path):
     (record.parent).mkdir()
     (tree / "f.c").write_text("the kernel's\n")
     p = writer.plan(tree, [Output("f.c", "the kernel's\n")], manifest=record, scan_stale=False)
-    assert not p.dirty                       # nothing to change though no record exists yet
+    assert not p.dirty  # nothing to change though no record exists yet
     assert writer.apply(p) == [] and json.loads(record.read_text())["files"] == {
-        "f.c": writer.digest("the kernel's\n")}
+        "f.c": writer.digest("the kernel's\n")
+    }
     (tree / "f.c").write_text("edited\n")
     p = writer.plan(tree, [Output("f.c", "the kernel's\n")], manifest=record, scan_stale=False)
     assert [o.path for o in p.edited] == ["f.c"]

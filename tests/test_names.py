@@ -27,14 +27,18 @@ def test_python_module_names():
             defined.add(node.name)
         elif isinstance(node, ast.Assign):
             for target in node.targets:
-                for t in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                for t in target.elts if isinstance(target, ast.Tuple) else [target]:
                     defined.add(t.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             defined |= {a.asname or a.name for a in node.names}
     made = set()
     for s in cat.output_structs("python"):
-        made |= {names.class_name(s.c_name), names.fields_table(s.name), names.struct_gate(s.name),
-                 names.python_reader(s.name)}
+        made |= {
+            names.class_name(s.c_name),
+            names.fields_table(s.name),
+            names.struct_gate(s.name),
+            names.python_reader(s.name),
+        }
         made |= {names.bit_define(f.name, b.name) for f in s.fields for b in f.bits}
     private = {n for n in defined if n.startswith("_")}
     assert defined - private - made == names.PY_GENERATED
@@ -43,6 +47,7 @@ def test_python_module_names():
 def test_c_defines_and_types():
     cat = compile_or_raise(ROOT / "schema")
     from codegen.emitters import EmitContext, kernel_c
+
     # the map flavour: the shipped functions flavour is the kernel's file, with no helpers
     text = "".join(o.content for o in kernel_c.emit(EmitContext(cat, "map")))
     defined = set(re.findall(r"^#define (\w+)", text, re.M))

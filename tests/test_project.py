@@ -18,8 +18,9 @@ SHIPPED = ROOT / "schema"
 
 
 def run(*args, cwd):
-    p = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], capture_output=True,
-                       text=True, cwd=cwd)
+    p = subprocess.run(
+        [sys.executable, "-m", "codegen", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -29,10 +30,12 @@ def schema_summary(schema: Path) -> str:
 
 
 def outside_error(start: Path) -> str:
-    return (f"tdx-codegen: error: no tdx-codegen project in {start.resolve()} or any parent "
-            "directory (looked for tdx-codegen.toml or schema/settings.toml); run 'tdx-codegen "
-            "init' to start one, use -C DIR to run in another directory, or give the paths "
-            "(--schema, --out)\n")
+    return (
+        f"tdx-codegen: error: no tdx-codegen project in {start.resolve()} or any parent "
+        "directory (looked for tdx-codegen.toml or schema/settings.toml); run 'tdx-codegen "
+        "init' to start one, use -C DIR to run in another directory, or give the paths "
+        "(--schema, --out)\n"
+    )
 
 
 @pytest.fixture
@@ -49,8 +52,15 @@ def two_clones(tmp_path):
 
 
 def test_outside_any_project_is_a_usage_error_naming_what_was_looked_for(tmp_path):
-    for verb in (["validate"], ["build"], ["build", "--check"], ["list"], ["explain", "-1"],
-                 ["sim", "--profile", "2.0.08", "walk"], ["compat", "HEAD~1", "HEAD"]):
+    for verb in (
+        ["validate"],
+        ["build"],
+        ["build", "--check"],
+        ["list"],
+        ["explain", "-1"],
+        ["sim", "--profile", "2.0.08", "walk"],
+        ["compat", "HEAD~1", "HEAD"],
+    ):
         assert run(*verb, cwd=tmp_path) == (2, "", outside_error(tmp_path)), verb
     assert list(tmp_path.iterdir()) == []
 
@@ -71,11 +81,18 @@ def test_found_from_a_subdirectory_and_each_clone_uses_its_own(two_clones):
 
 def test_dash_c_runs_as_if_started_there(two_clones, tmp_path):
     a, b = two_clones
-    assert run("-C", b / "schema", "validate", cwd=tmp_path) == (0, schema_summary(b / "schema"), "")
+    assert run("-C", b / "schema", "validate", cwd=tmp_path) == (
+        0,
+        schema_summary(b / "schema"),
+        "",
+    )
     # paths on the command line are then DIR's, as with git -C and make -C
     assert run("-C", a, "validate", "--schema", "schema", cwd=tmp_path)[0] == 0
     assert run("-C", tmp_path / "nowhere", "validate", cwd=tmp_path) == (
-        2, "", f"tdx-codegen: error: -C {tmp_path / 'nowhere'}: No such file or directory\n")
+        2,
+        "",
+        f"tdx-codegen: error: -C {tmp_path / 'nowhere'}: No such file or directory\n",
+    )
 
 
 def test_a_project_file_names_the_paths(tmp_path):
@@ -83,18 +100,25 @@ def test_a_project_file_names_the_paths(tmp_path):
     (tmp_path / "tdx-codegen.toml").write_text('[paths]\nschema = "meta/tdx"\nout = "gen"\n')
     (tmp_path / "src").mkdir()
     found = project.find(tmp_path / "src")
-    assert found == project.Project(tmp_path, tmp_path / "meta" / "tdx", tmp_path / "gen",
-                                    tmp_path / "tdx-codegen.toml")
+    assert found == project.Project(
+        tmp_path, tmp_path / "meta" / "tdx", tmp_path / "gen", tmp_path / "tdx-codegen.toml"
+    )
     assert run("build", cwd=tmp_path / "src")[0] == 0
     assert (tmp_path / "gen" / "python").is_dir()
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("[paths\n", "invalid TOML: "),
-    ('[paths]\nschema = 3\n', "[paths] takes schema and out, as non-empty strings (bad: schema)"),
-    ('[paths]\nsrc = "x"\n', "[paths] takes schema and out, as non-empty strings (bad: src)"),
-    ('schema = "x"\n', "expected only a [paths] table (schema, out), found schema"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[paths\n", "invalid TOML: "),
+        (
+            "[paths]\nschema = 3\n",
+            "[paths] takes schema and out, as non-empty strings (bad: schema)",
+        ),
+        ('[paths]\nsrc = "x"\n', "[paths] takes schema and out, as non-empty strings (bad: src)"),
+        ('schema = "x"\n', "expected only a [paths] table (schema, out), found schema"),
+    ],
+)
 def test_a_bad_project_file_is_a_usage_error(tmp_path, text, problem):
     (tmp_path / "tdx-codegen.toml").write_text(text)
     code, out, err = run("validate", cwd=tmp_path)
@@ -108,13 +132,15 @@ def test_init_starts_a_project_from_the_built_in_catalogue(tmp_path):
     assert (code, out) == (0, "")
     assert err.startswith(f"created proj/schema: {len(shipped)} files of the built-in catalogue\n")
     proj = tmp_path / "proj"
-    assert sorted(p.relative_to(proj / "schema").as_posix()
-                  for p in (proj / "schema").rglob("*.toml")) == shipped
+    assert (
+        sorted(p.relative_to(proj / "schema").as_posix() for p in (proj / "schema").rglob("*.toml"))
+        == shipped
+    )
     for rel in shipped:
         assert (proj / "schema" / rel).read_bytes() == (SHIPPED / rel).read_bytes()
     from codegen.emitters.json_schema import TAPLO
 
-    assert (proj / ".taplo.toml").read_text() == TAPLO   # editors find the JSON Schemas
+    assert (proj / ".taplo.toml").read_text() == TAPLO  # editors find the JSON Schemas
     # built at once, and the build is current
     assert run("build", "--check", cwd=proj)[0] == 0
     for path in (ROOT / "generated").rglob("*"):
@@ -123,13 +149,19 @@ def test_init_starts_a_project_from_the_built_in_catalogue(tmp_path):
     # a second init changes nothing
     before = sorted(proj.rglob("*"))
     assert run("init", cwd=proj) == (
-        2, "", "tdx-codegen: error: schema exists: . is already a project (nothing was changed)\n")
+        2,
+        "",
+        "tdx-codegen: error: schema exists: . is already a project (nothing was changed)\n",
+    )
     assert sorted(proj.rglob("*")) == before
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org",
-                    *args], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_compat_reads_revisions_of_the_projects_own_repository(tmp_path):

@@ -58,14 +58,17 @@ class Recorder(Simulator):
 def module(values: dict[str, object], without=(), catalogue=CATALOGUE, page_size=None, **kw):
     """A module with the catalogue's fields of the readers' package, less `without`;
     values by name: an integer, a list, or a list of tuples (several elements)."""
-    fields = tuple(f for f in catalogue.fields if f.name not in without
-                   and (catalogue is not CATALOGUE or f.name in md.FIELDS))
+    fields = tuple(
+        f
+        for f in catalogue.fields
+        if f.name not in without and (catalogue is not CATALOGUE or f.name in md.FIELDS)
+    )
     flat = {}
     for f in fields:
         given = values.get(f.name, 0)
         items = given if isinstance(given, list) else [given]
         vals = [v for item in items for v in (item if isinstance(item, tuple) else (item,))]
-        flat[f.name] = tuple(vals[:f.num_ids] + [0] * (f.num_ids - len(vals)))
+        flat[f.name] = tuple(vals[: f.num_ids] + [0] * (f.num_ids - len(vals)))
     if page_size is not None:
         kw["list_size"] = page_size
     return Recorder(Module("test", None, fields, flat), **kw)
@@ -74,39 +77,83 @@ def module(values: dict[str, object], without=(), catalogue=CATALOGUE, page_size
 # A 1.5.01-like module: no field first seen later.
 FEATURES_1_5_01 = 0xF0FBF  # bits 0-5, 7-11, 16-19: TD_PRESERVING and NO_RBP_MOD set
 PROFILE_1_5_01 = {
-    "NUM_PKGS": 2, "PKG_FMS": [0x806F8, 0x806F8],
-    "VENDOR_ID": 0x8086, "BUILD_DATE": 20230323, "BUILD_NUM": 541, "MINOR_VERSION": 5,
-    "MAJOR_VERSION": 1, "UPDATE_VERSION": 1, "INTERNAL_VERSION": 0,
-    "MODULE_HV": 1, "MIN_UPDATE_HV": 0, "NUM_HANDOFF_PAGES": 4,
-    "NUM_TDX_FEATURES": 1, "TDX_FEATURES0": FEATURES_1_5_01,
-    "NUM_CMRS": 3, "CMR_BASE": [0x0, 0x100000, 0x100000000] + [0xDEAD] * 29,
+    "NUM_PKGS": 2,
+    "PKG_FMS": [0x806F8, 0x806F8],
+    "VENDOR_ID": 0x8086,
+    "BUILD_DATE": 20230323,
+    "BUILD_NUM": 541,
+    "MINOR_VERSION": 5,
+    "MAJOR_VERSION": 1,
+    "UPDATE_VERSION": 1,
+    "INTERNAL_VERSION": 0,
+    "MODULE_HV": 1,
+    "MIN_UPDATE_HV": 0,
+    "NUM_HANDOFF_PAGES": 4,
+    "NUM_TDX_FEATURES": 1,
+    "TDX_FEATURES0": FEATURES_1_5_01,
+    "NUM_CMRS": 3,
+    "CMR_BASE": [0x0, 0x100000, 0x100000000] + [0xDEAD] * 29,
     "CMR_SIZE": [0x80000, 0x7FF00000, 0x80000000] + [0xDEAD] * 29,
-    "MAX_TDMRS": 64, "MAX_RESERVED_PER_TDMR": 16, "PAMT_4K_ENTRY_SIZE": 16,
-    "PAMT_2M_ENTRY_SIZE": 16, "PAMT_1G_ENTRY_SIZE": 16,
-    "TDR_BASE_SIZE": 0x1000, "TDCS_BASE_SIZE": 0x6000, "TDVPS_BASE_SIZE": 0x6000,
-    "ATTRIBUTES_FIXED0": 0x8000000070000001, "XFAM_FIXED0": 0x6DBE7, "XFAM_FIXED1": 3,
+    "MAX_TDMRS": 64,
+    "MAX_RESERVED_PER_TDMR": 16,
+    "PAMT_4K_ENTRY_SIZE": 16,
+    "PAMT_2M_ENTRY_SIZE": 16,
+    "PAMT_1G_ENTRY_SIZE": 16,
+    "TDR_BASE_SIZE": 0x1000,
+    "TDCS_BASE_SIZE": 0x6000,
+    "TDVPS_BASE_SIZE": 0x6000,
+    "ATTRIBUTES_FIXED0": 0x8000000070000001,
+    "XFAM_FIXED0": 0x6DBE7,
+    "XFAM_FIXED1": 3,
     "NUM_CPUID_CONFIG": 12,
-    "CPUID_CONFIG_LEAVES": [0x1 | 0xFFFFFFFF << 32, 0x7] + [0x80000008] * 10 + [fieldid.MASK64] * 20,
+    "CPUID_CONFIG_LEAVES": [0x1 | 0xFFFFFFFF << 32, 0x7]
+    + [0x80000008] * 10
+    + [fieldid.MASK64] * 20,
     "CPUID_CONFIG_VALUES": [(0x11, 0x22), (0x33, 0x44)] + [(5, 6)] * 10 + [(0, 0)] * 20,
-    "CONFIG_FLAGS_FIXED0": 7, "IA32_ARCH_CAPABILITIES_CONFIG_MASK": 0x1180010,
-    "NUM_ALLOWED_FMS": 1, "ALLOWED_FMS": [0x806F8], "NUM_DISALLOWED_FMS": 0,
-    "MAX_MIGS": 512, "NUM_IMMUTABLE_STATE_PAGES": 3, "NUM_TD_STATE_PAGES": 2,
-    "NUM_VP_STATE_PAGES": 5, "MAX_SERV_TDS": 1, "SERVTD_ATTR_FIXED0": 0x7FF00000001,
-    "GUEST_L2_GPA_ATTR_MASK": 0x807F, "VM_CTLS_FIXED0": 1, "VPCU_L2_CTLS_FIXED0": 3,
+    "CONFIG_FLAGS_FIXED0": 7,
+    "IA32_ARCH_CAPABILITIES_CONFIG_MASK": 0x1180010,
+    "NUM_ALLOWED_FMS": 1,
+    "ALLOWED_FMS": [0x806F8],
+    "NUM_DISALLOWED_FMS": 0,
+    "MAX_MIGS": 512,
+    "NUM_IMMUTABLE_STATE_PAGES": 3,
+    "NUM_TD_STATE_PAGES": 2,
+    "NUM_VP_STATE_PAGES": 5,
+    "MAX_SERV_TDS": 1,
+    "SERVTD_ATTR_FIXED0": 0x7FF00000001,
+    "GUEST_L2_GPA_ATTR_MASK": 0x807F,
+    "VM_CTLS_FIXED0": 1,
+    "VPCU_L2_CTLS_FIXED0": 3,
     "VPCU_L2_DEBUG_CTLS_FIXED0": 7,
 }
 # The later fields a 2.0.08 module adds, with TDX Connect and Dynamic PAMT on.
 FEATURES_2_0 = FEATURES_1_5_01 | md.TDX_FEATURES0_TDX_CONNECT | md.TDX_FEATURES0_DYNAMIC_PAMT
-PROFILE_2_0 = {**PROFILE_1_5_01, "MAJOR_VERSION": 2, "MINOR_VERSION": 0, "UPDATE_VERSION": 8,
-               "TDX_FEATURES0": FEATURES_2_0, "MAX_VCPUS_PER_TD": 576, "MIN_VIRT_MAXPA": 36,
-               "MAX_EVENT_FILTERS": 512, "PAMT_PAGE_BITMAP_ENTRY_BITS": 1,
-               "MIN_DYNAMIC_PAMT_NUM_HKID_BITS": 3, "GUEST_GPA_ATTR_MASK": 1 << 51,
-               "TDX_CONNECT_FEATURES": 0x1281}
+PROFILE_2_0 = {
+    **PROFILE_1_5_01,
+    "MAJOR_VERSION": 2,
+    "MINOR_VERSION": 0,
+    "UPDATE_VERSION": 8,
+    "TDX_FEATURES0": FEATURES_2_0,
+    "MAX_VCPUS_PER_TD": 576,
+    "MIN_VIRT_MAXPA": 36,
+    "MAX_EVENT_FILTERS": 512,
+    "PAMT_PAGE_BITMAP_ENTRY_BITS": 1,
+    "MIN_DYNAMIC_PAMT_NUM_HKID_BITS": 3,
+    "GUEST_GPA_ATTR_MASK": 1 << 51,
+    "TDX_CONNECT_FEATURES": 0x1281,
+}
 
-LATER_FIELDS = {"MAX_VCPUS_PER_TD", "MIN_VIRT_MAXPA", "MAX_EVENT_FILTERS",
-                "PAMT_PAGE_BITMAP_ENTRY_BITS", "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
-                "GUEST_GPA_ATTR_MASK", "TDX_CONNECT_FEATURES", "MEMORY_POOL_REQUIRED_PAGES",
-                "EXT_REQUIRED"}
+LATER_FIELDS = {
+    "MAX_VCPUS_PER_TD",
+    "MIN_VIRT_MAXPA",
+    "MAX_EVENT_FILTERS",
+    "PAMT_PAGE_BITMAP_ENTRY_BITS",
+    "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
+    "GUEST_GPA_ATTR_MASK",
+    "TDX_CONNECT_FEATURES",
+    "MEMORY_POOL_REQUIRED_PAGES",
+    "EXT_REQUIRED",
+}
 
 
 def module_1_5_01(**kw) -> Recorder:
@@ -123,16 +170,27 @@ def module_2_0(**kw) -> Recorder:
 def test_rd_reads_a_1_5_01_module_with_absent_later_fields_as_none():
     info = md.read_all_rd(module_1_5_01())
     assert info.version == md.TdxSysInfoVersion(
-        vendor_id=0x8086, build_date=20230323, build_num=541, minor_version=5, major_version=1,
-        update_version=1, internal_version=0)
+        vendor_id=0x8086,
+        build_date=20230323,
+        build_num=541,
+        minor_version=5,
+        major_version=1,
+        update_version=1,
+        internal_version=0,
+    )
     # fields first seen after 1.5.01 are absent, not 0
-    assert (info.td_conf.max_vcpus_per_td, info.td_conf.min_virt_maxpa,
-            info.td_conf.max_event_filters) == (None, None, None)
+    assert (
+        info.td_conf.max_vcpus_per_td,
+        info.td_conf.min_virt_maxpa,
+        info.td_conf.max_event_filters,
+    ) == (None, None, None)
     assert info.mem_mgmt.guest_gpa_attr_mask is None
     # gated: the struct or field is None when its bit is clear
     assert (info.connect, info.ext) == (None, None)
-    assert (info.tdmr.pamt_page_bitmap_entry_bits, info.tdmr.min_dynamic_pamt_num_hkid_bits) \
-        == (None, None)
+    assert (info.tdmr.pamt_page_bitmap_entry_bits, info.tdmr.min_dynamic_pamt_num_hkid_bits) == (
+        None,
+        None,
+    )
     assert info.handoff == md.TdxSysInfoHandoff(1, 0, 0, 4, 0, 0, 0)  # TD_PRESERVING is set
     # arrays: as long as the live count, values past it not returned
     assert info.cmr.cmr_base == [0x0, 0x100000, 0x100000000]
@@ -148,16 +206,25 @@ def test_rd_reads_only_the_live_elements():
     fake = module_1_5_01()
     md.read_cmr(fake)
     cmr_base = md.FIELDS["CMR_BASE"].id
-    assert [fid for _, fid in fake.calls if fid & ~0xFF == cmr_base & ~0xFF] == \
-        [cmr_base, cmr_base + 1, cmr_base + 2]
+    assert [fid for _, fid in fake.calls if fid & ~0xFF == cmr_base & ~0xFF] == [
+        cmr_base,
+        cmr_base + 1,
+        cmr_base + 2,
+    ]
 
 
 def test_rd_reads_gated_and_later_fields_of_a_2_0_module():
     info = md.read_all_rd(module_2_0())
     assert info.connect == md.TdxSysInfoConnect(tdx_connect_features=0x1281)
-    assert (info.tdmr.pamt_page_bitmap_entry_bits, info.tdmr.min_dynamic_pamt_num_hkid_bits) == (1, 3)
-    assert (info.td_conf.max_vcpus_per_td, info.td_conf.min_virt_maxpa,
-            info.td_conf.max_event_filters) == (576, 36, 512)
+    assert (info.tdmr.pamt_page_bitmap_entry_bits, info.tdmr.min_dynamic_pamt_num_hkid_bits) == (
+        1,
+        3,
+    )
+    assert (
+        info.td_conf.max_vcpus_per_td,
+        info.td_conf.min_virt_maxpa,
+        info.td_conf.max_event_filters,
+    ) == (576, 36, 512)
     assert info.mem_mgmt.guest_gpa_attr_mask == 1 << 51
     assert info.ext is None  # EXT bit clear
 
@@ -210,6 +277,7 @@ def test_values_are_masked_to_the_element_size():
         def rd(self, fid):
             st, nxt, value = super().rd(fid)
             return st, nxt, value | 0xABCD0000 if fid == md.FIELDS["MAX_TDMRS"].id else value
+
     assert md.read_tdmr(Wide(module_1_5_01().module)).max_tdmrs == 64
 
 
@@ -223,17 +291,26 @@ def test_an_error_status_names_status_field_and_id():
     with pytest.raises(md.SeamcallError) as exc:
         md.read_all_rd(fake)
     e = exc.value
-    assert (e.status, e.status_name, e.field, e.field_id) == \
-        (0x8000020200000000, "TDX_SYS_BUSY", "MAX_TDMRS", 0x9100000100000008)
-    assert str(e) == ("TDH.SYS.RD reading MAX_TDMRS (0x9100000100000008) failed: "
-                      "TDX_SYS_BUSY (0x8000020200000000)")
+    assert (e.status, e.status_name, e.field, e.field_id) == (
+        0x8000020200000000,
+        "TDX_SYS_BUSY",
+        "MAX_TDMRS",
+        0x9100000100000008,
+    )
+    assert str(e) == (
+        "TDH.SYS.RD reading MAX_TDMRS (0x9100000100000008) failed: "
+        "TDX_SYS_BUSY (0x8000020200000000)"
+    )
 
 
 def test_an_error_inside_an_array_names_the_element_id():
     fake = module_1_5_01()
     fake.fail[md.FIELDS["CMR_SIZE"].id + 2] = status.TDX_OPERAND_INVALID | status.OPERAND_RDX
-    with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RD reading CMR_SIZE \(0x9000000300000102\) "
-                       r"failed: TDX_OPERAND_INVALID\(RDX\) \(0xc000010000000002\)$"):
+    with pytest.raises(
+        md.SeamcallError,
+        match=r"^TDH.SYS.RD reading CMR_SIZE \(0x9000000300000102\) "
+        r"failed: TDX_OPERAND_INVALID\(RDX\) \(0xc000010000000002\)$",
+    ):
         md.read_cmr(fake)
 
 
@@ -243,17 +320,24 @@ def test_a_required_field_the_module_lacks_is_an_error_on_both_paths():
         md.read_all_rd(module(PROFILE_1_5_01, without))
     with pytest.raises(md.SeamcallError) as rdall:
         md.read_all_rdall(module(PROFILE_1_5_01, without))
-    assert str(rd.value) == ("TDH.SYS.RD reading MAX_MIGS (0xA000000100000010) failed: "
-                             "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000)")
-    assert str(rdall.value) == ("TDH.SYS.RDALL reading MAX_MIGS (0xA000000100000010) failed: "
-                                "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000); the field "
-                                "is missing from the list")
+    assert str(rd.value) == (
+        "TDH.SYS.RD reading MAX_MIGS (0xA000000100000010) failed: "
+        "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000)"
+    )
+    assert str(rdall.value) == (
+        "TDH.SYS.RDALL reading MAX_MIGS (0xA000000100000010) failed: "
+        "TDX_METADATA_FIELD_ID_INCORRECT (0xc0000c0000000000); the field "
+        "is missing from the list"
+    )
 
 
 def test_an_rdall_error_status_names_where_the_list_started():
     fake = module_1_5_01(lp_init=False)
-    with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RDALL reading the first field "
-                       r"\(0xFFFFFFFFFFFFFFFF\) failed: TDX_SYS_LP_INIT_NOT_DONE"):
+    with pytest.raises(
+        md.SeamcallError,
+        match=r"^TDH.SYS.RDALL reading the first field "
+        r"\(0xFFFFFFFFFFFFFFFF\) failed: TDX_SYS_LP_INIT_NOT_DONE",
+    ):
         md.read_all_rdall(fake)
 
 
@@ -263,7 +347,9 @@ def test_a_count_above_the_capacity_is_refused(path):
     fake.set_value("NUM_CPUID_CONFIG", 129)
     with pytest.raises(md.CountError) as exc:
         (md.read_all_rd if path == "rd" else md.read_all_rdall)(fake)
-    assert str(exc.value) == "NUM_CPUID_CONFIG = 129 exceeds the capacity of CPUID_CONFIG_LEAVES (128)"
+    assert (
+        str(exc.value) == "NUM_CPUID_CONFIG = 129 exceeds the capacity of CPUID_CONFIG_LEAVES (128)"
+    )
     assert isinstance(exc.value, md.MetadataError)
 
 
@@ -272,8 +358,12 @@ def test_a_malformed_rdall_page_is_a_list_error():
         def rdall(self, start):
             st, nxt, page = super().rdall(start)
             return st, nxt, page[:100]
-    with pytest.raises(md.ListError, match=r"^TDH.SYS.RDALL page starting at the first field "
-                       r"\(0xFFFFFFFFFFFFFFFF\): list header says 3\d\d\d bytes used in a 100-byte page$"):
+
+    with pytest.raises(
+        md.ListError,
+        match=r"^TDH.SYS.RDALL page starting at the first field "
+        r"\(0xFFFFFFFFFFFFFFFF\): list header says 3\d\d\d bytes used in a 100-byte page$",
+    ):
         md.read_all_rdall(Truncated(module_1_5_01().module))
 
 
@@ -281,6 +371,7 @@ def test_an_overflow_without_progress_is_a_list_error():
     class Stuck:
         def rdall(self, start):
             return status.TDX_METADATA_LIST_OVERFLOW, start, rdall_list.pack([])
+
     with pytest.raises(md.ListError, match="without progress"):
         md.read_all_rdall(Stuck())
 
@@ -294,7 +385,11 @@ def test_named_bits():
     assert md.has_bit(FEATURES_1_5_01, "TDX_FEATURES0.NO_RBP_MOD")
     assert not md.has_bit(FEATURES_1_5_01, "TDX_FEATURES0.TDX_CONNECT")
     assert not md.has_bit(None, "TDX_FEATURES0.NO_RBP_MOD")
-    assert md.set_bits("TDX_FEATURES0", 0b110 | 1 << 18) == ["TD_PRESERVING", "SERVICE_TD", "NO_RBP_MOD"]
+    assert md.set_bits("TDX_FEATURES0", 0b110 | 1 << 18) == [
+        "TD_PRESERVING",
+        "SERVICE_TD",
+        "NO_RBP_MOD",
+    ]
     with pytest.raises(KeyError, match="no named bit 'TDX_FEATURES0.NO_SUCH'"):
         md.has_bit(1, "TDX_FEATURES0.NO_SUCH")
 
@@ -322,9 +417,11 @@ def test_records_have_real_signatures_hex_reprs_and_hash_as_they_compare():
     assert str(inspect.signature(md.TdxSysInfoFeatures)) == "(tdx_features0: 'int') -> 'None'"
     assert md.TdxSysInfoFeatures(tdx_features0=5) == md.TdxSysInfoFeatures(5)
     # integers from 10 up in hex, smaller ones as they are (the same in both bases); eval() works
-    assert repr(md.TdxSysInfoTdmr(**{m: 9 if i else 64 for i, m in
-                                     enumerate(md.TdxSysInfoTdmr.__annotations__)})).startswith(
-        "TdxSysInfoTdmr(max_tdmrs=0x40, max_reserved_per_tdmr=9")
+    assert repr(
+        md.TdxSysInfoTdmr(
+            **{m: 9 if i else 64 for i, m in enumerate(md.TdxSysInfoTdmr.__annotations__)}
+        )
+    ).startswith("TdxSysInfoTdmr(max_tdmrs=0x40, max_reserved_per_tdmr=9")
     assert eval(repr(info.cmr), vars(md)) == info.cmr
     # lists hash as tuples, so equal records (arrays included) hash equal
     again = md.read_all_rdall(module_1_5_01())
@@ -336,8 +433,9 @@ def test_diff_lists_the_members_two_snapshots_disagree_on():
     assert md.diff(old, old) == []
     import dataclasses
 
-    cmr = dataclasses.replace(old.cmr, num_cmrs=old.cmr.num_cmrs + 1,
-                              cmr_base=old.cmr.cmr_base + [0x1000])
+    cmr = dataclasses.replace(
+        old.cmr, num_cmrs=old.cmr.num_cmrs + 1, cmr_base=old.cmr.cmr_base + [0x1000]
+    )
     new = dataclasses.replace(old, cmr=cmr, connect=None)
     n = old.cmr.num_cmrs
     assert md.diff(old, new) == [("cmr.num_cmrs", n, n + 1), (f"cmr.cmr_base[{n}]", None, 0x1000)]
@@ -346,16 +444,18 @@ def test_diff_lists_the_members_two_snapshots_disagree_on():
 def test_member_and_struct_descriptions_are_docstrings():
     """The schema's descriptions, in the generated source where editors and pydoc find them."""
     catalogue = compile_or_raise(SHIPPED_SCHEMA)
-    text = (SHIPPED_SCHEMA.parent / "generated" / "python" / "tdx_metadata" /
-            "__init__.py").read_text()
+    text = (
+        SHIPPED_SCHEMA.parent / "generated" / "python" / "tdx_metadata" / "__init__.py"
+    ).read_text()
     for s in catalogue.output_structs("python"):
         cls = getattr(md, python_readers.names.class_name(s.c_name))
         assert cls.__doc__ == f"struct {s.c_name}: {s.description.strip()}"
         for f in catalogue.output_fields("python", s):
-            body = text[text.index(f"    {f.member}: "):]
+            body = text[text.index(f"    {f.member}: ") :]
             doc = body.split('"""')[1]
             assert " ".join(doc.split()) == " ".join(
-                f"{python_readers.member_comment(f)}: {f.description}".split()), f.name
+                f"{python_readers.member_comment(f)}: {f.description}".split()
+            ), f.name
 
 
 # -- the package itself ----------------------------------------------------------
@@ -383,13 +483,24 @@ PROBE = textwrap.dedent("""
 
 def test_the_package_imports_only_the_standard_library_and_its_own_runtime():
     """With only generated/python on the path: no codegen, no typing (the import cost)."""
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, "
-                          f"{str(GENERATED)!r}); exec({PROBE!r})"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(GENERATED)!r}); exec({PROBE!r})",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.splitlines() == [
         "tdx_metadata tdx_metadata._runtime tdx_metadata._runtime.fieldid "
         "tdx_metadata._runtime.rdall_list tdx_metadata._runtime.release "
-        "tdx_metadata._runtime.status", ""]
+        "tdx_metadata._runtime.status",
+        "",
+    ]
 
 
 def test_the_runtime_copy_is_the_runtime_with_relative_imports():
@@ -403,15 +514,19 @@ def test_the_runtime_copy_is_the_runtime_with_relative_imports():
         banner, body = copy.split("\n", 2)[:2], copy.split("\n", 2)[2]
         assert banner[0] == f"# Copied by tdx-codegen {md.GENERATOR_VERSION} from codegen/{source}"
         assert re.findall(r"^(?:from|import) codegen", body, flags=re.M) == [], name
-        undone = re.sub(r"^(\s*)from \. import chars", r"\1from codegen import chars", body,
-                        flags=re.M)
-        undone = re.sub(r"^from \.(\w+) import ", r"from codegen.abi.\1 import ", undone, flags=re.M)
-        assert re.sub(r"^from \. import ", "from codegen.abi import ", undone, flags=re.M) == \
-            original, name
+        undone = re.sub(
+            r"^(\s*)from \. import chars", r"\1from codegen import chars", body, flags=re.M
+        )
+        undone = re.sub(
+            r"^from \.(\w+) import ", r"from codegen.abi.\1 import ", undone, flags=re.M
+        )
+        assert (
+            re.sub(r"^from \. import ", "from codegen.abi import ", undone, flags=re.M) == original
+        ), name
 
 
 def test_simulator_gives_a_backend_in_one_call(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)   # no project here: the built-in catalogue
+    monkeypatch.chdir(tmp_path)  # no project here: the built-in catalogue
     info = md.read_all_rdall(md.simulator("2.0.08"))
     assert info == md.read_all_rd(simulator("2.0.08"))
 
@@ -460,7 +575,8 @@ def mini_schema(tmp_path, struct, package, extra_field):
     schema = tmp_path / "schema"
     schema.mkdir()
     (schema / "08-module-version.toml").write_text(
-        (md_schema_dir() / "08-module-version.toml").read_text())
+        (md_schema_dir() / "08-module-version.toml").read_text()
+    )
     (schema / "11.toml").write_text(MINI_CLASS.format(struct=struct) + extra_field)
     (schema / "settings.toml").write_text(MINI_SETTINGS.format(struct=struct, package=package))
     return schema
@@ -508,8 +624,10 @@ def test_a_package_refuses_a_runtime_of_another_abi(tmp_path):
             importlib.import_module("tdx_md_old")
     finally:
         sys.path.remove(str(tmp_path / "python"))
-    assert str(exc.value) == (f"tdx_md_old needs runtime ABI 1 but its runtime has ABI "
-                              f"{runtime.ABI}; regenerate the package with 'tdx-codegen build'")
+    assert str(exc.value) == (
+        f"tdx_md_old needs runtime ABI 1 but its runtime has ABI "
+        f"{runtime.ABI}; regenerate the package with 'tdx-codegen build'"
+    )
 
 
 def test_generated_struct_text(tmp_path):
@@ -517,7 +635,9 @@ def test_generated_struct_text(tmp_path):
     out = python_readers.emit(EmitContext(compile_or_raise(schema), "map"))[0]
     text = out.content
     start, end = text.index("class TdxSysInfoMini"), text.index("class TdxSysInfo(")
-    assert text[start:end] == '''\
+    assert (
+        text[start:end]
+        == '''\
 class TdxSysInfoMini(_rt.Record):
     """struct tdx_sys_info_mini: Mini."""
 
@@ -544,6 +664,7 @@ def read_mini(source) -> TdxSysInfoMini:
 
 
 '''
+    )
 
 
 # -- against the simulator (codegen.sim), every shipped profile --------------------
@@ -551,6 +672,7 @@ def read_mini(source) -> TdxSysInfoMini:
 
 def simulator(profile: str, **kw):
     from codegen.sim.profile import load_profile, resolve
+
     return Simulator(load_profile(resolve(profile, SHIPPED_SCHEMA), CATALOGUE), **kw)
 
 
@@ -574,8 +696,11 @@ def test_the_simulated_1_5_01_module_lacks_the_later_fields():
 def test_a_fault_injected_in_the_simulator_surfaces_with_its_name():
     sim = simulator("1.5.01")
     sim.inject("NUM_CMRS", status.TDX_SYS_BUSY)
-    with pytest.raises(md.SeamcallError, match=r"^TDH.SYS.RD reading NUM_CMRS \(0x9000000100000000\) "
-                       r"failed: TDX_SYS_BUSY \(0x8000020200000000\)$"):
+    with pytest.raises(
+        md.SeamcallError,
+        match=r"^TDH.SYS.RD reading NUM_CMRS \(0x9000000100000000\) "
+        r"failed: TDX_SYS_BUSY \(0x8000020200000000\)$",
+    ):
         md.read_all_rd(sim)
 
 
@@ -598,8 +723,11 @@ class ValuesBackend:
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 @pytest.mark.parametrize("num_cpuid_config", [None, 5])
-def test_the_compiled_kernel_reader_and_the_python_readers_agree(tmp_path, flavor, num_cpuid_config):
+def test_the_compiled_kernel_reader_and_the_python_readers_agree(
+    tmp_path, flavor, num_cpuid_config
+):
     from kernel import cbuild
+
     catalogue = compile_or_raise(SHIPPED_SCHEMA)
     values = cbuild.default_values(catalogue)
     if num_cpuid_config is not None:
@@ -645,6 +773,9 @@ def test_records_are_dataclasses_to_the_dataclasses_module():
     assert changed.tdr_base_size == 0x1000 and rec.tdr_base_size == members.index("tdr_base_size")
     with pytest.raises(AttributeError):
         rec.tdr_base_size = 1
-    p = subprocess.run([sys.executable, "-c", "import sys, tdx_metadata; "
-                        "print('dataclasses' in sys.modules)"], capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", "import sys, tdx_metadata; print('dataclasses' in sys.modules)"],
+        capture_output=True,
+        text=True,
+    )
     assert p.stdout == "False\n"

@@ -36,8 +36,14 @@ RELEASES = profile.profile_names(ROOT / "schema")
 
 # (sequences, bytes) of the whole-context list a module of each release writes
 LIST_SIZES = {
-    "1.5.01": (36, 3128), "1.5.05": (37, 3144), "1.5.06": (38, 3160), "1.5.34": (42, 3240),
-    "2.0.02": (40, 3192), "2.0.04": (41, 3208), "2.0.08": (42, 3232), "2.0.18": (44, 3272),
+    "1.5.01": (36, 3128),
+    "1.5.05": (37, 3144),
+    "1.5.06": (38, 3160),
+    "1.5.34": (42, 3240),
+    "2.0.02": (40, 3192),
+    "2.0.04": (41, 3208),
+    "2.0.08": (42, 3232),
+    "2.0.18": (44, 3272),
 }
 
 CLASS_SHIFT, SIZE_SHIFT = 56, 32
@@ -51,7 +57,7 @@ def catalogue():
 
 def expected_list(fields) -> list[tuple[int, int, int]]:
     """(sequence header, fields, elements per field) the module's rule gives for its table."""
-    walk = []                                  # one item per field of each entry
+    walk = []  # one item per field of each entry
     for f in sorted(fields, key=lambda f: ((f.id >> CLASS_SHIFT) & 0x3F, f.id & FIELD_CODE)):
         for k in range(f.num_fields):
             walk.append((f.id + k * f.num_elements, f.num_elements))
@@ -59,10 +65,12 @@ def expected_list(fields) -> list[tuple[int, int, int]]:
     for fid, elements in walk:
         if sequences:
             prev, prev_elements = sequences[-1][-1]
-            if ((prev >> CLASS_SHIFT) & 0x3F == (fid >> CLASS_SHIFT) & 0x3F
-                    and (prev & FIELD_CODE) + prev_elements == fid & FIELD_CODE
-                    and prev_elements == elements
-                    and (prev >> SIZE_SHIFT) & 3 == (fid >> SIZE_SHIFT) & 3):
+            if (
+                (prev >> CLASS_SHIFT) & 0x3F == (fid >> CLASS_SHIFT) & 0x3F
+                and (prev & FIELD_CODE) + prev_elements == fid & FIELD_CODE
+                and prev_elements == elements
+                and (prev >> SIZE_SHIFT) & 3 == (fid >> SIZE_SHIFT) & 3
+            ):
                 sequences[-1].append((fid, elements))
                 continue
         sequences.append([(fid, elements)])
@@ -93,7 +101,7 @@ def test_rdall_list_has_the_modules_layout(catalogue, name):
     module = profile.load_profile(ROOT / "schema" / "profiles" / f"{name}.toml", catalogue)
     expected = expected_list(catalogue.fields_of(Release.parse(name)))
     pages = Simulator(module).dump_pages()
-    assert len(pages) == 1                     # the whole context fits one 4 KB list
+    assert len(pages) == 1  # the whole context fits one 4 KB list
     used, count, sequences = written_list(pages[0])
     assert sequences == expected
     assert (count, used) == (len(expected), 8 + sum(8 + 8 * n * e for _, n, e in expected))
@@ -116,5 +124,7 @@ def test_the_sizes_are_in_the_simulator_docs(catalogue):
     rows = re.findall(r"^\| `([0-9.]+)` \| (\d+) \| (\d+) \| (\d+) \| ([0-9,]+) \|", text, re.M)
     stated = {r[0]: (int(r[1]), int(r[2]), int(r[3]), int(r[4].replace(",", ""))) for r in rows}
     fields = {name: catalogue.fields_of(Release.parse(name)) for name in RELEASES}
-    assert stated == {name: (len(fields[name]), sum(f.num_ids for f in fields[name]), *size)
-                      for name, size in LIST_SIZES.items()}
+    assert stated == {
+        name: (len(fields[name]), sum(f.num_ids for f in fields[name]), *size)
+        for name, size in LIST_SIZES.items()
+    }

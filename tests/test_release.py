@@ -5,28 +5,46 @@ import pytest
 from codegen.abi.release import Release
 
 
-@pytest.mark.parametrize("text, shown, code", [
-    ("1.5.01", "1.5.01", 0x010501),
-    ("1.5.1", "1.5.01", 0x010501),
-    ("1.5", "1.5.00", 0x010500),
-    ("255.255.255", "255.255.255", 0xFFFFFF),
-    ("1.5.06+f97a493", "1.5.06+f97a493", 0x010506),
-])
+@pytest.mark.parametrize(
+    "text, shown, code",
+    [
+        ("1.5.01", "1.5.01", 0x010501),
+        ("1.5.1", "1.5.01", 0x010501),
+        ("1.5", "1.5.00", 0x010500),
+        ("255.255.255", "255.255.255", 0xFFFFFF),
+        ("1.5.06+f97a493", "1.5.06+f97a493", 0x010506),
+    ],
+)
 def test_parse(text, shown, code):
     r = Release.parse(text)
     assert (str(r), r.code) == (shown, code)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1.256.0", "'1.256.0' is not a release: each part is 0..255 (a module reports major, minor "
-                "and update in 8 bits each)"),
-    ("1.5.300", "'1.5.300' is not a release: each part is 0..255 (a module reports major, minor "
-                "and update in 8 bits each)"),
-    ("1.5.0\n", "'1.5.0\\n' is not a release (expected MAJOR.MINOR.UPDATE, e.g. 1.5.01, "
-                "optionally +TAG)"),
-    ("\uff11.5.0", "'\uff11.5.0' is not a release (expected MAJOR.MINOR.UPDATE, e.g. 1.5.01, "
-                   "optionally +TAG)"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "1.256.0",
+            "'1.256.0' is not a release: each part is 0..255 (a module reports major, minor "
+            "and update in 8 bits each)",
+        ),
+        (
+            "1.5.300",
+            "'1.5.300' is not a release: each part is 0..255 (a module reports major, minor "
+            "and update in 8 bits each)",
+        ),
+        (
+            "1.5.0\n",
+            "'1.5.0\\n' is not a release (expected MAJOR.MINOR.UPDATE, e.g. 1.5.01, "
+            "optionally +TAG)",
+        ),
+        (
+            "\uff11.5.0",
+            "'\uff11.5.0' is not a release (expected MAJOR.MINOR.UPDATE, e.g. 1.5.01, "
+            "optionally +TAG)",
+        ),
+    ],
+)
 def test_parse_errors(text, message):
     with pytest.raises(ValueError) as exc:
         Release.parse(text)

@@ -20,17 +20,21 @@ CODEGEN = TESTS.parent / "codegen"
 
 # Rules whose bad input is not a schema directory: the test file asserting the exact output.
 ELSEWHERE = {
-    "READ-ERROR": "test_bad_schemas.py",        # a directory where a schema file should be
-    **{name: "test_sim_profile.py" for name in REGISTRY
-       if name.startswith(("PROFILE-", "REPLAY-"))},
+    "READ-ERROR": "test_bad_schemas.py",  # a directory where a schema file should be
+    **{
+        name: "test_sim_profile.py" for name in REGISTRY if name.startswith(("PROFILE-", "REPLAY-"))
+    },
 }
 
 
 def bad_cases(rule: str) -> list[Path]:
     """Bad-schema directories whose expected output reports rule."""
-    return [d for d in BAD.iterdir()
-            if (d.name == rule or d.name.startswith(rule + "-"))
-            and f"[{rule}]: " in (d / "expected.txt").read_text()]
+    return [
+        d
+        for d in BAD.iterdir()
+        if (d.name == rule or d.name.startswith(rule + "-"))
+        and f"[{rule}]: " in (d / "expected.txt").read_text()
+    ]
 
 
 @pytest.mark.parametrize("rule", sorted(REGISTRY))
@@ -56,7 +60,7 @@ def test_rule_names_in_the_source_are_registered():
     for path in CODEGEN.rglob("*.py"):
         used |= set(re.findall(r'"([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)"', path.read_text()))
     assert used - set(REGISTRY) == set()
-    assert set(REGISTRY) - used == set()   # and every registered rule is reported somewhere
+    assert set(REGISTRY) - used == set()  # and every registered rule is reported somewhere
 
 
 def test_reporter_accepts_only_registered_rules():

@@ -34,7 +34,7 @@ from sim.serving import Serving, connect, error_frame, exchange, read_all
 ROOT = Path(__file__).resolve().parent.parent
 NULL = fieldid.NULL_ID
 PROFILE = "2.0.08"
-GOOD = protocol.pack_request(34, 0, 0x9900000100000004, 0)     # TDH.SYS.RD of NUM_CPUID_CONFIG
+GOOD = protocol.pack_request(34, 0, 0x9900000100000004, 0)  # TDH.SYS.RD of NUM_CPUID_CONFIG
 BUSY = error_frame(5)
 
 
@@ -99,11 +99,17 @@ def calls_of(sim: Simulator) -> list[tuple[int, int, int, int]]:
     ids = [fid for fid, _, _ in sim.walk()]
     calls = [(34, 0, fid, 0) for fid in ids + [NULL, 0, 1 << 55, ids[-1] + 1]]
     calls += [(37, 0, 0x100000, f.id) for f in sim.fields] + [(37, 0, 0x200000, NULL)]
-    calls += [(37, 0, 0x80000000, NULL), (37, 0, 0x1001, NULL), (35, 0, 0, 0), (34 | 1 << 16, 1, 2, 3)]
+    calls += [
+        (37, 0, 0x80000000, NULL),
+        (37, 0, 0x1001, NULL),
+        (35, 0, 0, 0),
+        (34 | 1 << 16, 1, 2, 3),
+    ]
     return calls
 
 
 # -- load -----------------------------------------------------------------------------
+
 
 def test_32_clients_500_calls_each_answered_as_the_simulator(shared, local):
     calls = calls_of(local())
@@ -161,9 +167,9 @@ def test_thousands_of_connects_and_disconnects(tmp_path):
                 sock.connect(path)
                 kind = n % 4
                 if kind == 1:
-                    sock.sendall(GOOD[:17])                  # a torn frame
+                    sock.sendall(GOOD[:17])  # a torn frame
                 elif kind == 2:
-                    sock.sendall(GOOD * 3)                   # answers never read
+                    sock.sendall(GOOD * 3)  # answers never read
                 elif kind == 3:
                     sock.sendall(GOOD)
                     assert len(sock.recv(48)) == 48
@@ -181,11 +187,12 @@ def test_half_closed_connection_gets_every_answer(shared, local):
 
 # -- bad input ------------------------------------------------------------------------
 
+
 def test_random_bytes_get_a_refusal_or_nothing(shared):
     rng = random.Random(6)
     for _ in range(300):
         blob = rng.randbytes(rng.randrange(0, 400))
-        want = b"" if len(blob) < 40 else error_frame(1)    # the magic is wrong
+        want = b"" if len(blob) < 40 else error_frame(1)  # the magic is wrong
         assert blob[:4] != b"TDXS"
         assert exchange(shared, blob) == want, blob.hex()
     assert served_ok(shared)
@@ -220,37 +227,38 @@ def test_oversized_frame_followed_by_megabytes(shared):
         sock.sendall(frame)
         assert sock.recv(48) == error_frame(3)
         with pytest.raises((BrokenPipeError, ConnectionResetError)):
-            for _ in range(200):                             # 12.5 MB, more than is discarded
+            for _ in range(200):  # 12.5 MB, more than is discarded
                 sock.sendall(b"\0" * 65536)
     assert served_ok(shared)
 
 
 def test_client_reports_a_refusal(shared):
     with shared.client() as c:
-        c.sock.sendall(b"TDXS" + GOOD[4:6] + b"\x29\x00" + GOOD[8:])     # size 41, then...
+        c.sock.sendall(b"TDXS" + GOOD[4:6] + b"\x29\x00" + GOOD[8:])  # size 41, then...
         with pytest.raises(ProtocolError, match="server refused the request: bad frame size"):
-            c.call(34, 0, 0, 0)                              # ...the answer to it
+            c.call(34, 0, 0, 0)  # ...the answer to it
 
 
 # -- stalls ---------------------------------------------------------------------------
 
+
 def test_idle_connections_give_their_slots_to_new_clients(tmp_path):
     with serving(tmp_path, "--max-clients", "16") as s:
         idle = [connect(s) for _ in range(16)]
-        time.sleep(1.2)                                      # idle for over a second
+        time.sleep(1.2)  # idle for over a second
         try:
             clients = []
-            for n in range(16):                              # each takes an idle one's slot
+            for n in range(16):  # each takes an idle one's slot
                 start = time.monotonic()
                 clients.append(s.client())
                 assert clients[-1].rd(0x9900000100000004) == (0, 0x9900000300000006, 20), n
                 assert time.monotonic() - start < 2
             closed = 0
-            for sock in idle:                                # the oldest idle were closed
+            for sock in idle:  # the oldest idle were closed
                 sock.settimeout(5)
                 closed += read_all(sock) == b""
             assert closed == 16
-            for c in clients:                                # and the newcomers still served
+            for c in clients:  # and the newcomers still served
                 assert c.rd(0x9900000100000004) == (0, 0x9900000300000006, 20)
                 c.close()
         finally:
@@ -268,16 +276,22 @@ def test_a_request_must_arrive_whole_within_a_second(tmp_path):
         for sock in stalled:
             sock.sendall(GOOD[:1])
         start = time.monotonic()
-        with s.client() as c, pytest.raises(ProtocolError, match="server refused the request: "
-                                            r"server busy \(no free connection slot"):
-            c.rd(0)                                          # no slot is idle
+        with (
+            s.client() as c,
+            pytest.raises(
+                ProtocolError,
+                match="server refused the request: "
+                r"server busy \(no free connection slot",
+            ),
+        ):
+            c.rd(0)  # no slot is idle
         closed, sent = {}, 1
         while len(closed) < 4 and time.monotonic() - start < 10:
             time.sleep(0.2)
-            for n, sock in enumerate(stalled[:4]):           # progress, never a whole request
+            for n, sock in enumerate(stalled[:4]):  # progress, never a whole request
                 try:
                     if n not in closed:
-                        sock.send(GOOD[sent % 40:sent % 40 + 1])
+                        sock.send(GOOD[sent % 40 : sent % 40 + 1])
                 except (BrokenPipeError, ConnectionResetError):
                     closed[n] = time.monotonic() - start
             sent += 1
@@ -293,7 +307,7 @@ def test_a_request_must_arrive_whole_within_a_second(tmp_path):
         assert 0.8 < time.monotonic() - start < 4
         for sock in stalled:
             sock.settimeout(5)
-            assert read_all(sock) == b""                     # closed without an answer
+            assert read_all(sock) == b""  # closed without an answer
             sock.close()
 
 
@@ -304,7 +318,7 @@ def test_a_slow_steady_reader_is_not_dropped(tmp_path, local):
     frame = protocol.pack_request(37, 0, 0x100000, NULL)
     want = answer(local(), frame) * 400
     with serving(tmp_path, "--stall-timeout", "3") as s, connect(s) as sock:
-        sock.sendall(frame * 400)                            # 16 KB: the socket takes it all
+        sock.sendall(frame * 400)  # 16 KB: the socket takes it all
         got = bytearray()
         start = time.monotonic()
         while time.monotonic() - start < 5:
@@ -312,7 +326,7 @@ def test_a_slow_steady_reader_is_not_dropped(tmp_path, local):
             assert chunk, f"closed after {time.monotonic() - start:.1f} s, {len(got)} bytes"
             got += chunk
             time.sleep(0.1)
-        assert len(got) < len(want) // 4                     # the server waited on us
+        assert len(got) < len(want) // 4  # the server waited on us
         while len(got) < len(want) and (chunk := sock.recv(65536)):
             got += chunk
         assert got == want
@@ -330,17 +344,17 @@ def test_client_that_never_reads(tmp_path):
         sent = [0] * len(greedy)
         for i, sock in enumerate(greedy):
             try:
-                for _ in range(100000):                      # at most 400 MB of answers
+                for _ in range(100000):  # at most 400 MB of answers
                     sock.sendall(rdall * 100)
                     sent[i] += 100
             except TimeoutError:
-                pass                                         # the server stopped reading
+                pass  # the server stopped reading
         assert all(0 < n < 20000 for n in sent), sent
         for _ in range(50):
             assert served_ok(s)
         grown = vm_rss_kb(pid) - before
         assert grown < 32 * 1024, f"VmRSS grew by {grown} kB"
-        time.sleep(3)                                        # dropped after the stall timeout
+        time.sleep(3)  # dropped after the stall timeout
         for sock in greedy:
             sock.settimeout(10)
             got = len(read_all(sock))
@@ -351,13 +365,14 @@ def test_client_that_never_reads(tmp_path):
 
 # -- exhaustion -----------------------------------------------------------------------
 
+
 def round_trip(sock: socket.socket) -> bytes:
     """One TDH.SYS.RD on a raw connection: its answer, or BUSY when the server
     refused the connection (and then closed it)."""
     try:
         sock.sendall(GOOD)
     except (BrokenPipeError, ConnectionResetError):
-        pass                                   # refused before the request arrived
+        pass  # refused before the request arrived
     got = sock.recv(48)
     if got == BUSY:
         assert read_all(sock) == b""
@@ -386,18 +401,18 @@ def test_out_of_file_descriptors_newcomers_are_refused_without_spinning(tmp_path
         else:
             pytest.fail("64 connections accepted under a limit of 24 descriptors")
         assert 10 <= len(held) <= 20, len(held)
-        newcomer = connect(s, timeout=5)                     # waits in the backlog, if at all
+        newcomer = connect(s, timeout=5)  # waits in the backlog, if at all
         before = cpu_seconds(pid)
         time.sleep(1)
-        assert cpu_seconds(pid) - before < 0.2               # no busy loop on EMFILE
+        assert cpu_seconds(pid) - before < 0.2  # no busy loop on EMFILE
         assert newcomer.recv(48) == BUSY and read_all(newcomer) == b""
         newcomer.close()
         held[0].shutdown(socket.SHUT_WR)
-        assert read_all(held[0]) == b""                      # the server closed its end
+        assert read_all(held[0]) == b""  # the server closed its end
         held[0].close()
-        assert served_ok(s)                                  # on the descriptor that freed
+        assert served_ok(s)  # on the descriptor that freed
         for sock in held[1:]:
-            assert round_trip(sock) == want                  # the others still served
+            assert round_trip(sock) == want  # the others still served
             sock.close()
 
 
@@ -409,7 +424,7 @@ def test_a_second_server_does_not_hang_on_a_stopped_one(tmp_path):
     queued = []
     try:
         s.proc.send_signal(signal.SIGSTOP)
-        for _ in range(1000):                                # fill the stopped server's backlog
+        for _ in range(1000):  # fill the stopped server's backlog
             sock = socket.socket(socket.AF_UNIX)
             sock.setblocking(False)
             queued.append(sock)
@@ -418,12 +433,28 @@ def test_a_second_server_does_not_hang_on_a_stopped_one(tmp_path):
             except BlockingIOError:
                 break
         assert 100 < len(queued) < 1000
-        second = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", PROFILE,
-                                 "serve", "--unix", str(path)], capture_output=True, text=True,
-                                cwd=ROOT, timeout=60)
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "codegen",
+                "sim",
+                "--profile",
+                PROFILE,
+                "serve",
+                "--unix",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
         assert (second.returncode, second.stdout) == (2, "")
-        assert second.stderr == (f"tdx-codegen: error: --unix {path}: another server is listening "
-                                 "there (it accepts no connections: stopped or overloaded)\n")
+        assert second.stderr == (
+            f"tdx-codegen: error: --unix {path}: another server is listening "
+            "there (it accepts no connections: stopped or overloaded)\n"
+        )
     finally:
         s.proc.send_signal(signal.SIGCONT)
         for sock in queued:
@@ -432,6 +463,7 @@ def test_a_second_server_does_not_hang_on_a_stopped_one(tmp_path):
 
 
 # -- shutdown ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_clean_shutdown_with_every_kind_of_connection_open(tmp_path, sig):
@@ -496,8 +528,11 @@ sys.exit(server.serve(sim, unix=sys.argv[1]))
 
 def test_a_simulator_exception_is_an_error_response_not_a_crash(tmp_path):
     path = tmp_path / "b.sock"
-    proc = subprocess.Popen([sys.executable, "-c", BROKEN, str(path), str(ROOT / "schema")],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BROKEN, str(path), str(ROOT / "schema")],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "serving" in proc.stderr.readline()
         with Client(unix=path) as c:
@@ -508,8 +543,11 @@ def test_a_simulator_exception_is_an_error_response_not_a_crash(tmp_path):
             assert c.rd(0)[0] == 0
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-        assert (proc.returncode, err) == (0, "tdx-codegen sim: internal error: KeyError('simulated bug')\n"
-                                             "tdx-codegen sim: stopped\n")
+        assert (proc.returncode, err) == (
+            0,
+            "tdx-codegen sim: internal error: KeyError('simulated bug')\n"
+            "tdx-codegen sim: stopped\n",
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -517,6 +555,7 @@ def test_a_simulator_exception_is_an_error_response_not_a_crash(tmp_path):
 
 
 # -- TCP and options ------------------------------------------------------------------
+
 
 def test_tcp_under_abuse(local):
     """Loopback TCP: resets, torn and refused frames, and concurrent clients."""
@@ -526,7 +565,7 @@ def test_tcp_under_abuse(local):
         address = (host, int(port))
         for n in range(200):
             with socket.create_connection(address, timeout=10) as sock:
-                if n % 3 == 0:                               # reset at once
+                if n % 3 == 0:  # reset at once
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 elif n % 3 == 1:
                     sock.sendall(GOOD + GOOD[:9])
@@ -559,9 +598,27 @@ def test_tcp_under_abuse(local):
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan"])
 def test_stall_timeout_must_be_positive(tmp_path, value):
-    run = subprocess.run([sys.executable, "-m", "codegen", "sim", "--profile", PROFILE, "serve",
-                          "--unix", str(tmp_path / "x.sock"), "--stall-timeout", value],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codegen",
+            "sim",
+            "--profile",
+            PROFILE,
+            "serve",
+            "--unix",
+            str(tmp_path / "x.sock"),
+            "--stall-timeout",
+            value,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert (run.returncode, run.stdout) == (2, "")
-    assert run.stderr == "tdx-codegen: error: --stall-timeout must be a positive number of seconds\n"
+    assert (
+        run.stderr == "tdx-codegen: error: --stall-timeout must be a positive number of seconds\n"
+    )
     assert not (tmp_path / "x.sock").exists()

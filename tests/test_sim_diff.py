@@ -50,8 +50,9 @@ def harnesses(tmp_path_factory):
         build.mkdir()
         cbuild.generate(CATALOGUE, out, flavor)
         (build / "tdx_dump.h").write_text(cbuild.dump_header(CATALOGUE))
-        exes[flavor] = cbuild.compile_reader(build, out, CDIR / "fake_read.c",
-                                             (CDIR / "simclient.c",))
+        exes[flavor] = cbuild.compile_reader(
+            build, out, CDIR / "fake_read.c", (CDIR / "simclient.c",)
+        )
     return exes
 
 
@@ -81,8 +82,9 @@ def module_values(draw):
             values[f.name] = [draw(st.integers(0, COUNT_MAX[f.name]))]
         else:
             top = (1 << 8 * f.element_size) - 1
-            values[f.name] = draw(st.lists(st.integers(0, top), min_size=f.num_ids,
-                                           max_size=f.num_ids))
+            values[f.name] = draw(
+                st.lists(st.integers(0, top), min_size=f.num_ids, max_size=f.num_ids)
+            )
     return values
 
 
@@ -90,7 +92,7 @@ def python_value(info, struct: str, member: str, indices: list[int]) -> int:
     """A member element as the Python readers hold it; 0 where they hold none."""
     value = getattr(getattr(info, struct), member, None) if getattr(info, struct) else None
     for i in indices:
-        if value is None or i >= len(value):     # past the live count
+        if value is None or i >= len(value):  # past the live count
             return 0
         value = value[i]
     return 0 if value is None else value
@@ -107,8 +109,11 @@ def indices_of(key: str) -> tuple[str, str, list[int]]:
     return struct, member, [int(i) for i in rest.rstrip("]").split("][")] if rest else []
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(values=module_values())
 def test_all_readers_agree_on_a_random_module(harnesses, workdir, values):
     sim = Simulator(BASE)
@@ -122,8 +127,12 @@ def test_all_readers_agree_on_a_random_module(harnesses, workdir, values):
             by_rdall = md.read_all_rdall(c)
         kernel = {flavor: run_kernel(server, exe) for flavor, exe in harnesses.items()}
     assert by_rd == by_rdall
-    by_id = {f.element_id(i, j): sim.values[f.name][i * f.num_elements + j]
-             for f in BASE.fields for i in range(f.num_fields) for j in range(f.num_elements)}
+    by_id = {
+        f.element_id(i, j): sim.values[f.name][i * f.num_elements + j]
+        for f in BASE.fields
+        for i in range(f.num_fields)
+        for j in range(f.num_elements)
+    }
     want = cbuild.expected(CATALOGUE, by_id)
     for flavor, dumped in kernel.items():
         assert (flavor, dumped.ret, problems(dumped)) == (flavor, 0, [])
@@ -140,10 +149,13 @@ def test_the_random_values_reach_every_member_of_the_default_module(harnesses, w
         dumps = [run_kernel(server, exe) for exe in harnesses.values()]
     assert dumps[0].members == dumps[1].members
     m = dumps[0].members
-    assert (m["version.major_version"], m["version.minor_version"], m["version.update_version"]) == \
-        (2, 0, 8)
+    assert (
+        m["version.major_version"],
+        m["version.minor_version"],
+        m["version.update_version"],
+    ) == (2, 0, 8)
     assert m["td_conf.num_cpuid_config"] == 20 and m["td_conf.cpuid_config_leaves[19]"] == 0x23
-    assert m["td_conf.cpuid_config_leaves[20]"] == 0           # past the live count
+    assert m["td_conf.cpuid_config_leaves[20]"] == 0  # past the live count
     assert m["features.tdx_features0"] == 0x12293F0FFF == info.features.tdx_features0
 
 
@@ -152,8 +164,11 @@ def test_count_above_capacity_fires_the_guards(harnesses, workdir, flavor):
     with serving(workdir, "--profile", "2.0.08", "--set", "NUM_CPUID_CONFIG=200") as server:
         dumped = run_kernel(server, harnesses[flavor])
         with server.client() as c:
-            with pytest.raises(md.CountError, match="NUM_CPUID_CONFIG = 200 exceeds the capacity "
-                               r"of CPUID_CONFIG_LEAVES \(128\)"):
+            with pytest.raises(
+                md.CountError,
+                match="NUM_CPUID_CONFIG = 200 exceeds the capacity "
+                r"of CPUID_CONFIG_LEAVES \(128\)",
+            ):
                 md.read_all_rd(c)
             with pytest.raises(md.CountError):
                 md.read_all_rdall(c)
@@ -167,8 +182,11 @@ def test_an_injected_status_is_eio_in_the_kernel_and_named_in_python(harnesses, 
     with serving(workdir, "--profile", "2.0.08", "--fault", "MAX_TDMRS=TDX_SYS_BUSY") as server:
         dumped = run_kernel(server, harnesses[flavor])
         with server.client() as c:
-            with pytest.raises(md.SeamcallError, match=r"TDH.SYS.RD reading MAX_TDMRS "
-                               r"\(0x9100000100000008\) failed: TDX_SYS_BUSY"):
+            with pytest.raises(
+                md.SeamcallError,
+                match=r"TDH.SYS.RD reading MAX_TDMRS "
+                r"\(0x9100000100000008\) failed: TDX_SYS_BUSY",
+            ):
                 md.read_all_rd(c)
             with pytest.raises(md.SeamcallError, match="TDX_SYS_BUSY"):
                 md.read_all_rdall(c)

@@ -46,11 +46,15 @@ def test_shipped_profiles(catalogue, name):
     assert str(m.release) == name and m.name == name
     assert m.fields == catalogue.fields_of(Release.parse(name))
     assert "EXT_REQUIRED" not in m.values and "MEMORY_POOL_REQUIRED_PAGES" not in m.values
-    assert m.first_element_only == (frozenset({"CPUID_CONFIG_VALUES"}) if name == "1.5.01"
-                                    else frozenset())
+    assert m.first_element_only == (
+        frozenset({"CPUID_CONFIG_VALUES"}) if name == "1.5.01" else frozenset()
+    )
     major, minor, update = (int(x) for x in name.split("."))
-    assert (m.values["MAJOR_VERSION"], m.values["MINOR_VERSION"], m.values["UPDATE_VERSION"]) \
-        == ((major,), (minor,), (update,))
+    assert (m.values["MAJOR_VERSION"], m.values["MINOR_VERSION"], m.values["UPDATE_VERSION"]) == (
+        (major,),
+        (minor,),
+        (update,),
+    )
     assert m.values["VENDOR_ID"] == (0x8086,)
     head = tomllib.loads((PROFILES / f"{name}.toml").read_text())["profile"]
     assert head["source"].startswith("intel/tdx-module proj_defs.mk at commit ")
@@ -62,7 +66,7 @@ def test_values_from_tdx_abi_section_6(catalogue):
     v = profile.load_profile(PROFILES / "1.5.01.toml", catalogue).values
     assert v["TDX_FEATURES0"] == (0xF0FBF,) and v["NUM_CMRS"] == (32,)
     assert v["ATTRIBUTES_FIXED0"] == (0x8000000070000001,) and v["NUM_CPUID_CONFIG"] == (12,)
-    assert v["CPUID_CONFIG_LEAVES"][12:] == (fieldid.MASK64,) * 20        # [fill]
+    assert v["CPUID_CONFIG_LEAVES"][12:] == (fieldid.MASK64,) * 20  # [fill]
     assert v["CPUID_CONFIG_VALUES"][24:] == (0,) * 40
     w = profile.load_profile(PROFILES / "2.0.08.toml", catalogue).values
     assert w["TDX_CONNECT_FEATURES"] == (0x1281,) and w["MAX_EVENT_FILTERS"] == (512,)
@@ -83,7 +87,9 @@ EXT_REQUIRED = 1
 VENDOR_ID = [0x8086]
 CPUID_CONFIG_VALUES = [[1, 2], [3]]
 """
-    assert errors_of(tmp_path, monkeypatch, catalogue, text) == """\
+    assert (
+        errors_of(tmp_path, monkeypatch, catalogue, text)
+        == """\
 p.toml:3:1: error[PROFILE-KEY]: unknown key 'colour' in [profile] (expected release, description, source, table)
     3 | colour = "blue"
       | ^~~~~~
@@ -109,11 +115,14 @@ p.toml:12:32: error[PROFILE-SHAPE]: each field of CPUID_CONFIG_VALUES has 2 elem
    12 | CPUID_CONFIG_VALUES = [[1, 2], [3]]
       |                                ^~~
 """
+    )
 
 
 def test_value_inside_an_array_is_pointed_at(tmp_path, monkeypatch, catalogue):
     text = '[profile]\nrelease = "1.5.01"\n[values]\nPKG_FMS = [1, -2]\nCPUID_CONFIG_VALUES = [[1, 0x1FFFFFFFFFFFFFFFF]]\n'
-    assert errors_of(tmp_path, monkeypatch, catalogue, text) == """\
+    assert (
+        errors_of(tmp_path, monkeypatch, catalogue, text)
+        == """\
 p.toml:4:15: error[PROFILE-VALUE]: -0x2 does not fit PKG_FMS's 4-byte element (max 0xffffffff)
     4 | PKG_FMS = [1, -2]
       |               ^~
@@ -121,6 +130,7 @@ p.toml:5:28: error[PROFILE-VALUE]: 0x1ffffffffffffffff does not fit CPUID_CONFIG
     5 | CPUID_CONFIG_VALUES = [[1, 0x1FFFFFFFFFFFFFFFF]]
       |                            ^~~~~~~~~~~~~~~~~~~
 """
+    )
 
 
 def test_live_count_above_the_fields_given(tmp_path, monkeypatch, catalogue):
@@ -130,7 +140,9 @@ release = "1.5.01"
 NUM_CPUID_CONFIG = 2
 CPUID_CONFIG_LEAVES = [1]
 """
-    assert errors_of(tmp_path, monkeypatch, catalogue, text) == """\
+    assert (
+        errors_of(tmp_path, monkeypatch, catalogue, text)
+        == """\
 p.toml:4:20: error[PROFILE-COUNT]: NUM_CPUID_CONFIG = 2 but 0 fields of CPUID_CONFIG_VALUES are given
     4 | NUM_CPUID_CONFIG = 2
       |                    ^
@@ -142,28 +154,44 @@ p.toml:5:1: note: CPUID_CONFIG_LEAVES is here
     5 | CPUID_CONFIG_LEAVES = [1]
       | ^~~~~~~~~~~~~~~~~~~
 """
+    )
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("[values]\nNUM_PKGS = 1\n",
-     "p.toml:1:1: error[PROFILE-RELEASE]: [profile] has no release (e.g. release = \"1.5.01\"): "
-     "it decides which fields the module has\n    1 | [values]\n      | ^\n"),
-    ('[profile]\nrelease = "one"\n',
-     "p.toml:2:11: error[PROFILE-RELEASE]: 'one' is not a release (expected MAJOR.MINOR.UPDATE, "
-     "e.g. 1.5.01, optionally +TAG)\n    2 | release = \"one\"\n      |           ^~~~~\n"),
-    ('[profile]\nrelease = "1.5.01"\n[valuez]\n',
-     "p.toml:3:1: error[PROFILE-KEY]: unknown table 'valuez' (expected [profile], [values], [fill] "
-     "and [quirks])\n    3 | [valuez]\n      | ^~~~~~~~\n"),
-    ('[profile]\nrelease = "1.5.01"\n[fill]\nVENDOR_ID = 1\n',
-     "p.toml:4:13: error[PROFILE-SHAPE]: VENDOR_ID is a single element: [fill] is for arrays\n"
-     "    4 | VENDOR_ID = 1\n      |             ^\n"),
-    ('[profile]\nrelease = "1.5.01"\n[quirks]\nrdall_first_element_only = ["NUM_CMRS"]\n',
-     "p.toml:4:29: error[PROFILE-SHAPE]: NUM_CMRS has no live count or only one element: the quirk "
-     "does not apply\n    4 | rdall_first_element_only = [\"NUM_CMRS\"]\n"
-     "      |                             ^~~~~~~~~~\n"),
-    ('[profile]\nrelease = "1.5.01"\n[values]\nNUM_PKGS = \n',
-     "p.toml:4:12: error[TOML-SYNTAX]: Invalid value\n    4 | NUM_PKGS = \n      |            ^\n"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "[values]\nNUM_PKGS = 1\n",
+            'p.toml:1:1: error[PROFILE-RELEASE]: [profile] has no release (e.g. release = "1.5.01"): '
+            "it decides which fields the module has\n    1 | [values]\n      | ^\n",
+        ),
+        (
+            '[profile]\nrelease = "one"\n',
+            "p.toml:2:11: error[PROFILE-RELEASE]: 'one' is not a release (expected MAJOR.MINOR.UPDATE, "
+            'e.g. 1.5.01, optionally +TAG)\n    2 | release = "one"\n      |           ^~~~~\n',
+        ),
+        (
+            '[profile]\nrelease = "1.5.01"\n[valuez]\n',
+            "p.toml:3:1: error[PROFILE-KEY]: unknown table 'valuez' (expected [profile], [values], [fill] "
+            "and [quirks])\n    3 | [valuez]\n      | ^~~~~~~~\n",
+        ),
+        (
+            '[profile]\nrelease = "1.5.01"\n[fill]\nVENDOR_ID = 1\n',
+            "p.toml:4:13: error[PROFILE-SHAPE]: VENDOR_ID is a single element: [fill] is for arrays\n"
+            "    4 | VENDOR_ID = 1\n      |             ^\n",
+        ),
+        (
+            '[profile]\nrelease = "1.5.01"\n[quirks]\nrdall_first_element_only = ["NUM_CMRS"]\n',
+            "p.toml:4:29: error[PROFILE-SHAPE]: NUM_CMRS has no live count or only one element: the quirk "
+            'does not apply\n    4 | rdall_first_element_only = ["NUM_CMRS"]\n'
+            "      |                             ^~~~~~~~~~\n",
+        ),
+        (
+            '[profile]\nrelease = "1.5.01"\n[values]\nNUM_PKGS = \n',
+            "p.toml:4:12: error[TOML-SYNTAX]: Invalid value\n    4 | NUM_PKGS = \n      |            ^\n",
+        ),
+    ],
+)
 def test_profile_errors(tmp_path, monkeypatch, catalogue, text, expected):
     assert errors_of(tmp_path, monkeypatch, catalogue, text) == expected
 
@@ -175,10 +203,14 @@ def test_profile_of_a_table_gives_every_field_of_its_release(tmp_path, monkeypat
         text = "".join(line for line in text.splitlines(True) if not line.startswith(name + " "))
     text = text.replace("MAX_MIGS = 512\n", "MAX_MIGS = 512\nEXT_REQUIRED = 1\n")
     errors = errors_of(tmp_path, monkeypatch, catalogue, text)
-    at = {n: 1 + next(i for i, line in enumerate(text.splitlines()) if line.startswith(n))
-          for n in ("table", "EXT_REQUIRED")}
+    at = {
+        n: 1 + next(i for i, line in enumerate(text.splitlines()) if line.startswith(n))
+        for n in ("table", "EXT_REQUIRED")
+    }
     table_line = text.splitlines()[at["table"] - 1]
-    assert errors == f"""\
+    assert (
+        errors
+        == f"""\
 p.toml:{at["table"]}:9: error[PROFILE-FIELD-SET]: a 2.0.18 module has 75 fields but [values] gives 73: the profile models a module table (table = ...), so give GUEST_GPA_ATTR_MASK, MAX_MEM_SCAN_RANGES
 {at["table"]:>5} | {table_line}
       |         ^{"~" * (len(table_line) - 9)}
@@ -186,15 +218,19 @@ p.toml:{at["EXT_REQUIRED"]}:1: error[PROFILE-RELEASE-FIELD]: EXT_REQUIRED is in 
 {at["EXT_REQUIRED"]:>5} | EXT_REQUIRED = 1
       | ^~~~~~~~~~~~
 """
+    )
 
 
 def test_since_per_line_in_profile_errors(tmp_path, monkeypatch, catalogue):
     text = '[profile]\nrelease = "2.0.02"\n[values]\nMAX_EVENT_FILTERS = 512\nMIN_VIRT_MAXPA = 32\n'
-    assert errors_of(tmp_path, monkeypatch, catalogue, text) == """\
+    assert (
+        errors_of(tmp_path, monkeypatch, catalogue, text)
+        == """\
 p.toml:4:1: error[PROFILE-RELEASE-FIELD]: MAX_EVENT_FILTERS is first in 1.5.34 on the 1.5 line and 2.0.04: a 2.0.02 module does not have it
     4 | MAX_EVENT_FILTERS = 512
       | ^~~~~~~~~~~~~~~~~
 """
+    )
 
 
 def test_missing_values_read_as_zero(tmp_path, monkeypatch, catalogue):
@@ -207,10 +243,11 @@ def test_missing_values_read_as_zero(tmp_path, monkeypatch, catalogue):
 
 # -- replay ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", RELEASES)
 def test_json_dump_replays_the_same_module(tmp_path, catalogue, name):
     sim = Simulator(profile.load_profile(PROFILES / f"{name}.toml", catalogue))
-    sim.set_value("NUM_CPUID_CONFIG", 200)         # overrides are part of the dump
+    sim.set_value("NUM_CPUID_CONFIG", 200)  # overrides are part of the dump
     path = tmp_path / "dump.json"
     path.write_text(profile.dump_json(sim))
     again = Simulator(profile.load_replay(path, catalogue))
@@ -251,29 +288,40 @@ def replay_errors(tmp_path, monkeypatch, catalogue, data: bytes) -> str:
 
 
 def test_replay_errors(tmp_path, monkeypatch, catalogue):
-    assert replay_errors(tmp_path, monkeypatch, catalogue, b"\0" * 4095) == \
-        "dump: error[REPLAY-PAGES]: 4095 bytes is not a whole number of 4096-byte TDH.SYS.RDALL pages\n"
+    assert (
+        replay_errors(tmp_path, monkeypatch, catalogue, b"\0" * 4095)
+        == "dump: error[REPLAY-PAGES]: 4095 bytes is not a whole number of 4096-byte TDH.SYS.RDALL pages\n"
+    )
     page = bytearray(4096)
-    page[:24] = (24 | 1 << 16).to_bytes(8, "little") + (0x0100000200000000).to_bytes(8, "little") + \
-        bytes(8)
+    page[:24] = (
+        (24 | 1 << 16).to_bytes(8, "little") + (0x0100000200000000).to_bytes(8, "little") + bytes(8)
+    )
     assert replay_errors(tmp_path, monkeypatch, catalogue, bytes(page)) == (
         "dump: error[REPLAY-FIELD]: page 0 (offset 0x0) sequence 0 (0x0100000200000000): element "
-        "0x0100000200000000 is no field of the schema\n")
+        "0x0100000200000000 is no field of the schema\n"
+    )
     page[:8] = (4000 | 1 << 16).to_bytes(8, "little")
     assert replay_errors(tmp_path, monkeypatch, catalogue, bytes(page)) == (
         "dump: error[REPLAY-PAGES]: page 0 (offset 0x0): 1 sequences end at byte 24, list header "
-        "says 4000\n")
-    try:   # the json module's own words, which differ between Python versions
+        "says 4000\n"
+    )
+    try:  # the json module's own words, which differ between Python versions
         json.loads('{"format": 1,\n ]')
     except json.JSONDecodeError as exc:
         said = f"dump:{exc.lineno}:{exc.colno}: error[REPLAY-JSON]: not valid JSON: {exc.msg}\n"
     assert replay_errors(tmp_path, monkeypatch, catalogue, b'{"format": 1,\n ]') == said
-    doc = {"format": profile.DUMP_FORMAT, "version": 1, "fields": [
-        {"name": "NUM_PKGS", "id": "0x0000000200000000", "values": ["0x1", "0x2"]},
-        {"name": "NUM_PKG", "id": "0x0000000200000000", "values": ["0x1"]},
-        {"name": "VENDOR_ID", "id": "0x0800000100000000", "values": ["0x8086"]}]}
+    doc = {
+        "format": profile.DUMP_FORMAT,
+        "version": 1,
+        "fields": [
+            {"name": "NUM_PKGS", "id": "0x0000000200000000", "values": ["0x1", "0x2"]},
+            {"name": "NUM_PKG", "id": "0x0000000200000000", "values": ["0x1"]},
+            {"name": "VENDOR_ID", "id": "0x0800000100000000", "values": ["0x8086"]},
+        ],
+    }
     assert replay_errors(tmp_path, monkeypatch, catalogue, json.dumps(doc).encode()) == (
         "dump:1:61: error[REPLAY-FIELD]: fields[0]: NUM_PKGS takes 1 64-bit values, 2 given\n"
         "dump:1:137: error[REPLAY-FIELD]: fields[1]: unknown field 'NUM_PKG'\n"
         "dump:1:205: error[REPLAY-FIELD]: fields[2]: VENDOR_ID has id 0x0800000100000000 in the dump but "
-        "0x0800000200000000 in the schema\n")
+        "0x0800000200000000 in the schema\n"
+    )

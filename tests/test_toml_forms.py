@@ -9,7 +9,7 @@ from codegen.spec.diagnostics import format_text
 
 DATA = Path(__file__).parent / "data"
 
-INLINE_FIELDS = '''\
+INLINE_FIELDS = """\
 field = [
   { name = "MAX_TDMRS", id = "0x9100000100000008", class = 0x11, element_size = 2, struct = "tdmr", member = "max_tdmrs", type = "u16", since = "1.5.01", description = "Maximum TDMRs.", gate = "TDX_FEATURES0.TD_PRESERVING" },
   { name = "NUM_RANGES", id = "0x9100000100000009", class = 0x11, element_size = 2, struct = "tdmr", member = "num_ranges", type = "u16", since = "1.5.01", description = "Live count." },
@@ -24,7 +24,7 @@ name = "TDMR Info"
 name = "tdmr"
 c_name = "tdx_sys_info_tdmr"
 description = "TDMR limits."
-'''
+"""
 
 
 def schema_with(tmp_path: Path, tdmr_text: str) -> Path:
@@ -38,9 +38,15 @@ def test_gate_of_a_field_in_an_inline_array_is_kept(tmp_path):
     schema = schema_with(tmp_path, INLINE_FIELDS.replace('"MEMBER"', '"range_base"'))
     catalogue, rep = compile_schema(schema)
     assert rep.items == []
-    gates = {f.name: f.gate and (f.gate.feature_field, f.gate.feature_bit) for f in catalogue.fields}
-    assert gates == {"TDX_FEATURES0": None, "MAX_TDMRS": ("TDX_FEATURES0", "TD_PRESERVING"),
-                     "NUM_RANGES": None, "RANGE_BASE": None}
+    gates = {
+        f.name: f.gate and (f.gate.feature_field, f.gate.feature_bit) for f in catalogue.fields
+    }
+    assert gates == {
+        "TDX_FEATURES0": None,
+        "MAX_TDMRS": ("TDX_FEATURES0", "TD_PRESERVING"),
+        "NUM_RANGES": None,
+        "RANGE_BASE": None,
+    }
 
 
 def test_error_in_a_later_field_of_an_inline_array(tmp_path):
@@ -52,13 +58,17 @@ def test_error_in_a_later_field_of_an_inline_array(tmp_path):
     col = line4.index('"max_tdmrs[4]"') + 1
     assert text.splitlines()[0] == (
         f"schema/tdmr.toml:4:{col}: error[DUPLICATE-MEMBER]: RANGE_BASE and MAX_TDMRS are both "
-        "read into tdmr.max_tdmrs")
+        "read into tdmr.max_tdmrs"
+    )
 
 
 def test_header_line_inside_a_multiline_string_shifts_nothing(tmp_path):
     text = (DATA / "minimal" / "tdmr.toml").read_text()
-    text = text.replace('description = "Maximum TDMRs."',
-                        'description = """Maximum TDMRs.\n[[field]]\nname = "X"\n"""', 1)
+    text = text.replace(
+        'description = "Maximum TDMRs."',
+        'description = """Maximum TDMRs.\n[[field]]\nname = "X"\n"""',
+        1,
+    )
     text = text.replace('[[field]]\nname = "NUM_RANGES"', '[["field"]]\nname = "NUM_RANGES"')
     text = text.replace('member = "range_base"', 'member = "range base"')
     schema = schema_with(tmp_path, text)
@@ -67,5 +77,6 @@ def test_header_line_inside_a_multiline_string_shifts_nothing(tmp_path):
     assert format_text(rep.sorted()).replace(str(tmp_path) + "/", "") == (
         f"schema/tdmr.toml:{line}:10: error[C-IDENTIFIER]: member 'range base' is not a C "
         "identifier (optionally followed by [N] dimensions)\n"
-        f"{line:>5} | member = \"range base\"\n"
-        "      |          ^~~~~~~~~~~~\n")
+        f'{line:>5} | member = "range base"\n'
+        "      |          ^~~~~~~~~~~~\n"
+    )

@@ -57,15 +57,28 @@ bit = 3
 '''
 
 PLACES = {
-    ("top",): (2, 7), ("quoted key",): (3, 16), ("literal key",): (4, 17),
-    ("dotted", "key"): (5, 16), ("a", "b", "c"): (6, 9), ("multi",): (7, 9), ("lit",): (11, 7),
-    ("arr", 0): (15, 3), ("arr", 1, 1): (16, 7), ("arr", 2, "x"): (17, 9),
-    ("arr", 2, "y"): (17, 22), ("inline", "q k", "deep"): (19, 41),
-    ("inline", "dot", "ted"): (19, 59), ("fields", 1): (20, 29),
-    ("fields", 1, "gate", "feature"): (20, 63), ("field", 0): (22, 1),
-    ("field", 0, "name"): (23, 8), ("field", 0, "sub", "k"): (26, 5),
-    ("field", 1, "name"): (29, 8), ("field", 1, "bits", 1, "bit"): (35, 7),
-    ("field", 2): (37, 1), ("field", 2, "bits", 0, "bit"): (41, 7),
+    ("top",): (2, 7),
+    ("quoted key",): (3, 16),
+    ("literal key",): (4, 17),
+    ("dotted", "key"): (5, 16),
+    ("a", "b", "c"): (6, 9),
+    ("multi",): (7, 9),
+    ("lit",): (11, 7),
+    ("arr", 0): (15, 3),
+    ("arr", 1, 1): (16, 7),
+    ("arr", 2, "x"): (17, 9),
+    ("arr", 2, "y"): (17, 22),
+    ("inline", "q k", "deep"): (19, 41),
+    ("inline", "dot", "ted"): (19, 59),
+    ("fields", 1): (20, 29),
+    ("fields", 1, "gate", "feature"): (20, 63),
+    ("field", 0): (22, 1),
+    ("field", 0, "name"): (23, 8),
+    ("field", 0, "sub", "k"): (26, 5),
+    ("field", 1, "name"): (29, 8),
+    ("field", 1, "bits", 1, "bit"): (35, 7),
+    ("field", 2): (37, 1),
+    ("field", 2, "bits", 0, "bit"): (41, 7),
 }
 
 
@@ -79,7 +92,7 @@ def test_every_form_is_placed(tmp_path):
     doc = read(EVERY_FORM, tmp_path)
     found = {k: (doc.loc(k).line, doc.loc(k).col) for k in PLACES}
     assert found == PLACES
-    assert doc.data["field"][2]["bits"] == [{"bit": 3}]   # nested arrays of tables count per parent
+    assert doc.data["field"][2]["bits"] == [{"bit": 3}]  # nested arrays of tables count per parent
     assert set(doc.positions) == set(toml_source.key_paths(doc.data))
     # a key is underlined as far as the part named; a table's key is its header
     assert doc.loc(("dotted", "key"), key=True).length == len("dotted . key")
@@ -99,24 +112,38 @@ def test_crlf_and_line_separators_inside_strings(tmp_path):
 def test_disagreement_is_an_internal_error():
     with pytest.raises(toml_source.PositionReaderError) as info:
         toml_source.check_agreement({"a": {"b": 1}}, {("a",): (1, 1, 1)}, "s.toml")
-    assert str(info.value) == ("s.toml: the TOML position reader disagrees with tomllib on key "
-                               "paths (not placed: [\"('a', 'b')\"]; not in the data: [])")
+    assert str(info.value) == (
+        "s.toml: the TOML position reader disagrees with tomllib on key "
+        "paths (not placed: [\"('a', 'b')\"]; not in the data: [])"
+    )
 
 
 # -- random documents in random spellings ------------------------------------------------------
-NAMES = st.sampled_from(["a", "b", "field", "x-y", "1", "true", "k k", "é", "[[field]]", 'q"', "", "a.b"])
+NAMES = st.sampled_from(
+    ["a", "b", "field", "x-y", "1", "true", "k k", "é", "[[field]]", 'q"', "", "a.b"]
+)
 SCALARS = st.one_of(
-    st.integers(-2**63, 2**63 - 1), st.booleans(),
-    st.lists(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(
-        ["\n", '"', "'", "\\", "\t", "[[field]]\n", '"""', "'''", "#"]), max_size=8).map("".join))
+    st.integers(-(2**63), 2**63 - 1),
+    st.booleans(),
+    st.lists(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
+        | st.sampled_from(["\n", '"', "'", "\\", "\t", "[[field]]\n", '"""', "'''", "#"]),
+        max_size=8,
+    ).map("".join),
+)
 DATA = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES, inner, max_size=3),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 def key(name, draw):
-    if name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name) and draw(st.booleans()):
+    if (
+        name
+        and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+        and draw(st.booleans())
+    ):
         return name
     if "'" not in name and '"' not in name and draw(st.booleans()):
         return f"'{name}'"
@@ -127,10 +154,17 @@ def scalar(value, draw):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return draw(st.sampled_from([str(value), f"{value:+d}"] + (
-            [hex(value), f"0o{value:o}", f"0b{value:b}"] if value >= 0 else [])))
-    choices = ['"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-               .replace("\t", "\\t") + '"']
+        return draw(
+            st.sampled_from(
+                [str(value), f"{value:+d}"]
+                + ([hex(value), f"0o{value:o}", f"0b{value:b}"] if value >= 0 else [])
+            )
+        )
+    choices = [
+        '"'
+        + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        + '"'
+    ]
     if "'" not in value and "\n" not in value:
         choices.append(f"'{value}'")
     if "'''" not in value and not value.endswith("'") and not value.startswith("\n"):
@@ -155,7 +189,9 @@ def table_body(table, path, draw, out):
     """Scalars and inline values first, then sub-tables as headers."""
     later = []
     for k, v in table.items():
-        header_ok = isinstance(v, dict) or (isinstance(v, list) and v and all(isinstance(x, dict) for x in v))
+        header_ok = isinstance(v, dict) or (
+            isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+        )
         if header_ok and draw(st.booleans()):
             later.append((k, v))
         else:
@@ -192,7 +228,7 @@ def test_reader_agrees_with_tomllib(doc):
         value = data
         for part in path:
             value = value[part]
-        excerpt = lines[line - 1][col - 1:col - 1 + length]
+        excerpt = lines[line - 1][col - 1 : col - 1 + length]
         if isinstance(value, (dict, list)) or excerpt.startswith(('"""', "'''")):
             continue  # tables and arrays may span lines; the start is what matters
         assert tomllib.loads(f"v = {excerpt}")["v"] == value, (path, excerpt)

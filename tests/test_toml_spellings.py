@@ -31,7 +31,7 @@ class Writer:
     """Text being written, with the (line, col) of each key path's key and value."""
 
     def __init__(self, pick):
-        self.pick = pick          # pick(kind, options) -> one of options
+        self.pick = pick  # pick(kind, options) -> one of options
         self.parts: list[str] = []
         self.line, self.col = 1, 1
         self.values: dict = {}
@@ -61,7 +61,7 @@ class Writer:
             if n:
                 self.write(self.pick("dot", [".", " . "]))
             self.key(name)
-            self.keys.setdefault(path + names[:n + 1], start)
+            self.keys.setdefault(path + names[: n + 1], start)
 
     def value(self, path: tuple, value) -> None:
         self.values[path] = self.here()
@@ -69,7 +69,9 @@ class Writer:
             self.write("true" if value else "false")
         elif isinstance(value, int):
             kind = self.pick("int", ["dec", "hex", "under"] if value >= 0 else ["dec"])
-            self.write(hex(value) if kind == "hex" else f"{value:_}" if kind == "under" else str(value))
+            self.write(
+                hex(value) if kind == "hex" else f"{value:_}" if kind == "under" else str(value)
+            )
         elif isinstance(value, str):
             self.write(self.string(value))
         elif isinstance(value, list):
@@ -87,7 +89,7 @@ class Writer:
         kind = self.pick("str", options)
         if kind == "literal":
             return f"'{value}'"
-        if kind == "ml-literal":   # the newline after the opening quotes is not part of the value
+        if kind == "ml-literal":  # the newline after the opening quotes is not part of the value
             return f"'''\n{value}'''"
         if kind == "ml-basic":
             return '"""\n' + value.replace("\\", "\\\\").replace('"', '\\"') + '"""'
@@ -154,9 +156,11 @@ class Writer:
     def document(self, data: dict) -> str:
         self.write("# rewritten\n")
         late = []
-        for k, v in data.items():   # root keys must come before the first header
+        for k, v in data.items():  # root keys must come before the first header
             is_aot = isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
-            if (isinstance(v, dict) or is_aot) and self.pick("top", ["header", "inline"]) == "header":
+            if (isinstance(v, dict) or is_aot) and self.pick(
+                "top", ["header", "inline"]
+            ) == "header":
                 late.append((k, v, is_aot))
                 continue
             self.keyval((), (k,), v, inline=False)
@@ -191,7 +195,7 @@ def write_schema(root: Path, texts: dict) -> Path:
     schema = root / "schema"
     if schema.exists():
         shutil.rmtree(schema)
-    shutil.copytree(SCHEMA, schema)   # profiles and all, then the rewritten files
+    shutil.copytree(SCHEMA, schema)  # profiles and all, then the rewritten files
     for name, text in texts.items():
         (schema / name).write_text(text)
     return schema
@@ -203,7 +207,10 @@ def model_without_lines(catalogue) -> str:
 
 
 def outputs(catalogue) -> dict:
-    return {o.path: o.content for o in emit_all(EmitContext(catalogue, catalogue.settings.kernel.flavor))}
+    return {
+        o.path: o.content
+        for o in emit_all(EmitContext(catalogue, catalogue.settings.kernel.flavor))
+    }
 
 
 SHIPPED = compile_schema(SCHEMA)[0]
@@ -218,12 +225,21 @@ def fixed(**choice):
 
 FIXED = {
     "inline arrays of tables, inline tables": fixed(top="inline", sub="inline", array="one-line"),
-    "dotted keys, sub-table headers": fixed(top="header", subtable="here", sub="dotted", dot=" . ",
-                                            int="hex", array="lines", comment=1),
-    "quoted keys and headers": fixed(top="header", subtable="header", key="basic", pad=" ",
-                                     eq="=", int="under", comment="  # table"),
-    "literal strings": fixed(top="header", subtable="here", sub="inline", key="literal",
-                             str="literal"),
+    "dotted keys, sub-table headers": fixed(
+        top="header", subtable="here", sub="dotted", dot=" . ", int="hex", array="lines", comment=1
+    ),
+    "quoted keys and headers": fixed(
+        top="header",
+        subtable="header",
+        key="basic",
+        pad=" ",
+        eq="=",
+        int="under",
+        comment="  # table",
+    ),
+    "literal strings": fixed(
+        top="header", subtable="here", sub="inline", key="literal", str="literal"
+    ),
     "multi-line strings": fixed(top="header", str="ml-literal", eq="  =  ", pad=" "),
     "multi-line basic strings": fixed(top="inline", str="ml-basic", sub="dotted"),
 }
@@ -247,7 +263,7 @@ def test_fixed_spellings_really_differ():
     assert '[[ "field" ]]' in texts["quoted keys and headers"]
     assert '"name"=' in texts["quoted keys and headers"]
     assert "'name' = 'CMR Info'" in texts["literal strings"]
-    assert "description  =  \'\'\'\n" in texts["multi-line strings"]
+    assert "description  =  '''\n" in texts["multi-line strings"]
     assert 'description = """\n' in texts["multi-line basic strings"]
 
 
@@ -255,11 +271,14 @@ def test_fixed_spellings_really_differ():
 def spellings(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     import random
+
     rng = random.Random(seed)
     return lambda kind, options: rng.choice(options)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(spellings())
 def test_random_spellings_give_the_same_model_and_bytes(tmp_path, pick):
     texts, _ = rewrite(pick)
@@ -282,7 +301,9 @@ SEEDS = {
 }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(spellings(), st.sampled_from(FILES), st.sampled_from(sorted(SEEDS)), st.integers(0, 1000))
 def test_seeded_error_is_reported_where_it_was_written(tmp_path, pick, file, seed, which):
     rule, key, value, at = SEEDS[seed]

@@ -51,8 +51,8 @@ NON_ARCH_BIT = _mask("NON_ARCH")
 INC_SIZE_BIT = _mask("INC_SIZE")
 WRITE_MASK_VALID_BIT = _mask("WRITE_MASK_VALID")
 
-MAX_ELEMENTS = 16   # LAST_ELEMENT_IN_FIELD is 4 bits
-MAX_FIELDS = 512    # LAST_FIELD_IN_SEQUENCE is 9 bits
+MAX_ELEMENTS = 16  # LAST_ELEMENT_IN_FIELD is 4 bits
+MAX_FIELDS = 512  # LAST_FIELD_IN_SEQUENCE is 9 bits
 MAX_CLASS = 63
 MAX_FIELD_CODE = (1 << 24) - 1
 
@@ -84,7 +84,7 @@ class FieldId(tuple):
 
     @property
     def element_size(self) -> int:
-        return ELEMENT_SIZES[self[2]]   # element_size_code
+        return ELEMENT_SIZES[self[2]]  # element_size_code
 
 
 for _index, _name in enumerate(FieldId._fields):
@@ -107,9 +107,16 @@ def decode(field_id: int) -> FieldId:
     return _make([(field_id >> lo) & mask for lo, mask in _SHIFT_MASKS])
 
 
-def encode(class_code: int, field_code: int, element_size: int, *,
-           non_arch: bool = False, context_code: int = 0,
-           last_element: int = 0, last_field: int = 0) -> int:
+def encode(
+    class_code: int,
+    field_code: int,
+    element_size: int,
+    *,
+    non_arch: bool = False,
+    context_code: int = 0,
+    last_element: int = 0,
+    last_field: int = 0,
+) -> int:
     """Build an id from its parts; element_size is in bytes."""
     if element_size not in ELEMENT_SIZES:
         raise ValueError(f"element size {element_size} is not 1, 2, 4 or 8")
@@ -171,7 +178,7 @@ def find_entry(keys, sizes, field_id: int) -> tuple[int, int] | None:
     field_id play no part.  The one lookup of an id in a table: the model,
     the simulator and the readers' messages all ask it.
     """
-    from bisect import bisect_right   # here: the readers' import need not load it
+    from bisect import bisect_right  # here: the readers' import need not load it
 
     k = key(field_id)
     i = bisect_right(keys, k) - 1
@@ -189,20 +196,20 @@ def explain(field_id: int) -> list[tuple[str, str, int]]:
     return rows
 
 
-CONTEXT_NAMES = {0: "global (SYS)", 1: "TD", 2: "VCPU"}   # CONTEXT_CODE values
+CONTEXT_NAMES = {0: "global (SYS)", 1: "TD", 2: "VCPU"}  # CONTEXT_CODE values
 
 # What each sub-field of LAYOUT is for (RESERVED_* are reserved: 0), for docs and explain.
 PURPOSE = {
     "FIELD_CODE": "the field within its class; element k of field i of an entry is "
-                  "base + i * elements + k",
+    "base + i * elements + k",
     "ELEMENT_SIZE_CODE": "bytes per element: 1 << code",
     "LAST_ELEMENT_IN_FIELD": "elements per field - 1, in a TDH.SYS.RDALL sequence header; "
-                             "0 in an element id",
+    "0 in an element id",
     "LAST_FIELD_IN_SEQUENCE": "fields in the sequence - 1, in a TDH.SYS.RDALL sequence header; "
-                              "0 in an element id",
+    "0 in an element id",
     "INC_SIZE": "how a sequence's field codes step; 0 for every global field",
     "WRITE_MASK_VALID": "a write mask comes with the value (writes only; no global field is "
-                        "writable)",
+    "writable)",
     "CONTEXT_CODE": "scope: " + ", ".join(f"{k} {v}" for k, v in CONTEXT_NAMES.items()),
     "CLASS_CODE": "the metadata class: a table of related fields",
     "NON_ARCH": "set on non-architectural fields; not part of the lookup key",
@@ -246,8 +253,9 @@ def parse(text: str) -> int:
         value = int(text, 0)
     except ValueError:
         why = f": {chars.describe(odd)}, not ASCII" if odd else ""
-        raise ValueError(f"'{chars.escape(text)}' is not a number{why} (write ids as 0x followed "
-                         "by hex digits)") from None
+        raise ValueError(
+            f"'{chars.escape(text)}' is not a number{why} (write ids as 0x followed by hex digits)"
+        ) from None
     if not 0 <= value <= MASK64:
         raise ValueError(f"{text} does not fit in 64 bits")
     return value

@@ -67,7 +67,9 @@ def name(status: int) -> str:
         return f"status {status:#018x}"
     operand = status & OPERAND_MASK
     if operand:
-        reg = {OPERAND_RCX: "RCX", OPERAND_RDX: "RDX", OPERAND_R8: "R8"}.get(operand, f"{operand:#x}")
+        reg = {OPERAND_RCX: "RCX", OPERAND_RDX: "RDX", OPERAND_R8: "R8"}.get(
+            operand, f"{operand:#x}"
+        )
         return f"{found}({reg})"
     return found
 
@@ -78,7 +80,7 @@ def parse(text: str) -> int:
     if text in STATUSES:
         return STATUSES[text]
     try:
-        if not text.isascii():   # int() takes any script's digits; the ABI's are ASCII
+        if not text.isascii():  # int() takes any script's digits; the ABI's are ASCII
             raise ValueError(text)
         value = int(text, 0)
     except ValueError:

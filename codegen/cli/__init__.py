@@ -14,8 +14,15 @@ import sys
 
 from codegen import __version__
 from codegen.cli import build, evolve, inspect, kernel, sim
-from codegen.cli.common import (EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, EXIT_USAGE, InputError,
-                                UsageError, fill_project_defaults)
+from codegen.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    InputError,
+    UsageError,
+    fill_project_defaults,
+)
 
 # The command modules, in the order --help lists their verbs.
 COMMAND_MODULES = (build, inspect, sim, evolve, kernel)
@@ -47,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, trace on request
         if os.environ.get("TDX_CODEGEN_DEBUG"):
             raise
-        print(f"tdx-codegen: internal error: {type(exc).__name__}: {exc}\n"
-              "(set TDX_CODEGEN_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        print(
+            f"tdx-codegen: internal error: {type(exc).__name__}: {exc}\n"
+            "(set TDX_CODEGEN_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 
@@ -64,19 +74,26 @@ def _check_cwd() -> None:
     try:
         os.getcwd()
     except OSError as exc:
-        raise UsageError("the current directory cannot be read "
-                         f"({exc.strerror or exc}: was it deleted?); cd to a directory that "
-                         "exists, or give -C DIR") from None
+        raise UsageError(
+            "the current directory cannot be read "
+            f"({exc.strerror or exc}: was it deleted?); cd to a directory that "
+            "exists, or give -C DIR"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb (each module imports its heavy parts only when run)."""
     parser = argparse.ArgumentParser(
         prog="tdx-codegen",
-        description="Schema compiler, code generator and simulator for TDX global metadata.")
+        description="Schema compiler, code generator and simulator for TDX global metadata.",
+    )
     parser.add_argument("--version", action="version", version=f"tdx-codegen {__version__}")
-    parser.add_argument("-C", dest="directory", metavar="DIR",
-                        help="run as if started in DIR (the project is found from there)")
+    parser.add_argument(
+        "-C",
+        dest="directory",
+        metavar="DIR",
+        help="run as if started in DIR (the project is found from there)",
+    )
     sub = parser.add_subparsers(metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)

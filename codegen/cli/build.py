@@ -6,10 +6,23 @@ import json
 import sys
 from pathlib import Path
 
-from codegen.cli.common import (EXIT_INVALID, EXIT_OK, UsageError, add_flavor_arg, add_format_arg,
-                                add_kernel_tree_arg, add_schema_arg, build_kernel_tree, build_report,
-                                emit_cached, load_catalogue, report_hand_edits, say, shown_path,
-                                annotate)
+from codegen.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    add_flavor_arg,
+    add_format_arg,
+    add_kernel_tree_arg,
+    add_schema_arg,
+    build_kernel_tree,
+    build_report,
+    emit_cached,
+    load_catalogue,
+    report_hand_edits,
+    say,
+    shown_path,
+    annotate,
+)
 
 
 def register(sub) -> None:
@@ -20,21 +33,37 @@ def register(sub) -> None:
 
     p = sub.add_parser("build", help="validate, then write the generated files")
     add_schema_arg(p)
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="output directory (default: the project's generated/)")
-    p.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 when any generated file would change")
-    p.add_argument("--diff", action="store_true", help="print the unified diff of what would change")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output directory (default: the project's generated/)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when any generated file would change",
+    )
+    p.add_argument(
+        "--diff", action="store_true", help="print the unified diff of what would change"
+    )
     p.add_argument("--force", action="store_true", help="overwrite files that were edited by hand")
     add_flavor_arg(p)
-    add_kernel_tree_arg(p, False, "write only the kernel outputs, into this Linux checkout at "
-                        "their in-tree paths")
+    add_kernel_tree_arg(
+        p, False, "write only the kernel outputs, into this Linux checkout at their in-tree paths"
+    )
     add_format_arg(p, github=True)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("init", help="start a project from the built-in catalogue")
-    p.add_argument("dir", nargs="?", default=".", type=Path, metavar="DIR",
-                   help="the project's root (default: the current directory)")
+    p.add_argument(
+        "dir",
+        nargs="?",
+        default=".",
+        type=Path,
+        metavar="DIR",
+        help="the project's root (default: the current directory)",
+    )
     p.set_defaults(func=cmd_init)
 
 
@@ -49,8 +78,9 @@ def cmd_init(args) -> int:
     root = args.dir
     for name in ("schema", PROJECT_FILE):
         if (root / name).exists():
-            raise UsageError(f"{root / name} exists: {root} is already a "
-                             "project (nothing was changed)")
+            raise UsageError(
+                f"{root / name} exists: {root} is already a project (nothing was changed)"
+            )
     if root.exists() and not root.is_dir():
         raise UsageError(f"{shown_path(root)} is not a directory")
     source = builtin_schema()
@@ -61,29 +91,46 @@ def cmd_init(args) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
     except OSError as exc:
-        print(f"tdx-codegen: error: cannot create {shown_path(root / 'schema')}: "
-              f"{exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"tdx-codegen: error: cannot create {shown_path(root / 'schema')}: "
+            f"{exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     from codegen.emitters.json_schema import TAPLO
 
-    if not (root / ".taplo.toml").exists():   # editors: the JSON Schemas of schema/*.toml
+    if not (root / ".taplo.toml").exists():  # editors: the JSON Schemas of schema/*.toml
         (root / ".taplo.toml").write_text(TAPLO, encoding="utf-8")
-    print(f"created {shown_path(root / 'schema')}: {len(files)} files of the built-in catalogue",
-          file=sys.stderr)
+    print(
+        f"created {shown_path(root / 'schema')}: {len(files)} files of the built-in catalogue",
+        file=sys.stderr,
+    )
     root = root.resolve()
     project = Project(root, root / "schema", root / "generated")
-    return cmd_build(argparse.Namespace(
-        schema=project.schema, out=project.out, project=project, no_cache=False, c_flavor=None,
-        kernel_tree=None, check=False, diff=False, force=False, format="text"))
-
+    return cmd_build(
+        argparse.Namespace(
+            schema=project.schema,
+            out=project.out,
+            project=project,
+            no_cache=False,
+            c_flavor=None,
+            kernel_tree=None,
+            check=False,
+            diff=False,
+            force=False,
+            format="text",
+        )
+    )
 
 
 def cmd_validate(args) -> int:
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
-    if args.format != "json":   # the verb's result, so on stdout
-        print(f"{len(catalogue.fields)} fields in {len(catalogue.structs)} structs: schema is valid")
+    if args.format != "json":  # the verb's result, so on stdout
+        print(
+            f"{len(catalogue.fields)} fields in {len(catalogue.structs)} structs: schema is valid"
+        )
     return EXIT_OK
 
 
@@ -92,10 +139,13 @@ def cmd_build(args) -> int:
 
     if args.kernel_tree is not None:
         default_out = args.project.out if args.project is not None else None
-        if args.out is not None and (default_out is None or
-                                     Path(args.out).absolute() != Path(default_out).absolute()):
-            raise UsageError("--out and --kernel-tree do not go together: --kernel-tree writes "
-                             "only the kernel files, at their paths in the tree")
+        if args.out is not None and (
+            default_out is None or Path(args.out).absolute() != Path(default_out).absolute()
+        ):
+            raise UsageError(
+                "--out and --kernel-tree do not go together: --kernel-tree writes "
+                "only the kernel files, at their paths in the tree"
+            )
         catalogue = load_catalogue(args)
         if catalogue is None:
             return EXIT_INVALID
@@ -108,7 +158,7 @@ def cmd_build(args) -> int:
     result = build_report(plan)
     if args.force:
         result["hand_edited"] = []
-    if args.diff:   # paths from the project root, so `git apply` works there
+    if args.diff:  # paths from the project root, so `git apply` works there
         from codegen.paths import relative_to_root
 
         rel = relative_to_root(args.out, args.project.root if args.project is not None else None)
@@ -118,37 +168,58 @@ def cmd_build(args) -> int:
         result["would_change"] = [o.path for o in plan.changes] + plan.stale
         for rel in result["would_change"]:
             say(args, f"{out_shown}/{rel}: out of date")
-            annotate(args, "error", "out of date: run 'tdx-codegen build' and commit the result",
-                     f"{out_shown}/{rel}")
+            annotate(
+                args,
+                "error",
+                "out of date: run 'tdx-codegen build' and commit the result",
+                f"{out_shown}/{rel}",
+            )
         if plan.dirty:
             say(args, "generated files do not match the schema: run 'tdx-codegen build'")
             status = EXIT_INVALID
         elif not plan.edited:
-            say(args, f"checked {len(plan.unchanged)} generated files in {out_shown} against "
-                f"{shown_path(args.schema)}: up to date")
+            say(
+                args,
+                f"checked {len(plan.unchanged)} generated files in {out_shown} against "
+                f"{shown_path(args.schema)}: up to date",
+            )
     elif plan.edited and not args.force:
         pass  # all or nothing: with a hand edit pending, no file is written
     else:
         try:
             written = writer.apply(plan, force=args.force)
         except OSError as exc:
-            print(f"tdx-codegen: error: cannot write under {out_shown}: {exc.strerror or exc}"
-                  f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
+            print(
+                f"tdx-codegen: error: cannot write under {out_shown}: {exc.strerror or exc}"
+                f"{f' ({exc.filename})' if exc.filename else ''}",
+                file=sys.stderr,
+            )
             return EXIT_INVALID
         result["written"] = written
         for rel in written:
-            say(args, f"wrote {out_shown}/{rel}" if rel not in plan.stale
-                 else f"removed {out_shown}/{rel} (no longer generated)")
+            say(
+                args,
+                f"wrote {out_shown}/{rel}"
+                if rel not in plan.stale
+                else f"removed {out_shown}/{rel} (no longer generated)",
+            )
         if not written:
             say(args, f"{len(plan.unchanged)} generated files up to date")
     if plan.edited and not args.force:
         report_hand_edits(plan.edited, out_shown)
         for out in plan.edited:
-            annotate(args, "error", "edited by hand: move the change into the schema",
-                     f"{out_shown}/{out.path}")
+            annotate(
+                args,
+                "error",
+                "edited by hand: move the change into the schema",
+                f"{out_shown}/{out.path}",
+            )
         if not (args.check or args.diff) and len(plan.changes) > len(plan.edited):
-            print("tdx-codegen: nothing was written, so the generated files stay consistent "
-                  "with each other", file=sys.stderr)
+            print(
+                "tdx-codegen: nothing was written, so the generated files stay consistent "
+                "with each other",
+                file=sys.stderr,
+            )
         status = EXIT_INVALID
     if args.format == "json":
         print(json.dumps(result, indent=2))

@@ -46,24 +46,41 @@ def fill_project_defaults(args) -> None:
 
 
 def add_schema_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--schema", type=Path, metavar="DIR",
-                   help="schema directory (default: the project's, found from the current "
-                   "directory upward)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="validate and generate afresh, ignoring the result cache")
+    p.add_argument(
+        "--schema",
+        type=Path,
+        metavar="DIR",
+        help="schema directory (default: the project's, found from the current directory upward)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="validate and generate afresh, ignoring the result cache",
+    )
 
 
 def add_format_arg(p: argparse.ArgumentParser, github: bool = False) -> None:
     choices = ("text", "json", "github") if github else ("text", "json")
-    p.add_argument("--format", choices=choices, default="text",
-                   help="output format (default: text)" + (
-                       "; github: GitHub Actions annotations (::error file=...,line=...::) on "
-                       "stdout, the text on stderr" if github else ""))
+    p.add_argument(
+        "--format",
+        choices=choices,
+        default="text",
+        help="output format (default: text)"
+        + (
+            "; github: GitHub Actions annotations (::error file=...,line=...::) on "
+            "stdout, the text on stderr"
+            if github
+            else ""
+        ),
+    )
 
 
 def add_flavor_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--c-flavor", choices=FLAVORS,
-                   help="kernel C flavour (default: [kernel].flavor of settings.toml)")
+    p.add_argument(
+        "--c-flavor",
+        choices=FLAVORS,
+        help="kernel C flavour (default: [kernel].flavor of settings.toml)",
+    )
 
 
 def add_kernel_tree_arg(p: argparse.ArgumentParser, required: bool, help: str) -> None:
@@ -71,6 +88,7 @@ def add_kernel_tree_arg(p: argparse.ArgumentParser, required: bool, help: str) -
 
 
 # -- schema loading shared by the verbs --------------------------------------
+
 
 def compile_cached(schema_dir: Path, use_cache: bool = True):
     """(Catalogue or None, sorted diagnostics), from the cache when the inputs are unchanged."""
@@ -95,8 +113,7 @@ def rendered(diags) -> tuple[str, str, bool, str]:
     from codegen.spec.diagnostics import format_json, format_text, summary
 
     text = format_text(diags) + f"{summary(diags)}\n" if diags else ""
-    return (text, format_json(diags), any(d.severity == "error" for d in diags),
-            diagnostics(diags))
+    return (text, format_json(diags), any(d.severity == "error" for d in diags), diagnostics(diags))
 
 
 def report(args, diags) -> None:
@@ -164,32 +181,42 @@ def annotate(args, level: str, message: str, file: str = "", line: int = 0) -> N
 
 def shown_path(path: Path) -> str:
     from codegen.paths import display_path
+
     return display_path(path)
 
 
 def report_hand_edits(edited, root_shown: str) -> None:
     for out in edited:
-        print(f"tdx-codegen: error: {root_shown}/{out.path} was edited by hand (its content hash "
-              "does not match); not overwritten. Move the change into the schema, or run with "
-              "--force to discard it.", file=sys.stderr)
+        print(
+            f"tdx-codegen: error: {root_shown}/{out.path} was edited by hand (its content hash "
+            "does not match); not overwritten. Move the change into the schema, or run with "
+            "--force to discard it.",
+            file=sys.stderr,
+        )
 
 
 def build_report(plan, written=()) -> dict:
     """The JSON report of build, the same with or without --kernel-tree."""
-    return {"written": list(written), "unchanged": [o.path for o in plan.unchanged],
-            "hand_edited": [o.path for o in plan.edited], "stale": list(plan.stale),
-            "would_change": []}
+    return {
+        "written": list(written),
+        "unchanged": [o.path for o in plan.unchanged],
+        "hand_edited": [o.path for o in plan.edited],
+        "stale": list(plan.stale),
+        "would_change": [],
+    }
 
 
 # -- kernel trees, shared by build --kernel-tree, diff and patch -----------------
+
 
 def tree_plan(args, catalogue, flavor):
     from codegen.evolve import kernel_tree
 
     try:
         kernel_tree.check_tree(args.kernel_tree)
-        plan = kernel_tree.plan(args.kernel_tree,
-                                kernel_tree.kernel_outputs(catalogue, flavor, args.kernel_tree))
+        plan = kernel_tree.plan(
+            args.kernel_tree, kernel_tree.kernel_outputs(catalogue, flavor, args.kernel_tree)
+        )
     except kernel_tree.TreeError as exc:
         raise UsageError(str(exc)) from None
     except kernel_tree.TreeConflict as exc:
@@ -197,8 +224,10 @@ def tree_plan(args, catalogue, flavor):
     for out in plan.create + plan.update + plan.edited:
         target = plan.root / out.path
         if os.path.lexists(target) and (target.is_symlink() or not target.is_file()):
-            raise UsageError(f"{target} is not a regular file (a directory, a symlink or a "
-                             "device): tdx-codegen will not replace it")
+            raise UsageError(
+                f"{target} is not a regular file (a directory, a symlink or a "
+                "device): tdx-codegen will not replace it"
+            )
     return plan
 
 
@@ -219,9 +248,11 @@ def build_kernel_tree(args, catalogue, flavor: str) -> int:
         try:
             report["written"] = writer.apply(plan, force=args.force)
         except OSError as exc:
-            print(f"tdx-codegen: error: cannot write into {plan.root}: {exc.strerror or exc}"
-                  f"{f' ({exc.filename})' if exc.filename else ''}; no file was changed",
-                  file=sys.stderr)
+            print(
+                f"tdx-codegen: error: cannot write into {plan.root}: {exc.strerror or exc}"
+                f"{f' ({exc.filename})' if exc.filename else ''}; no file was changed",
+                file=sys.stderr,
+            )
             return EXIT_INVALID
         for rel in report["written"]:
             say(args, f"wrote {plan.root / rel}")
@@ -240,5 +271,3 @@ def tree_catalogue(args):
     if catalogue is None:
         return None, None
     return catalogue, args.c_flavor or catalogue.settings.kernel.flavor
-
-

@@ -13,9 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from codegen.cli.common import (EXIT_INVALID, EXIT_OK, UsageError, add_format_arg,
-                                add_schema_arg, load_catalogue)
-
+from codegen.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    UsageError,
+    add_format_arg,
+    add_schema_arg,
+    load_catalogue,
+)
 
 
 COMPAT_HELP = """\
@@ -37,26 +42,44 @@ profile files; the releases need not be on one release line."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("compat", help="compare two schemas and sort the changes by how much "
-                       "they break", description=COMPAT_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "compat",
+        help="compare two schemas and sort the changes by how much they break",
+        description=COMPAT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("old", metavar="OLD", help="schema directory or git revision (e.g. HEAD~1)")
     p.add_argument("new", metavar="NEW", help="schema directory or git revision (e.g. main)")
-    p.add_argument("--fail-on", default="MODULE_ABI", metavar="CAT",
-                   choices=("MODULE_ABI", "KERNEL_API", "ADDITIVE"),
-                   help="exit 1 when a change of this category or a stricter one is found: "
-                   "MODULE_ABI (default), KERNEL_API or ADDITIVE")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="output format (default: text); github: a GitHub Actions annotation per "
-                   "change (error at or above --fail-on, else notice) on stdout, the text on "
-                   "stderr")
-    p.add_argument("--repo", type=Path, metavar="DIR",
-                   help="git repository revisions are read from (default: the project's)")
+    p.add_argument(
+        "--fail-on",
+        default="MODULE_ABI",
+        metavar="CAT",
+        choices=("MODULE_ABI", "KERNEL_API", "ADDITIVE"),
+        help="exit 1 when a change of this category or a stricter one is found: "
+        "MODULE_ABI (default), KERNEL_API or ADDITIVE",
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="output format (default: text); github: a GitHub Actions annotation per "
+        "change (error at or above --fail-on, else notice) on stdout, the text on "
+        "stderr",
+    )
+    p.add_argument(
+        "--repo",
+        type=Path,
+        metavar="DIR",
+        help="git repository revisions are read from (default: the project's)",
+    )
     p.set_defaults(func=cmd_compat)
 
-    p = sub.add_parser("release-diff", help="compare two module releases (profiles): fields "
-                       "added, removed, and values changed", description=RELEASE_DIFF_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "release-diff",
+        help="compare two module releases (profiles): fields added, removed, and values changed",
+        description=RELEASE_DIFF_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("old", metavar="A", help="profile name (schema/profiles/NAME.toml) or file")
     p.add_argument("new", metavar="B", help="profile name or file")
     add_schema_arg(p)
@@ -66,21 +89,27 @@ def register(sub) -> None:
     p = sub.add_parser("import-json", help="read Intel's global metadata JSON")
     p.add_argument("file", type=Path, metavar="FILE", help="global_metadata.json; - reads stdin")
     add_schema_arg(p)
-    p.add_argument("--format", choices=("text", "json", "toml"), default="text",
-                   help="text: a table; json: normalised records; toml: [[field]] tables for the "
-                   "fields the schema lacks")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "toml"),
+        default="text",
+        help="text: a table; json: normalised records; toml: [[field]] tables for the "
+        "fields the schema lacks",
+    )
     p.set_defaults(func=cmd_import_json)
 
-    p = sub.add_parser("reconcile", help="report field by field where the schema and one "
-                       "release of Intel's JSON differ")
+    p = sub.add_parser(
+        "reconcile",
+        help="report field by field where the schema and one release of Intel's JSON differ",
+    )
     p.add_argument("file", type=Path, metavar="FILE", help="global_metadata.json; - reads stdin")
     add_schema_arg(p)
     add_format_arg(p)
     p.set_defaults(func=cmd_reconcile)
 
 
-
 # -- compat --------------------------------------------------------------------
+
 
 def cmd_compat(args) -> int:
     import tempfile
@@ -88,19 +117,29 @@ def cmd_compat(args) -> int:
     from codegen.evolve import compat
 
     with tempfile.TemporaryDirectory(prefix="tdx-codegen-compat-") as tmp:
-        sides = [_load_side(spec, args, Path(tmp) / str(i), what)
-                 for i, (spec, what) in enumerate(((args.old, "OLD"), (args.new, "NEW")))]
+        sides = [
+            _load_side(spec, args, Path(tmp) / str(i), what)
+            for i, (spec, what) in enumerate(((args.old, "OLD"), (args.new, "NEW")))
+        ]
     if any(cat is None for cat, _ in sides):
         return EXIT_INVALID
     (old, old_label), (new, new_label) = sides
     changes = compat.compare(old, new, old_label, new_label)
     failing = any(compat.at_or_above(c.category, args.fail_on) for c in changes)
     if args.format == "json":
-        print(json.dumps({"old": args.old, "new": args.new, "fail_on": args.fail_on,
-                          "failed": failing,
-                          "counts": {c: sum(x.category == c for x in changes)
-                                     for c in compat.CATEGORIES},
-                          "changes": [c.to_dict() for c in changes]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "old": args.old,
+                    "new": args.new,
+                    "fail_on": args.fail_on,
+                    "failed": failing,
+                    "counts": {c: sum(x.category == c for x in changes) for c in compat.CATEGORIES},
+                    "changes": [c.to_dict() for c in changes],
+                },
+                indent=2,
+            )
+        )
     elif args.format == "github":
         from codegen.annotations import command, location
 
@@ -115,6 +154,7 @@ def cmd_compat(args) -> int:
 
 
 # -- release-diff ----------------------------------------------------------------
+
 
 def cmd_release_diff(args) -> int:
     from codegen.evolve import compat
@@ -139,11 +179,18 @@ def cmd_release_diff(args) -> int:
         return EXIT_INVALID
     changes = compat.release_diff(a, b)
     if args.format == "json":
-        print(json.dumps({"a": a.name, "b": b.name,
-                          "releases": [str(m.release) for m in (a, b)],
-                          "counts": {k: sum(c.kind == k for c in changes)
-                                     for k in compat.RELEASE_KINDS},
-                          "changes": [c.to_dict() for c in changes]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "a": a.name,
+                    "b": b.name,
+                    "releases": [str(m.release) for m in (a, b)],
+                    "counts": {k: sum(c.kind == k for c in changes) for k in compat.RELEASE_KINDS},
+                    "changes": [c.to_dict() for c in changes],
+                },
+                indent=2,
+            )
+        )
     else:
         sys.stdout.write(compat.format_release_diff(changes, a.name, b.name))
     return EXIT_OK
@@ -162,13 +209,15 @@ def _revision_schema(args) -> tuple[Path, str]:
 
         try:
             find()
-        except ProjectError as exc:   # says what was looked for
+        except ProjectError as exc:  # says what was looked for
             raise UsageError(str(exc)) from None
     repo = args.repo if args.repo is not None else project.root
     top = _git(repo, "rev-parse", "--show-toplevel")
     if top is None:
-        raise UsageError(f"{repo} is not in a git repository: give OLD and NEW as schema "
-                         "directories, or --repo DIR")
+        raise UsageError(
+            f"{repo} is not in a git repository: give OLD and NEW as schema "
+            "directories, or --repo DIR"
+        )
     top = Path(top.strip())
     inside = "schema"
     if project is not None:
@@ -192,16 +241,20 @@ def _load_side(spec: str, args, dest: Path, what: str):
         repo, inside = _revision_schema(args)
         rev = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}")
         if rev is None:
-            raise UsageError(f"{what} '{spec}' is neither a schema directory nor a git revision "
-                             f"of {repo}")
+            raise UsageError(
+                f"{what} '{spec}' is neither a schema directory nor a git revision of {repo}"
+            )
         archive = _git(repo, "archive", "--format=tar", rev.strip(), f"{inside}/", text=False)
         if archive is None:
             raise UsageError(f"{what} revision '{spec}' has no {inside}/ directory")
         dest.mkdir(parents=True)
         for name in _extract(archive, dest):
-            print(f"tdx-codegen: warning: {spec}:{name} is a symlink or special file in the "
-                  "revision; compat does not follow it", file=sys.stderr)
-        with contextlib.chdir(dest):   # locations read schema/..., shown as REV:schema/...
+            print(
+                f"tdx-codegen: warning: {spec}:{name} is a symlink or special file in the "
+                "revision; compat does not follow it",
+                file=sys.stderr,
+            )
+        with contextlib.chdir(dest):  # locations read schema/..., shown as REV:schema/...
             catalogue, rep = compile_schema(Path(inside))
         label = f"{spec}:"
     if catalogue is None:
@@ -257,14 +310,16 @@ def _print_diagnostics(diags, label: str) -> None:
     def relabel(loc):
         return replace(loc, file=label + loc.file) if loc is not None else None
 
-    diags = [replace(d, loc=relabel(d.loc),
-                     notes=tuple(replace(n, loc=relabel(n.loc)) for n in d.notes))
-             for d in diags]
+    diags = [
+        replace(d, loc=relabel(d.loc), notes=tuple(replace(n, loc=relabel(n.loc)) for n in d.notes))
+        for d in diags
+    ]
     sys.stderr.write(format_text(diags))
     sys.stderr.write(f"{summary(diags)}\n")
 
 
 # -- Intel's JSON ------------------------------------------------------------------
+
 
 def _load_json(path: Path):
     from codegen.spec.diagnostics import display_path
@@ -275,8 +330,11 @@ def _load_json(path: Path):
     except intel_json.IntelJsonError as exc:
         for problem in exc.problems:
             print(f"{problem}", file=sys.stderr)
-        print(f"tdx-codegen: error: {display_path(path)} is not usable as Intel's global "
-              f"metadata JSON ({len(exc.problems)} problem(s))", file=sys.stderr)
+        print(
+            f"tdx-codegen: error: {display_path(path)} is not usable as Intel's global "
+            f"metadata JSON ({len(exc.problems)} problem(s))",
+            file=sys.stderr,
+        )
         return None
 
 
@@ -296,11 +354,15 @@ def cmd_import_json(args) -> int:
             return EXIT_INVALID
         sys.stdout.write(importer.toml_stubs(rel, catalogue))
         return EXIT_OK
-    print(f"{rel.file}: {rel.info or 'no Info'}, release {rel.version or 'unknown'}, "
-          f"{len(rel.fields)} fields")
+    print(
+        f"{rel.file}: {rel.info or 'no Info'}, release {rel.version or 'unknown'}, "
+        f"{len(rel.fields)} fields"
+    )
     for f in rel.fields:
-        print(f"  {f.class_code:#04x}  {fieldid.fmt(f.id)}  {f.name:<36} {f.element_size}  "
-              f"{f.num_fields}x{f.num_elements}")
+        print(
+            f"  {f.class_code:#04x}  {fieldid.fmt(f.id)}  {f.name:<36} {f.element_size}  "
+            f"{f.num_fields}x{f.num_elements}"
+        )
     return EXIT_OK
 
 
@@ -317,9 +379,18 @@ def cmd_reconcile(args) -> int:
     unused = reconcile.unused_overrides(catalogue, diffs, rel)
     unexplained = sum(not d.explained for d in diffs)
     if args.format == "json":
-        print(json.dumps({"json": rel.file, "release": rel.version,
-                          "unexplained": unexplained, "unused_overrides": unused,
-                          "differences": [d.to_dict() for d in diffs]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "json": rel.file,
+                    "release": rel.version,
+                    "unexplained": unexplained,
+                    "unused_overrides": unused,
+                    "differences": [d.to_dict() for d in diffs],
+                },
+                indent=2,
+            )
+        )
     else:
         sys.stdout.write(reconcile.format_text(diffs, rel, catalogue))
         for line in unused:

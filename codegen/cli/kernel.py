@@ -11,9 +11,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from codegen.cli.common import (EXIT_INVALID, EXIT_OK, add_flavor_arg, add_kernel_tree_arg,
-                                add_schema_arg, load_catalogue, report_hand_edits, shown_path,
-                                tree_catalogue, tree_plan)
+from codegen.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    add_flavor_arg,
+    add_kernel_tree_arg,
+    add_schema_arg,
+    load_catalogue,
+    report_hand_edits,
+    shown_path,
+    tree_catalogue,
+    tree_plan,
+)
 
 ADOPT_HELP = """\
 Read the tree's tdx_global_metadata.{c,h}, map every field id to the catalogue,
@@ -30,29 +39,46 @@ example:
 def register(sub) -> None:
     import argparse
 
-    p = sub.add_parser("adopt", help="edit the schema and settings to match a kernel tree's "
-                       "files", description=ADOPT_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "adopt",
+        help="edit the schema and settings to match a kernel tree's files",
+        description=ADOPT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_kernel_tree_arg(p, True, "a Linux checkout (read only)")
     add_schema_arg(p)
-    p.add_argument("--dry-run", action="store_true",
-                   help="say what would change in the project; write nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would change in the project; write nothing"
+    )
     p.set_defaults(func=cmd_adopt)
 
-    for verb, text in (("diff", "show what 'build --kernel-tree' would change, writing nothing"),
-                       ("patch", "write a patch for git am that updates a kernel tree")):
+    for verb, text in (
+        ("diff", "show what 'build --kernel-tree' would change, writing nothing"),
+        ("patch", "write a patch for git am that updates a kernel tree"),
+    ):
         p = sub.add_parser(verb, help=text)
         add_kernel_tree_arg(p, True, "a Linux checkout")
         add_schema_arg(p)
         add_flavor_arg(p)
         if verb == "patch":
-            p.add_argument("-o", "--output", type=Path, metavar="FILE",
-                           help="write the patch here (default: standard output)")
-            p.add_argument("--force", action="store_true",
-                           help="include files that were edited by hand (discarding the edit)")
-            p.add_argument("--signoff", metavar="'NAME <EMAIL>'",
-                           help="sign the patch off as this identity (default: the tree's git "
-                                "user.name and user.email)")
+            p.add_argument(
+                "-o",
+                "--output",
+                type=Path,
+                metavar="FILE",
+                help="write the patch here (default: standard output)",
+            )
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="include files that were edited by hand (discarding the edit)",
+            )
+            p.add_argument(
+                "--signoff",
+                metavar="'NAME <EMAIL>'",
+                help="sign the patch off as this identity (default: the tree's git "
+                "user.name and user.email)",
+            )
         p.set_defaults(func=cmd_diff if verb == "diff" else cmd_patch)
 
 
@@ -66,8 +92,11 @@ def cmd_diff(args) -> int:
     plan = tree_plan(args, catalogue, flavor)
     sys.stdout.write(writer.diff(plan))
     for out in plan.edited:
-        print(f"tdx-codegen: note: {plan.root / out.path} was edited by hand; 'build "
-              "--kernel-tree' will not overwrite it without --force", file=sys.stderr)
+        print(
+            f"tdx-codegen: note: {plan.root / out.path} was edited by hand; 'build "
+            "--kernel-tree' will not overwrite it without --force",
+            file=sys.stderr,
+        )
     return EXIT_INVALID if plan.changes else EXIT_OK
 
 
@@ -87,10 +116,19 @@ def cmd_patch(args) -> int:
         return EXIT_OK
     author = kernel_tree.tree_author(args.kernel_tree)
     if args.signoff is None and author == kernel_tree.AUTHOR:
-        print("tdx-codegen: note: the tree has no git user.name and user.email, so the patch "
-              "has no Signed-off-by: line; pass --signoff 'NAME <EMAIL>'", file=sys.stderr)
-    patch = kernel_tree.make_patch(plan, force=args.force, generator_version=__version__,
-                                   author=author, catalogue=catalogue, signoff=args.signoff)
+        print(
+            "tdx-codegen: note: the tree has no git user.name and user.email, so the patch "
+            "has no Signed-off-by: line; pass --signoff 'NAME <EMAIL>'",
+            file=sys.stderr,
+        )
+    patch = kernel_tree.make_patch(
+        plan,
+        force=args.force,
+        generator_version=__version__,
+        author=author,
+        catalogue=catalogue,
+        signoff=args.signoff,
+    )
     if args.output is None:
         sys.stdout.write(patch)
         return EXIT_OK
@@ -99,8 +137,10 @@ def cmd_patch(args) -> int:
     try:
         atomic_write(args.output, patch)
     except OSError as exc:
-        print(f"tdx-codegen: error: cannot write {args.output}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"tdx-codegen: error: cannot write {args.output}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return EXIT_INVALID
     print(f"wrote {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -124,9 +164,10 @@ def cmd_adopt(args) -> int:
     except (adopt.AdoptError, kernel_tree.TreeError) as exc:
         print(f"tdx-codegen: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    current = kernel_tree.plan(args.kernel_tree, kernel_tree.kernel_outputs(
-        catalogue, catalogue.settings.kernel.flavor))
-    if not current.changes:   # nothing to adopt: keep the project's files as they are
+    current = kernel_tree.plan(
+        args.kernel_tree, kernel_tree.kernel_outputs(catalogue, catalogue.settings.kernel.flavor)
+    )
+    if not current.changes:  # nothing to adopt: keep the project's files as they are
         print(f"{shown_path(args.schema)} already generates the tree's files")
         return EXIT_OK
     adoption = adopt.adopt(catalogue, tf)
@@ -142,8 +183,10 @@ def cmd_adopt(args) -> int:
         if adopted is None:
             text = format_text(rep.sorted()).replace(str(trial), schema_shown)
             sys.stderr.write(text)
-            print("tdx-codegen: error: the adopted schema would not be valid; nothing was "
-                  "written", file=sys.stderr)
+            print(
+                "tdx-codegen: error: the adopted schema would not be valid; nothing was written",
+                file=sys.stderr,
+            )
             return EXIT_INVALID
         outputs = kernel_tree.kernel_outputs(adopted, adopted.settings.kernel.flavor)
         residual = kernel_tree.plan(args.kernel_tree, outputs)
@@ -164,10 +207,12 @@ def cmd_adopt(args) -> int:
         print(f"{verb} {shown_path(path)}")
     if residual.changes:
         lines = writer.diff(residual).count("\n")
-        print(f"tdx-codegen: error: the adopted settings still generate different kernel "
-              f"files ({', '.join(o.path for o in residual.changes)}; a {lines}-line diff): "
-              f"run 'tdx-codegen diff --kernel-tree {args.kernel_tree}' to see it",
-              file=sys.stderr)
+        print(
+            f"tdx-codegen: error: the adopted settings still generate different kernel "
+            f"files ({', '.join(o.path for o in residual.changes)}; a {lines}-line diff): "
+            f"run 'tdx-codegen diff --kernel-tree {args.kernel_tree}' to see it",
+            file=sys.stderr,
+        )
     if problems or residual.changes:
         return EXIT_INVALID
     return EXIT_OK

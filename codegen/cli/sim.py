@@ -23,9 +23,12 @@ from pathlib import Path
 def register(sub) -> None:
     from codegen.cli.common import add_schema_arg
 
-    p = sub.add_parser("sim", help="a simulated TDX module: TDH.SYS.RD / TDH.SYS.RDALL",
-                       description="Answer TDH.SYS.RD and TDH.SYS.RDALL as a TDX module does, "
-                       "over the schema and a value profile.")
+    p = sub.add_parser(
+        "sim",
+        help="a simulated TDX module: TDH.SYS.RD / TDH.SYS.RDALL",
+        description="Answer TDH.SYS.RD and TDH.SYS.RDALL as a TDX module does, "
+        "over the schema and a value profile.",
+    )
     _module_args(p, argparse.SUPPRESS)
     add_schema_arg(p)
     verbs = p.add_subparsers(metavar="SUBCOMMAND")
@@ -37,64 +40,123 @@ def register(sub) -> None:
     v.set_defaults(func=cmd_rd)
 
     v = verbs.add_parser("rdall", parents=[common], help="one TDH.SYS.RDALL, decoded")
-    v.add_argument("id", nargs="?", default="-1", metavar="ID",
-                   help="first field id (default: -1, the first field)")
-    v.add_argument("--page", default="0x100000", metavar="ADDR",
-                   help="physical address of the list page (default 0x100000)")
+    v.add_argument(
+        "id",
+        nargs="?",
+        default="-1",
+        metavar="ID",
+        help="first field id (default: -1, the first field)",
+    )
+    v.add_argument(
+        "--page",
+        default="0x100000",
+        metavar="ADDR",
+        help="physical address of the list page (default 0x100000)",
+    )
     v.set_defaults(func=cmd_rdall)
 
-    v = verbs.add_parser("walk", parents=[common],
-                         help="every element, following TDH.SYS.RD's next id from the null id")
+    v = verbs.add_parser(
+        "walk",
+        parents=[common],
+        help="every element, following TDH.SYS.RD's next id from the null id",
+    )
     v.set_defaults(func=cmd_walk)
 
     v = verbs.add_parser("dump", parents=[common], help="the module's fields, for --replay")
-    v.add_argument("--format", choices=("json", "pages"), default="json",
-                   help="json: the simulator's dump; pages: raw TDH.SYS.RDALL pages")
+    v.add_argument(
+        "--format",
+        choices=("json", "pages"),
+        default="json",
+        help="json: the simulator's dump; pages: raw TDH.SYS.RDALL pages",
+    )
     v.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE, not stdout")
     v.set_defaults(func=cmd_dump)
 
-    v = verbs.add_parser("serve", parents=[common], help="serve SEAMCALLs over a socket "
-                         "(protocol: docs/sim-protocol.md)")
+    v = verbs.add_parser(
+        "serve",
+        parents=[common],
+        help="serve SEAMCALLs over a socket (protocol: docs/sim-protocol.md)",
+    )
     where = v.add_mutually_exclusive_group(required=True)
     where.add_argument("--unix", type=Path, metavar="PATH", help="Unix socket path")
-    where.add_argument("--tcp", metavar="HOST:PORT",
-                       help="loopback TCP address, e.g. 127.0.0.1:7070")
-    v.add_argument("--max-clients", type=int, default=64, metavar="N",
-                   help="connections served at once (default 64); a new one takes the slot of "
-                   "one idle for a second or more, or is closed")
-    v.add_argument("--stall-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="close a connection whose client takes none of its responses this "
-                   "long (default 10); a request begun must be whole within 1 s, or this")
+    where.add_argument(
+        "--tcp", metavar="HOST:PORT", help="loopback TCP address, e.g. 127.0.0.1:7070"
+    )
+    v.add_argument(
+        "--max-clients",
+        type=int,
+        default=64,
+        metavar="N",
+        help="connections served at once (default 64); a new one takes the slot of "
+        "one idle for a second or more, or is closed",
+    )
+    v.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a connection whose client takes none of its responses this "
+        "long (default 10); a request begun must be whole within 1 s, or this",
+    )
     v.set_defaults(func=cmd_serve)
 
-    v = verbs.add_parser("batch", parents=[common], help="JSON lines of calls on stdin, "
-                         "one JSON line of registers per call on stdout")
+    v = verbs.add_parser(
+        "batch",
+        parents=[common],
+        help="JSON lines of calls on stdin, one JSON line of registers per call on stdout",
+    )
     v.set_defaults(func=cmd_batch)
     p.set_defaults(func=lambda args: _no_verb(p))
 
 
 def _module_args(p, default) -> None:
-    p.add_argument("--profile", default=default, metavar="NAME|FILE",
-                   help="value profile: a name under schema/profiles/ or a TOML file")
-    p.add_argument("--replay", default=default, type=Path, metavar="FILE",
-                   help="replay a module from a JSON dump or raw TDH.SYS.RDALL pages")
-    p.add_argument("--no-lp-init", action="store_true", default=default,
-                   help="this logical processor has not run TDH.SYS.LP.INIT")
-    p.add_argument("--shutdown", action="store_true", default=default,
-                   help="the module has been shut down")
-    p.add_argument("--fault", action="append", default=default, metavar="[FIELD=]STATUS[:COUNT]",
-                   help="answer STATUS (name or number) on calls touching FIELD (a name or id; "
-                   "omitted: every call), COUNT times or always; repeatable")
-    p.add_argument("--set", action="append", default=default, metavar="FIELD=VALUE[,VALUE...]",
-                   help="override values without checks, e.g. NUM_CPUID_CONFIG=200; repeatable")
+    p.add_argument(
+        "--profile",
+        default=default,
+        metavar="NAME|FILE",
+        help="value profile: a name under schema/profiles/ or a TOML file",
+    )
+    p.add_argument(
+        "--replay",
+        default=default,
+        type=Path,
+        metavar="FILE",
+        help="replay a module from a JSON dump or raw TDH.SYS.RDALL pages",
+    )
+    p.add_argument(
+        "--no-lp-init",
+        action="store_true",
+        default=default,
+        help="this logical processor has not run TDH.SYS.LP.INIT",
+    )
+    p.add_argument(
+        "--shutdown", action="store_true", default=default, help="the module has been shut down"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=default,
+        metavar="[FIELD=]STATUS[:COUNT]",
+        help="answer STATUS (name or number) on calls touching FIELD (a name or id; "
+        "omitted: every call), COUNT times or always; repeatable",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=default,
+        metavar="FIELD=VALUE[,VALUE...]",
+        help="override values without checks, e.g. NUM_CPUID_CONFIG=200; repeatable",
+    )
 
 
 def _no_verb(p) -> int:
     from codegen.cli.common import UsageError
+
     raise UsageError("sim needs a subcommand: rd, rdall, walk, dump, serve or batch")
 
 
 # -- building the simulator ------------------------------------------------------
+
 
 def build_simulator(args):
     """The Simulator the options describe, or an int exit status after diagnostics."""
@@ -116,14 +178,20 @@ def build_simulator(args):
     if catalogue is None:
         return EXIT_INVALID
     try:
-        module = (profile.load_profile(path, catalogue) if spec is not None
-                  else profile.load_replay(replay, catalogue))
+        module = (
+            profile.load_profile(path, catalogue)
+            if spec is not None
+            else profile.load_replay(replay, catalogue)
+        )
     except profile.ProfileError as exc:
         sys.stderr.write(format_text(exc.diagnostics))
         sys.stderr.write(f"{summary(exc.diagnostics)}\n")
         return EXIT_INVALID
-    sim = Simulator(module, lp_init=not getattr(args, "no_lp_init", False),
-                    shutdown=getattr(args, "shutdown", False))
+    sim = Simulator(
+        module,
+        lp_init=not getattr(args, "no_lp_init", False),
+        shutdown=getattr(args, "shutdown", False),
+    )
     for text in getattr(args, "set", None) or ():
         _apply_set(sim, text)
     for text in getattr(args, "fault", None) or ():
@@ -156,12 +224,13 @@ def _apply_set(sim, text: str) -> None:
     from codegen.chars import escape
 
     try:
-        if not values.isascii():   # int() takes any script's digits
+        if not values.isascii():  # int() takes any script's digits
             raise ValueError(values)
         vals = [int(v, 0) for v in values.split(",")]
     except ValueError:
-        raise UsageError(f"--set {escape(text)}: values are integers (0x... or decimal, ASCII "
-                         "digits)") from None
+        raise UsageError(
+            f"--set {escape(text)}: values are integers (0x... or decimal, ASCII digits)"
+        ) from None
     if any(not 0 <= v < 1 << 64 for v in vals):
         raise UsageError(f"--set {text}: values must fit in 64 bits")
     sim.set_value(_field_name(sim, name), vals)
@@ -176,8 +245,10 @@ def _apply_fault(sim, text: str) -> None:
     try:
         value = status.parse(code)
         if count and not (count.isascii() and count.isdigit()):
-            raise ValueError(f"COUNT '{count.encode('ascii', 'backslashreplace').decode()}' is "
-                             "not a decimal number")
+            raise ValueError(
+                f"COUNT '{count.encode('ascii', 'backslashreplace').decode()}' is "
+                "not a decimal number"
+            )
         times = int(count) if count else None
     except ValueError as exc:
         raise UsageError(f"--fault {text}: {exc}") from None
@@ -194,6 +265,7 @@ def _run(args, body) -> int:
 
 
 # -- subcommands -------------------------------------------------------------------
+
 
 def _describe(sim, field_id: int) -> str:
     from codegen.abi import fieldid
@@ -230,9 +302,12 @@ def cmd_rd(args) -> int:
         for fid in ids:
             rax, rdx, r8 = sim.rd(fid)
             failed |= status.is_error(rax)
-            print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  rax={fieldid.fmt(rax)} "
-                  f"{status.name(rax)}  rdx={fieldid.fmt(rdx)}  r8={fieldid.fmt(r8)}")
+            print(
+                f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  rax={fieldid.fmt(rax)} "
+                f"{status.name(rax)}  rdx={fieldid.fmt(rdx)}  r8={fieldid.fmt(r8)}"
+            )
         return 1 if failed else 0
+
     return _run(args, body)
 
 
@@ -253,11 +328,14 @@ def cmd_rdall(args) -> int:
         seqs = rdall_list.parse(written)
         print(f"list header {fieldid.fmt(header)}: {len(written)} bytes, {len(seqs)} sequences")
         for seq in seqs:
-            print(f"  {fieldid.fmt(seq.header)}  {seq.num_fields} field(s) x "
-                  f"{seq.num_elements} element(s)")
+            print(
+                f"  {fieldid.fmt(seq.header)}  {seq.num_fields} field(s) x "
+                f"{seq.num_elements} element(s)"
+            )
             for eid, value in seq.element_ids():
                 print(f"    {fieldid.fmt(eid)}  {_describe(sim, eid):<28}  {fieldid.fmt(value)}")
         return 0
+
     return _run(args, body)
 
 
@@ -275,6 +353,7 @@ def cmd_walk(args) -> int:
             print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  {fieldid.fmt(value)}")
         print(f"{n} elements, then -1")
         return 0
+
     return _run(args, body)
 
 
@@ -289,7 +368,7 @@ def cmd_dump(args) -> int:
         if args.format == "json":
             data = profile.dump_json(sim).encode()
         else:
-            sim.lp_init, sim.shutdown = True, False   # a dump is of the values, not the state
+            sim.lp_init, sim.shutdown = True, False  # a dump is of the values, not the state
             data = b"".join(sim.dump_pages())
         if args.output is None:
             sys.stdout.buffer.write(data)
@@ -297,6 +376,7 @@ def cmd_dump(args) -> int:
         else:
             _write_file(args.output, data)
         return 0
+
     return _run(args, body)
 
 
@@ -330,10 +410,16 @@ def cmd_serve(args) -> int:
 
     def body(sim) -> int:
         try:
-            return server.serve(sim, unix=args.unix, tcp=tcp, max_clients=args.max_clients,
-                                stall_timeout=args.stall_timeout)
+            return server.serve(
+                sim,
+                unix=args.unix,
+                tcp=tcp,
+                max_clients=args.max_clients,
+                stall_timeout=args.stall_timeout,
+            )
         except address.AddressError as exc:
             raise UsageError(str(exc)) from None
+
     return _run(args, body)
 
 
@@ -348,6 +434,7 @@ def cmd_batch(args) -> int:
             sys.stdout.write(json.dumps(out) + "\n")
             sys.stdout.flush()
         return 1 if failed else 0
+
     return _run(args, body)
 
 
@@ -360,17 +447,19 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
         call = json.loads(text)
     except UnicodeDecodeError as exc:
-        return {"error": f"line {n}: not UTF-8: byte {line[exc.start]:#04x} at column {exc.start + 1}"}
+        return {
+            "error": f"line {n}: not UTF-8: byte {line[exc.start]:#04x} at column {exc.start + 1}"
+        }
     except RecursionError:
         try:
             json_input.load(text)
-        except json_input.JsonError as exc:             # where it nests too deep
+        except json_input.JsonError as exc:  # where it nests too deep
             return {"error": f"line {n}: not JSON: {exc.message} (column {exc.col})"}
         raise
     except ValueError as exc:
         return {"error": f"line {n}: not JSON: {exc}"}
     if not isinstance(call, dict):
-        return {"error": f"line {n}: expected an object such as {{\"leaf\": 34, \"rdx\": \"0x0\"}}"}
+        return {"error": f'line {n}: expected an object such as {{"leaf": 34, "rdx": "0x0"}}'}
     unknown = sorted(set(call) - {"leaf", "rcx", "rdx", "r8"})
     if unknown:
         return {"error": f"line {n}: unknown key(s) {', '.join(unknown)}"}
@@ -379,16 +468,16 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
         raw = call.get(key, 0)
         if isinstance(raw, str):
             try:
-                if not raw.isascii():                   # int() takes any script's digits
+                if not raw.isascii():  # int() takes any script's digits
                     raise ValueError(raw)
                 raw = int(raw, 16) if raw.lower().startswith("0x") else int(raw, 10)
             except ValueError:
-                return {"error": f"line {n}: {key} {raw!r} is not a number (write \"0x...\")"}
+                return {"error": f'line {n}: {key} {raw!r} is not a number (write "0x...")'}
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 64:
             return {"error": f"line {n}: {key} must be a 64-bit value"}
         regs[key] = raw
     if "leaf" not in call:
-        return {"error": f"line {n}: missing \"leaf\" (34 TDH.SYS.RD, 37 TDH.SYS.RDALL)"}
+        return {"error": f'line {n}: missing "leaf" (34 TDH.SYS.RD, 37 TDH.SYS.RDALL)'}
     out, written = sim.call(regs["leaf"], regs["rcx"], regs["rdx"], regs["r8"])
     result = {"rax": f"0x{out.rax:016x}", "rdx": f"0x{out.rdx:016x}", "r8": f"0x{out.r8:016x}"}
     if regs["leaf"] & 0xFFFF == status.TDH_SYS_RDALL and written is not None:

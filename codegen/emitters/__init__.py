@@ -28,7 +28,7 @@ REGENERATE = "tdx-codegen build"
 @dataclass(frozen=True)
 class EmitContext:
     catalogue: Catalogue
-    kernel_flavor: str              # effective flavour (settings or --c-flavor)
+    kernel_flavor: str  # effective flavour (settings or --c-flavor)
     generator_version: str = __version__
     regenerate: str = REGENERATE
     # what the target kernel tree defines: ((name, (value, "file:line")), ...)

@@ -54,8 +54,9 @@ class CodeWriter:
         if self.lines and self.lines[-1] != "" and not self.lines[-1].endswith("{"):
             self.lines.append("")
 
-    def fill(self, head: str, pieces: list[str], tail: str = "", *,
-             one_per_line: bool = False) -> None:
+    def fill(
+        self, head: str, pieces: list[str], tail: str = "", *, one_per_line: bool = False
+    ) -> None:
         """head + pieces + tail on one line, or broken after pieces, aligned after head.
 
         pieces carry their own separators ("a,", "b"); lines join them with
@@ -105,11 +106,16 @@ class CodeWriter:
                 body.append(f"{lead} * {para}".rstrip())
                 continue
             # a line keeps its own indentation (a banner's file list)
-            lead_ws = para[:len(para) - len(para.lstrip())]
+            lead_ws = para[: len(para) - len(para.lstrip())]
             # a word longer than the line is split rather than left past column 100
-            wrapped = textwrap.wrap(para.strip(), width, break_long_words=True,
-                                    break_on_hyphens=False, initial_indent=lead_ws,
-                                    subsequent_indent=lead_ws)
+            wrapped = textwrap.wrap(
+                para.strip(),
+                width,
+                break_long_words=True,
+                break_on_hyphens=False,
+                initial_indent=lead_ws,
+                subsequent_indent=lead_ws,
+            )
             body.extend(f"{lead} * {w}".rstrip() for w in wrapped or [""])
         self.lines.extend([f"{lead}/*", *body, f"{lead} */"])
 

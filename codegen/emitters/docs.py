@@ -23,10 +23,9 @@ from codegen.outputs.writer import Output
 PATH = "docs/global-metadata.md"
 SVG_PATH = "docs/field-id.svg"
 HTML_PATH = "docs/global-metadata.html"
-EXAMPLE_FIELD = "MAX_TDMRS"   # the id decoded on the layout picture (else the first field)
+EXAMPLE_FIELD = "MAX_TDMRS"  # the id decoded on the layout picture (else the first field)
 
-FIELD_COLUMNS = ("Field", "ID", "Size", "Shape", "Member", "Count", "Gate", "Since",
-                 "Description")
+FIELD_COLUMNS = ("Field", "ID", "Size", "Shape", "Member", "Count", "Gate", "Since", "Description")
 # Availability marks: the module has the field (and readers read it); has it, but readers
 # read it only when a feature bit says so; does not have it.
 YES, GATED, ABSENT = "yes", "gated", "-"
@@ -51,7 +50,7 @@ def paragraph(text: str) -> str:
     """Text safe as a line of its own: one line, not taken for a block marker."""
     text = cell(text)
     m = _BLOCK_START.match(text)
-    return f"{text[:m.end() - 1]}\\{text[m.end() - 1:]}" if m else text
+    return f"{text[: m.end() - 1]}\\{text[m.end() - 1 :]}" if m else text
 
 
 def heading(text: str) -> str:
@@ -62,7 +61,7 @@ def heading(text: str) -> str:
 
 def label(text: str) -> str:
     """Text safe as a link's label: a backslash or bracket would end or escape the link."""
-    return cell(re.sub(r"([\\\[\]])", r"\\\1", text))   # before cell(): its \| stays one escape
+    return cell(re.sub(r"([\\\[\]])", r"\\\1", text))  # before cell(): its \| stays one escape
 
 
 def md(c: Cell) -> str:
@@ -104,10 +103,17 @@ def gates(f: Field, s: Struct):
 
 
 def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
-    return [Cell(f.name, True), Cell(fieldid.fmt(f.id), True), Cell(str(f.element_size)),
-            Cell(shape(f)), Cell(member(f, s), True), Cell(f.count or "", True),
-            Cell(", ".join(g.text for g in gates(f, s))), Cell(since(f, catalogue)),
-            Cell(description(f))]
+    return [
+        Cell(f.name, True),
+        Cell(fieldid.fmt(f.id), True),
+        Cell(str(f.element_size)),
+        Cell(shape(f)),
+        Cell(member(f, s), True),
+        Cell(f.count or "", True),
+        Cell(", ".join(g.text for g in gates(f, s))),
+        Cell(since(f, catalogue)),
+        Cell(description(f)),
+    ]
 
 
 def kernel_members(catalogue: Catalogue) -> dict[str, str]:
@@ -144,8 +150,15 @@ def layout_rows(fid: int, catalogue: Catalogue) -> list[list[Cell]]:
         if name == "CLASS_CODE":
             cls = catalogue.md_class(value)
             says = cls.name if cls else "no such class in the schema"
-        rows.append([Cell(bits), Cell(name, True), Cell(f"{value:#x}", True), Cell(says),
-                     Cell(fieldid.purpose(name))])
+        rows.append(
+            [
+                Cell(bits),
+                Cell(name, True),
+                Cell(f"{value:#x}", True),
+                Cell(says),
+                Cell(fieldid.purpose(name)),
+            ]
+        )
     return rows
 
 
@@ -154,43 +167,70 @@ def reference(catalogue: Catalogue) -> dict:
     structs = {s.name: s for s in catalogue.output_structs("docs")}
     fields = [f for f in catalogue.fields if f.struct in structs]  # (class, field code) order
     kernel = kernel_members(catalogue)
-    releases = [(r, frozenset(f.name for f in catalogue.fields_of(r.release)))
-                for r in catalogue.releases]
+    releases = [
+        (r, frozenset(f.name for f in catalogue.fields_of(r.release))) for r in catalogue.releases
+    ]
     classes = []
     for md_class in catalogue.classes:
         mine = [f for f in fields if f.class_code == md_class.code]
         if not mine:
             continue
         title = f"Class {md_class.code:#04x}: {md_class.name}"
-        classes.append({
-            "title": title, "anchor": slug(title), "description": md_class.description,
-            "rows": [field_row(f, structs[f.struct], catalogue) for f in mine],
-            "flags": [{"title": f"{f.name} bits", "anchor": slug(f"{f.name} bits"),
-                       "rows": [[Cell(str(b.bit)), Cell(b.name, True), Cell(b.description)]
-                                for b in f.bits]}
-                      for f in mine if f.bits],
-        })
+        classes.append(
+            {
+                "title": title,
+                "anchor": slug(title),
+                "description": md_class.description,
+                "rows": [field_row(f, structs[f.struct], catalogue) for f in mine],
+                "flags": [
+                    {
+                        "title": f"{f.name} bits",
+                        "anchor": slug(f"{f.name} bits"),
+                        "rows": [
+                            [Cell(str(b.bit)), Cell(b.name, True), Cell(b.description)]
+                            for b in f.bits
+                        ],
+                    }
+                    for f in mine
+                    if f.bits
+                ],
+            }
+        )
     matrix = []
     for f in fields:
         s = structs[f.struct]
-        matrix.append({
-            "cells": [Cell(f.name, True), Cell(f"{f.class_code:#04x}"), Cell(readable(f.host_readable)),
-                      Cell(readable(f.guest_readable)), Cell(kernel.get(f.name, ""), True)],
-            "marks": [availability(f, s, present, r.release) for r, present in releases],
-        })
+        matrix.append(
+            {
+                "cells": [
+                    Cell(f.name, True),
+                    Cell(f"{f.class_code:#04x}"),
+                    Cell(readable(f.host_readable)),
+                    Cell(readable(f.guest_readable)),
+                    Cell(kernel.get(f.name, ""), True),
+                ],
+                "marks": [availability(f, s, present, r.release) for r, present in releases],
+            }
+        )
     example = example_field(fields)
-    toc = [("Field id layout", slug("Field id layout"), []),
-           ("Availability by release", slug("Availability by release"), [])]
-    toc += [(c["title"], c["anchor"], [(b["title"], b["anchor"]) for b in c["flags"]])
-            for c in classes]
+    toc = [
+        ("Field id layout", slug("Field id layout"), []),
+        ("Availability by release", slug("Availability by release"), []),
+    ]
+    toc += [
+        (c["title"], c["anchor"], [(b["title"], b["anchor"]) for b in c["flags"]]) for c in classes
+    ]
     return {
         "field_count": len(fields),
         "baseline": str(catalogue.settings.baseline),
         "toc": toc,
-        "example": {"name": example.name, "id": fieldid.fmt(example.id),
-                    "rows": layout_rows(example.id, catalogue)},
-        "svg": svg.layout_svg(example.id, f"MD_FIELD_ID layout: {example.name} = "
-                              f"{fieldid.fmt(example.id)}"),
+        "example": {
+            "name": example.name,
+            "id": fieldid.fmt(example.id),
+            "rows": layout_rows(example.id, catalogue),
+        },
+        "svg": svg.layout_svg(
+            example.id, f"MD_FIELD_ID layout: {example.name} = {fieldid.fmt(example.id)}"
+        ),
         "releases": [str(r.release) for r, _ in releases],
         "matrix": matrix,
         "classes": classes,
@@ -207,10 +247,16 @@ def markdown(ref: dict) -> dict:
         "toc": [(label(t), a, [(label(bt), ba) for bt, ba in sub]) for t, a, sub in ref["toc"]],
         "example": {**ref["example"], "rows": rows(ref["example"]["rows"])},
         "matrix": [" | ".join([*(md(c) for c in r["cells"]), *r["marks"]]) for r in ref["matrix"]],
-        "classes": [{**c, "title": heading(c["title"]), "description": paragraph(c["description"]),
-                     "rows": rows(c["rows"]),
-                     "flags": [{**b, "rows": rows(b["rows"])} for b in c["flags"]]}
-                    for c in ref["classes"]],
+        "classes": [
+            {
+                **c,
+                "title": heading(c["title"]),
+                "description": paragraph(c["description"]),
+                "rows": rows(c["rows"]),
+                "flags": [{**b, "rows": rows(b["rows"])} for b in c["flags"]],
+            }
+            for c in ref["classes"]
+        ],
     }
 
 
@@ -218,8 +264,14 @@ def emit(ctx) -> list[Output]:
     catalogue = ctx.catalogue
     ref = reference(catalogue)
     banner = banner_lines(ctx, [r.source for r in catalogue.releases])
-    content = render("docs/global-metadata.md.j2", banner=banner, svg_file=SVG_PATH.rsplit("/")[-1],
-                     **markdown(ref))
-    return [Output(PATH, content),
-            Output(SVG_PATH, html.comment(banner) + ref["svg"]),
-            Output(HTML_PATH, html.page(banner, ref))]
+    content = render(
+        "docs/global-metadata.md.j2",
+        banner=banner,
+        svg_file=SVG_PATH.rsplit("/")[-1],
+        **markdown(ref),
+    )
+    return [
+        Output(PATH, content),
+        Output(SVG_PATH, html.comment(banner) + ref["svg"]),
+        Output(HTML_PATH, html.page(banner, ref)),
+    ]

@@ -57,15 +57,21 @@ class NameClash(ValueError):
 
 def emit(ctx) -> list[Output]:
     if ctx.kernel_flavor not in FLAVORS:
-        raise ValueError(f"unknown kernel C flavour '{ctx.kernel_flavor}' "
-                         f"(expected {' or '.join(FLAVORS)})")
-    k = _Kernel(ctx.catalogue, ctx.kernel_flavor,
-                {**KERNEL_DEFINES, **dict(getattr(ctx, "kernel_names", ()) or ())})
+        raise ValueError(
+            f"unknown kernel C flavour '{ctx.kernel_flavor}' (expected {' or '.join(FLAVORS)})"
+        )
+    k = _Kernel(
+        ctx.catalogue,
+        ctx.kernel_flavor,
+        {**KERNEL_DEFINES, **dict(getattr(ctx, "kernel_names", ()) or ())},
+    )
     provenance = []
     if k.opts.provenance:
         provenance = ["", *banner_lines(ctx)]
-    return [Output(HEADER_PATH, k.header([*k.opts.header_banner, *provenance])),
-            Output(SOURCE_PATH, k.source([*k.opts.source_banner, *provenance]))]
+    return [
+        Output(HEADER_PATH, k.header([*k.opts.header_banner, *provenance])),
+        Output(SOURCE_PATH, k.source([*k.opts.source_banner, *provenance])),
+    ]
 
 
 def bit_define(f: Field, bit: str) -> str:
@@ -106,7 +112,7 @@ class _Kernel:
         self.called = [s for s in self.read_structs if self.so[s.name].in_sysinfo]
         every = [f for s in self.structs for f in self.fields[s.name]]
         self.by_name = {f.name: f for f in every}
-        self.defined: dict[str, str] = {}   # names this output defines -> what
+        self.defined: dict[str, str] = {}  # names this output defines -> what
 
     # -- names ----------------------------------------------------------------------
     def claim(self, name: str, value: str | None = None) -> bool:
@@ -118,15 +124,21 @@ class _Kernel:
             return False
         kind = "declared" if theirs[0] == "a type" else "defined"
         shown = f" as {theirs[0]}" if theirs[0] and kind == "defined" else ""
-        raise NameClash(f"{name} is {kind} by the kernel at {theirs[1]}{shown}; the generated "
-                        "code would redefine it" + (f" as {value}" if value is not None else ""))
+        raise NameClash(
+            f"{name} is {kind} by the kernel at {theirs[1]}{shown}; the generated "
+            "code would redefine it" + (f" as {value}" if value is not None else "")
+        )
 
     def used_bits(self) -> list[tuple[Field, str]]:
         """(flag field, bit name) of the gates and required features the C tests."""
-        gates = [s.gate for s in self.called] + \
-                [f.gate for s in self.read_structs for f in self.fields[s.name]]
-        used = [(self.by_name[g.feature_field], g.feature_bit) for g in gates
-                if g is not None and g.release is None and self.opts.gate_helper(g) is None]
+        gates = [s.gate for s in self.called] + [
+            f.gate for s in self.read_structs for f in self.fields[s.name]
+        ]
+        used = [
+            (self.by_name[g.feature_field], g.feature_bit)
+            for g in gates
+            if g is not None and g.release is None and self.opts.gate_helper(g) is None
+        ]
         used += [(self.by_name[n], b) for n, b in self.opts.require_features]
         return used
 
@@ -135,8 +147,11 @@ class _Kernel:
         groups = []
         for s in self.structs:
             for f in self.fields[s.name]:
-                pairs = [(bit_define(f, b.name), f"BIT_ULL({b.bit})") for b in f.bits
-                         if self.opts.bit_defines or (f, b.name) in wanted]
+                pairs = [
+                    (bit_define(f, b.name), f"BIT_ULL({b.bit})")
+                    for b in f.bits
+                    if self.opts.bit_defines or (f, b.name) in wanted
+                ]
                 pairs = [(n, v) for n, v in pairs if self.claim(n, v)]
                 if pairs:
                     groups.append((f, pairs))
@@ -190,8 +205,11 @@ class _Kernel:
         w.line("// SPDX-License-Identifier: GPL-2.0")
         w.comment(banner, wrap=False)
         if self.named:
-            pairs = [(names.id_define(f.name), f"{fieldid.fmt(f.id)}ULL")
-                     for s in self.structs for f in self.fields[s.name]]
+            pairs = [
+                (names.id_define(f.name), f"{fieldid.fmt(f.id)}ULL")
+                for s in self.structs
+                for f in self.fields[s.name]
+            ]
             pairs = [(n, v) for n, v in pairs if self.claim(n, v)]
             if pairs:
                 w.blank()
@@ -232,13 +250,21 @@ class _Kernel:
         release gate (tdx_module_release() takes the whole sysinfo) or a gate helper."""
         return bool(self.cat.depends_on(s, "kernel")) or any(
             f.gate is not None and (f.gate.release is not None or self.opts.gate_helper(f.gate))
-            for f in self.fields[s.name])
+            for f in self.fields[s.name]
+        )
 
     def release_users(self) -> list[bool]:
         """__init of each function that calls tdx_module_release()."""
-        users = [self.so[s.name].init for s in self.read_structs
-                 if any(f.gate is not None and f.gate.release is not None
-                        and self.opts.gate_helper(f.gate) is None for f in self.fields[s.name])]
+        users = [
+            self.so[s.name].init
+            for s in self.read_structs
+            if any(
+                f.gate is not None
+                and f.gate.release is not None
+                and self.opts.gate_helper(f.gate) is None
+                for f in self.fields[s.name]
+            )
+        ]
         if any(s.gate is not None and s.gate.release is not None for s in self.called):
             users.append(self.opts.top_is_init)
         return users
@@ -250,8 +276,9 @@ class _Kernel:
         major, minor, update = (self.ref(self.by_name[n], None) for n in VERSION_FIELDS)
         w.blank()
         w.comment("The module release as major << 16 | minor << 8 | update, for release gates.")
-        self.signature(w, all(users), "u32", "tdx_module_release",
-                       ["const struct tdx_sys_info *sysinfo"])
+        self.signature(
+            w, all(users), "u32", "tdx_module_release", ["const struct tdx_sys_info *sysinfo"]
+        )
         with w.block(None):
             w.line(f"return (u32){major} << 16 |")
             w.line(f"       (u32){minor} << 8 |")
@@ -260,8 +287,11 @@ class _Kernel:
 
     @staticmethod
     def signature(w: CodeWriter, init: bool, ret: str, name: str, params: list[str]) -> None:
-        w.fill(f"static {'__init ' if init else ''}{ret} {name}(",
-               [p + "," for p in params[:-1]] + [params[-1]], ")")
+        w.fill(
+            f"static {'__init ' if init else ''}{ret} {name}(",
+            [p + "," for p in params[:-1]] + [params[-1]],
+            ")",
+        )
         w.line("{")
 
     def params(self, s: Struct) -> list[str]:
@@ -272,8 +302,10 @@ class _Kernel:
 
     def loop_type(self, s: Struct) -> str:
         """int, as the kernel's readers, unless a count is too wide for an int to compare."""
-        wide = any(f.count is not None and self.by_name[f.count].member_bytes >= 4
-                   for f in self.fields[s.name])
+        wide = any(
+            f.count is not None and self.by_name[f.count].member_bytes >= 4
+            for f in self.fields[s.name]
+        )
         return "unsigned int" if wide else "int"
 
     def guard(self, w: CodeWriter, f: Field, here: Struct) -> str:
@@ -299,8 +331,14 @@ class _Kernel:
 
     def functions_body(self, w: CodeWriter, s: Struct, chain: bool) -> None:
         fields = self.fields[s.name]
-        loops = [v for v, used in (("i", any(f.num_fields > 1 for f in fields)),
-                                   ("j", any(f.num_elements > 1 for f in fields))) if used]
+        loops = [
+            v
+            for v, used in (
+                ("i", any(f.num_fields > 1 for f in fields)),
+                ("j", any(f.num_elements > 1 for f in fields)),
+            )
+            if used
+        ]
         w.line("int ret = 0;" if chain else "int ret;")
         w.line("u64 val;")
         if loops:
@@ -329,8 +367,10 @@ class _Kernel:
         if not chain:
             w.blank()
         if f.truncates:
-            w.comment(f"{f.name}: truncate = true in the schema, the {f.element_size}-byte "
-                      f"element is stored in a {f.ctype}.")
+            w.comment(
+                f"{f.name}: truncate = true in the schema, the {f.element_size}-byte "
+                f"element is stored in a {f.ctype}."
+            )
         target = f"sysinfo_{s.name}->{f.member}"
         offset = []
         heads = []
@@ -349,9 +389,12 @@ class _Kernel:
         def read():
             if chain:
                 head = f"if (!ret && !(ret = read_sys_metadata_field({id_expr}, &val)))"
-                if self.named:   # the kernel's own lines (raw ids) are never broken
-                    w.fill("if (!ret && !(ret = read_sys_metadata_field(",
-                           [f"{id_expr},", "&val"], ")))")
+                if self.named:  # the kernel's own lines (raw ids) are never broken
+                    w.fill(
+                        "if (!ret && !(ret = read_sys_metadata_field(",
+                        [f"{id_expr},", "&val"],
+                        ")))",
+                    )
                 else:
                     w.line(head)
                 with w.block(braces=False):
@@ -376,54 +419,82 @@ class _Kernel:
     # -- map flavour: TD_SYSINFO_MAP tables read by helpers ---------------------------------
     def map_users(self, scalar: bool | None) -> list[bool]:
         """__init of the readers using a helper (scalar tables, arrays, or either)."""
-        return [self.so[s.name].init for s in self.read_structs
-                if any(scalar is None or f.is_scalar == scalar for f in self.fields[s.name])]
+        return [
+            self.so[s.name].init
+            for s in self.read_structs
+            if any(scalar is None or f.is_scalar == scalar for f in self.fields[s.name])
+        ]
 
     def map_helpers(self, w: CodeWriter) -> None:
         lo, width = next((lo, n) for name, lo, n in fieldid.LAYOUT if name == "ELEMENT_SIZE_CODE")
         hi = lo + width - 1
-        for name in ("MD_FIELD_ID_ELE_SIZE", "TD_SYSINFO_MAP", "TD_SYSINFO_MAP_TRUNCATE",
-                     "tdx_metadata_field_mapping"):
+        for name in (
+            "MD_FIELD_ID_ELE_SIZE",
+            "TD_SYSINFO_MAP",
+            "TD_SYSINFO_MAP_TRUNCATE",
+            "tdx_metadata_field_mapping",
+        ):
             self.claim(name)
         w.blank()
-        w.comment(f"Element size in bytes encoded in a field id (ELEMENT_SIZE_CODE, "
-                  f"bits {hi}:{lo}).")
-        w.macro("MD_FIELD_ID_ELE_SIZE(_field_id)",
-                [f"(1ULL << (((_field_id) & GENMASK_ULL({hi}, {lo})) >> {lo}))"])
+        w.comment(
+            f"Element size in bytes encoded in a field id (ELEMENT_SIZE_CODE, bits {hi}:{lo})."
+        )
+        w.macro(
+            "MD_FIELD_ID_ELE_SIZE(_field_id)",
+            [f"(1ULL << (((_field_id) & GENMASK_ULL({hi}, {lo})) >> {lo}))"],
+        )
         w.blank()
-        w.comment("Where one field is read to: its id, its member (the first element) and "
-                  "the member's size.")
+        w.comment(
+            "Where one field is read to: its id, its member (the first element) and "
+            "the member's size."
+        )
         with w.block("struct tdx_metadata_field_mapping", tail=";"):
             w.line("u64 field_id;")
             w.line("void *member;")
             w.line("int size;")
         w.blank()
-        w.comment("An entry for the member at _member; the build fails when the field's "
-                  "element does not fit.")
-        w.macro("TD_SYSINFO_MAP(_field_id, _member)",
-                ["{ .field_id = MD_FIELD_ID_##_field_id,",
-                 "  .member   = (_member),",
-                 "  .size     = sizeof((_member)[0]) +",
-                 "\t      BUILD_BUG_ON_ZERO(MD_FIELD_ID_ELE_SIZE(MD_FIELD_ID_##_field_id) >",
-                 "\t\t\t\tsizeof((_member)[0])) }"])
+        w.comment(
+            "An entry for the member at _member; the build fails when the field's "
+            "element does not fit."
+        )
+        w.macro(
+            "TD_SYSINFO_MAP(_field_id, _member)",
+            [
+                "{ .field_id = MD_FIELD_ID_##_field_id,",
+                "  .member   = (_member),",
+                "  .size     = sizeof((_member)[0]) +",
+                "\t      BUILD_BUG_ON_ZERO(MD_FIELD_ID_ELE_SIZE(MD_FIELD_ID_##_field_id) >",
+                "\t\t\t\tsizeof((_member)[0])) }",
+            ],
+        )
         w.blank()
-        w.comment("An entry of a field the schema marks truncate = true: the member keeps the "
-                  "low bytes.")
-        w.macro("TD_SYSINFO_MAP_TRUNCATE(_field_id, _member)",
-                ["{ .field_id = MD_FIELD_ID_##_field_id,",
-                 "  .member   = (_member),",
-                 "  .size     = sizeof((_member)[0]) }"])
+        w.comment(
+            "An entry of a field the schema marks truncate = true: the member keeps the low bytes."
+        )
+        w.macro(
+            "TD_SYSINFO_MAP_TRUNCATE(_field_id, _member)",
+            [
+                "{ .field_id = MD_FIELD_ID_##_field_id,",
+                "  .member   = (_member),",
+                "  .size     = sizeof((_member)[0]) }",
+            ],
+        )
         either, scalars, arrays = self.map_users(None), self.map_users(True), self.map_users(False)
         if either:
             w.blank()
             w.comment("Store an element in a member of 1, 2, 4 or 8 bytes.")
-            self.signature(w, all(either), "void", "tdx_store_member",
-                           ["void *member", "int size", "u64 val"])
+            self.signature(
+                w, all(either), "void", "tdx_store_member", ["void *member", "int size", "u64 val"]
+            )
             with w.block(None):
                 with w.block("switch (size)"):
                     w.level -= 1
-                    for case, ctype in (("case 1:", "u8"), ("case 2:", "u16"),
-                                        ("case 4:", "u32"), ("default:", "u64")):
+                    for case, ctype in (
+                        ("case 1:", "u8"),
+                        ("case 2:", "u16"),
+                        ("case 4:", "u32"),
+                        ("default:", "u64"),
+                    ):
                         w.line(case)
                         with w.block(None):
                             w.line(f"*({ctype} *)member = val;")
@@ -433,8 +504,13 @@ class _Kernel:
         if scalars:
             w.blank()
             w.comment("Read each field of a mapping table into its member.")
-            self.signature(w, all(scalars), "int", "read_sys_metadata_multi",
-                           ["const struct tdx_metadata_field_mapping *fields", "int nr_fields"])
+            self.signature(
+                w,
+                all(scalars),
+                "int",
+                "read_sys_metadata_multi",
+                ["const struct tdx_metadata_field_mapping *fields", "int nr_fields"],
+            )
             with w.block(None):
                 w.line("u64 val;")
                 w.line("int i, ret;")
@@ -448,12 +524,20 @@ class _Kernel:
             w.line("}")
         if arrays:
             w.blank()
-            w.comment(["Read nr_elements consecutive elements of an array field: element k "
-                       "has id field_id + k and is stored k elements after the member's first "
-                       "element."])
-            self.signature(w, all(arrays), "int", "read_sys_metadata_array",
-                           ["const struct tdx_metadata_field_mapping *field",
-                            "unsigned int nr_elements"])
+            w.comment(
+                [
+                    "Read nr_elements consecutive elements of an array field: element k "
+                    "has id field_id + k and is stored k elements after the member's first "
+                    "element."
+                ]
+            )
+            self.signature(
+                w,
+                all(arrays),
+                "int",
+                "read_sys_metadata_array",
+                ["const struct tdx_metadata_field_mapping *field", "unsigned int nr_elements"],
+            )
             with w.block(None):
                 w.line("unsigned int k;")
                 w.line("u64 val;")
@@ -490,8 +574,9 @@ class _Kernel:
             if f.is_scalar:
                 tables.setdefault(f.gate, []).append(f)
         for gate, group in tables.items():
-            with w.block(f"const struct tdx_metadata_field_mapping {self.table_name(gate)}[] =",
-                         tail=";"):
+            with w.block(
+                f"const struct tdx_metadata_field_mapping {self.table_name(gate)}[] =", tail=";"
+            ):
                 for f in group:
                     self.entry(w, s, f)
         arrays = [f for f in fields if not f.is_scalar]
@@ -499,9 +584,10 @@ class _Kernel:
             w.line(f"const struct tdx_metadata_field_mapping map_{f.member} =")
             with w.block(braces=False):
                 self.entry(w, s, f, tail=";")
-        steps: list[tuple[Gate | None, object]] = [(g, g) for g in tables] + \
-            [(f.gate, f) for f in arrays]
-        tail = steps[-1][0] is None       # the last read returns the helper's result itself
+        steps: list[tuple[Gate | None, object]] = [(g, g) for g in tables] + [
+            (f.gate, f) for f in arrays
+        ]
+        tail = steps[-1][0] is None  # the last read returns the helper's result itself
         if len(steps) > 1 or not tail:
             w.line("int ret;")
         w.line("")
@@ -535,8 +621,9 @@ class _Kernel:
     # -- get_tdx_sys_info(), shared by both flavours ----------------------------------------
     def top(self, w: CodeWriter) -> None:
         o = self.opts
-        self.signature(w, o.top_is_init, "int", "get_tdx_sys_info",
-                       ["struct tdx_sys_info *sysinfo"])
+        self.signature(
+            w, o.top_is_init, "int", "get_tdx_sys_info", ["struct tdx_sys_info *sysinfo"]
+        )
         with w.block(None):
             if o.errors == "chain":
                 self.top_chain(w)
@@ -565,7 +652,7 @@ class _Kernel:
         w.line("int ret = 0;")
         w.line("")
         after, requires = self.print_after(), self.requires()
-        apart = False    # the previous statement stands apart, with a blank line after it
+        apart = False  # the previous statement stands apart, with a blank line after it
         for i, s in enumerate(self.called):
             if s.gate is not None:
                 w.blank()
@@ -605,7 +692,7 @@ class _Kernel:
         for i, s in enumerate(called):
             w.blank()
             if i == len(called) - 1 and s.gate is None and after != i and s.name not in requires:
-                w.fill("return ", [self.call(s)], ";")   # the last read needs no check of its own
+                w.fill("return ", [self.call(s)], ";")  # the last read needs no check of its own
                 return
             if s.gate is not None:
                 with w.block(f"if ({self.gate_expr(s.gate, None)})"):
@@ -632,10 +719,14 @@ class _Kernel:
         p = self.opts.print
         members = [next(f for f in self.fields[sn] if f.member == m) for sn, m in p.members]
         fmt = p.format or " ".join("0x%llx" if f.ctype == "u64" else "%u" for f in members)
-        if re.fullmatch(r"[A-Za-z]\w*", fmt):       # a macro the kernel defines
+        if re.fullmatch(r"[A-Za-z]\w*", fmt):  # a macro the kernel defines
             text = " ".join(([f'"{p.prefix}"'] if p.prefix else []) + [fmt, '"\\n"'])
         else:
             text = f'"{p.prefix}{fmt}\\n"'
         args = [self.ref(f, None) for f in members]
-        w.fill("pr_info(", [text + ","] + [a + "," for a in args[:-1]] + [args[-1]], ");",
-               one_per_line=True)
+        w.fill(
+            "pr_info(",
+            [text + ","] + [a + "," for a in args[:-1]] + [args[-1]],
+            ");",
+            one_per_line=True,
+        )

@@ -46,10 +46,12 @@ def annotation(f: Field) -> str:
 def field_row(f: Field) -> str:
     count = f'"{f.count}"' if f.count else "None"
     # Two lines per row: names on the first, numbers on the second (within 100 columns).
-    return (f'_Field("{f.name}", {fieldid.fmt(f.id)}, "{f.member}",\n'
-            f"{' ' * 11}{f.element_size}, {f.num_fields}, {f.num_elements}, {f.capacity}, "
-            f"{count}, {gate_literal(f.gate)}, {f.optional}, "
-            f"{f.member_bytes})")
+    return (
+        f'_Field("{f.name}", {fieldid.fmt(f.id)}, "{f.member}",\n'
+        f"{' ' * 11}{f.element_size}, {f.num_fields}, {f.num_elements}, {f.capacity}, "
+        f"{count}, {gate_literal(f.gate)}, {f.optional}, "
+        f"{f.member_bytes})"
+    )
 
 
 def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
@@ -63,17 +65,27 @@ def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
             lines.append(line.rstrip())
             line = " " * (indent + 8)
         line += f"{item}, "
-    return f"{' ' * indent}{head}\n" + "\n".join(lines + [line.rstrip()]) + \
-        f"\n{' ' * indent}{tail.lstrip()}"
+    return (
+        f"{' ' * indent}{head}\n"
+        + "\n".join(lines + [line.rstrip()])
+        + f"\n{' ' * indent}{tail.lstrip()}"
+    )
 
 
 def signature(members: list[dict]) -> str:
     """The generated __init__: one parameter per member, each set by _rt.init."""
     names_ = [m["member"] for m in members]
-    values = names_ + [""] if len(names_) == 1 else names_   # a 1-tuple: (x,)
-    return (wrapped("def __init__(", ["self"] + [f"{m['member']}: {m['annotation']}"
-                                                 for m in members], ") -> None:", 4) + "\n"
-            + wrapped("_rt.init(self, (", values, "))", 8).replace(", ))", ",))"))
+    values = names_ + [""] if len(names_) == 1 else names_  # a 1-tuple: (x,)
+    return (
+        wrapped(
+            "def __init__(",
+            ["self"] + [f"{m['member']}: {m['annotation']}" for m in members],
+            ") -> None:",
+            4,
+        )
+        + "\n"
+        + wrapped("_rt.init(self, (", values, "))", 8).replace(", ))", ",))")
+    )
 
 
 def member_doc(f: Field) -> str:
@@ -83,13 +95,25 @@ def member_doc(f: Field) -> str:
     """
     import textwrap
 
-    text = f"{member_comment(f)}: {f.description.strip()}" if f.description.strip() \
+    text = (
+        f"{member_comment(f)}: {f.description.strip()}"
+        if f.description.strip()
         else member_comment(f)
+    )
     literal = docstring(text)
     if len(literal) + 4 <= 100 or not literal.startswith('"""'):
         return f"    {literal}"
-    return textwrap.fill(text, width=97, initial_indent='    """', subsequent_indent="    ",
-                         break_long_words=False, break_on_hyphens=False) + '"""'
+    return (
+        textwrap.fill(
+            text,
+            width=97,
+            initial_indent='    """',
+            subsequent_indent="    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        + '"""'
+    )
 
 
 def member_comment(f: Field) -> str:
@@ -113,8 +137,15 @@ def struct_view(s: Struct, catalogue: Catalogue) -> dict:
         "reader": names.python_reader(s.name),
         "gate": gate_literal(s.gate),
         "gate_text": s.gate.text if s.gate else "",
-        "members": [{"member": f.member, "annotation": annotation(f),
-                     "comment": member_comment(f), "doc": member_doc(f)} for f in fields],
+        "members": [
+            {
+                "member": f.member,
+                "annotation": annotation(f),
+                "comment": member_comment(f),
+                "doc": member_doc(f),
+            }
+            for f in fields
+        ],
         "rows": [field_row(f) for f in fields],
     }
 
@@ -139,17 +170,33 @@ def emit(ctx) -> list[Output]:
         generator_version=ctx.generator_version,
         baseline=str(catalogue.settings.baseline),
         structs=[with_signature(struct_view(s, catalogue)) for s in structs],
-        info_signature=signature([{"member": s.name, "annotation": names.class_name(s.c_name)
-                                   + (" | None" if s.gate else "")} for s in structs]),
-        flags=[{"name": f.name, "bits": [(b.name, b.bit, names.bit_define(f.name, b.name))
-                                         for b in f.bits]}
-               for f in flag_fields(structs)],
+        info_signature=signature(
+            [
+                {
+                    "member": s.name,
+                    "annotation": names.class_name(s.c_name) + (" | None" if s.gate else ""),
+                }
+                for s in structs
+            ]
+        ),
+        flags=[
+            {
+                "name": f.name,
+                "bits": [(b.name, b.bit, names.bit_define(f.name, b.name)) for b in f.bits],
+            }
+            for f in flag_fields(structs)
+        ],
     )
     module = names.python_module(package)
     root = module.rpartition("/")[0]
-    return [Output(module, content), Output(f"{root}/py.typed", sealed_comment(ctx, "the PEP 561 "
-                                            "marker: this package has type hints")),
-            *runtime_outputs(ctx, root)]
+    return [
+        Output(module, content),
+        Output(
+            f"{root}/py.typed",
+            sealed_comment(ctx, "the PEP 561 marker: this package has type hints"),
+        ),
+        *runtime_outputs(ctx, root),
+    ]
 
 
 # -- the runtime copy ------------------------------------------------------------
@@ -170,27 +217,32 @@ def _portable(m: re.Match) -> str | None:
 
 
 def sealed_comment(ctx, what: str, source: str | None = None) -> str:
-    origin = f"Copied by tdx-codegen {ctx.generator_version} from {source}" if source else \
-        f"Generated by tdx-codegen {ctx.generator_version}: {what}"
-    return "".join(f"# {line}\n" for line in (
-        origin, f"Do not edit: run '{ctx.regenerate}'."))
+    origin = (
+        f"Copied by tdx-codegen {ctx.generator_version} from {source}"
+        if source
+        else f"Generated by tdx-codegen {ctx.generator_version}: {what}"
+    )
+    return "".join(f"# {line}\n" for line in (origin, f"Do not edit: run '{ctx.regenerate}'."))
 
 
 def _relative(text: str, source: str) -> str:
     """Imports of portable modules made relative; a top-level import of another is a bug."""
+
     def swap(m: re.Match) -> str:
         if _portable(m) is None:
             return m.group(0)
-        if m.group(3):   # from codegen.abi.X import names
+        if m.group(3):  # from codegen.abi.X import names
             return f"{m.group(1)}from .{m.group(3)} import {m.group(4)}"
         return f"{m.group(1)}from . import {m.group(4)}"
 
     text = _IMPORT.sub(swap, text)
     left = _TOP_IMPORT.search(text)
     if left:
-        raise RuntimeError(f"{source} imports codegen at module level "
-                           f"({text[left.start():text.index(chr(10), left.start())]}): "
-                           "the generated readers must stand alone")
+        raise RuntimeError(
+            f"{source} imports codegen at module level "
+            f"({text[left.start() : text.index(chr(10), left.start())]}): "
+            "the generated readers must stand alone"
+        )
     return text
 
 
@@ -207,8 +259,8 @@ def runtime_modules() -> dict[str, str]:
         for m in _IMPORT.finditer(text):
             if _portable(m):
                 todo.append(_portable(m))
-            elif m.group(2) and not m.group(3):   # from codegen.abi import a, b
-                line = text[m.start():text.index("\n", m.start())].split(" import ", 1)[1]
+            elif m.group(2) and not m.group(3):  # from codegen.abi import a, b
+                line = text[m.start() : text.index("\n", m.start())].split(" import ", 1)[1]
                 todo.extend(f"abi/{part.split()[0]}.py" for part in line.split("#")[0].split(","))
     return dict(sorted(found.items()))
 
@@ -217,6 +269,10 @@ def runtime_outputs(ctx, root: str) -> list[Output]:
     out = []
     for name, source in runtime_modules().items():
         text = (PACKAGE_DIR / source).read_text(encoding="utf-8")
-        out.append(Output(f"{root}/_runtime/{name}", sealed_comment(ctx, "", f"codegen/{source}")
-                          + _relative(text, f"codegen/{source}")))
+        out.append(
+            Output(
+                f"{root}/_runtime/{name}",
+                sealed_comment(ctx, "", f"codegen/{source}") + _relative(text, f"codegen/{source}"),
+            )
+        )
     return out

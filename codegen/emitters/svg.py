@@ -18,14 +18,14 @@ from html import escape
 
 from codegen.abi import fieldid
 
-BIT_W = 18             # px per bit
-X0 = 24                # left margin
+BIT_W = 18  # px per bit
+X0 = 24  # left margin
 WIDTH = X0 * 2 + 64 * BIT_W
-CHAR_W = 6.7           # advance of the 11 px monospace font, for placing labels
+CHAR_W = 6.7  # advance of the 11 px monospace font, for placing labels
 TITLE_Y, NUMBER_Y, BOX_Y, BOX_H = 20, 42, 48, 26
 VALUE_Y = BOX_Y + BOX_H + 16
 LABEL_Y, ROW_H = VALUE_Y + 22, 16
-FILLS = ("#dbeafe", "#fde68a")    # alternate sub-fields; reserved ones are grey
+FILLS = ("#dbeafe", "#fde68a")  # alternate sub-fields; reserved ones are grey
 RESERVED_FILL = "#e5e7eb"
 
 
@@ -45,7 +45,7 @@ def _label_rows(subs: list[tuple[str, int, int]]) -> dict[str, int]:
     the first row where it overlaps no name placed before and no leader
     placed before passes through or ends at it, so no line crosses a name.
     """
-    rows, placed, leaders = {}, [], []     # placed: (row, start, end); leaders: (x, row)
+    rows, placed, leaders = {}, [], []  # placed: (row, start, end); leaders: (x, row)
     for name, x, w in reversed(subs):
         tw, cx = _text_w(name), x + w // 2
         if tw + 4 <= w:
@@ -53,8 +53,9 @@ def _label_rows(subs: list[tuple[str, int, int]]) -> dict[str, int]:
             continue
         start, end = cx - 3, cx - 3 + tw
         row = 1
-        while (any(r == row and a < end + 6 and start < b + 6 for r, a, b in placed)
-               or any(start - 4 <= lx <= end + 4 and row <= lr for lx, lr in leaders)):
+        while any(r == row and a < end + 6 and start < b + 6 for r, a, b in placed) or any(
+            start - 4 <= lx <= end + 4 and row <= lr for lx, lr in leaders
+        ):
             row += 1
         rows[name] = row
         placed.append((row, start, end))
@@ -64,8 +65,10 @@ def _label_rows(subs: list[tuple[str, int, int]]) -> dict[str, int]:
 
 def layout_svg(example: int, title: str) -> str:
     """The SVG element (no XML declaration) of the layout with `example` decoded."""
-    subs = [(name, X0 + (63 - (lo + width - 1)) * BIT_W, width * BIT_W)
-            for name, lo, width in reversed(fieldid.LAYOUT)]
+    subs = [
+        (name, X0 + (63 - (lo + width - 1)) * BIT_W, width * BIT_W)
+        for name, lo, width in reversed(fieldid.LAYOUT)
+    ]
     label_rows = _label_rows(subs)
     rows_used = max(label_rows.values())
     parts = []
@@ -80,30 +83,42 @@ def layout_svg(example: int, title: str) -> str:
         colour += 0 if reserved else 1
         value = fieldid.get(example, name)
         parts.append(f'<g class="fid-sub-field" data-name="{name}">')
-        parts.append(f'<rect x="{x}" y="{BOX_Y}" width="{w}" height="{BOX_H}" fill="{fill}" '
-                     'stroke="#1f2937" stroke-width="2"/>')
+        parts.append(
+            f'<rect x="{x}" y="{BOX_Y}" width="{w}" height="{BOX_H}" fill="{fill}" '
+            'stroke="#1f2937" stroke-width="2"/>'
+        )
         for bit in range(hi, lo - 1, -1):
             bx = X0 + (63 - bit) * BIT_W
             if bit != hi:
-                parts.append(f'<line x1="{bx}" y1="{BOX_Y + 4}" x2="{bx}" y2="{BOX_Y + BOX_H - 4}" '
-                             'stroke="#9ca3af" stroke-width="1"/>')
-            parts.append(f'<text x="{bx + BIT_W // 2}" y="{BOX_Y + 18}" class="fid-bit">'
-                         f'{(example >> bit) & 1}</text>')
-        parts.append(f'<text x="{x + 2}" y="{NUMBER_Y}" class="fid-num fid-start">{hi}</text>'
-                     if width > 1 else
-                     f'<text x="{cx}" y="{NUMBER_Y}" class="fid-num">{hi}</text>')
+                parts.append(
+                    f'<line x1="{bx}" y1="{BOX_Y + 4}" x2="{bx}" y2="{BOX_Y + BOX_H - 4}" '
+                    'stroke="#9ca3af" stroke-width="1"/>'
+                )
+            parts.append(
+                f'<text x="{bx + BIT_W // 2}" y="{BOX_Y + 18}" class="fid-bit">'
+                f"{(example >> bit) & 1}</text>"
+            )
+        parts.append(
+            f'<text x="{x + 2}" y="{NUMBER_Y}" class="fid-num fid-start">{hi}</text>'
+            if width > 1
+            else f'<text x="{cx}" y="{NUMBER_Y}" class="fid-num">{hi}</text>'
+        )
         if width > 1:
-            parts.append(f'<text x="{x + w - 2}" y="{NUMBER_Y}" class="fid-num fid-end">'
-                         f'{lo}</text>')
-        parts.append(f'<text x="{cx}" y="{VALUE_Y}" class="fid-value">'
-                     f'{_value_text(value, width)}</text>')
+            parts.append(
+                f'<text x="{x + w - 2}" y="{NUMBER_Y}" class="fid-num fid-end">{lo}</text>'
+            )
+        parts.append(
+            f'<text x="{cx}" y="{VALUE_Y}" class="fid-value">{_value_text(value, width)}</text>'
+        )
         row = label_rows[name]
         if row == 0:
             parts.append(f'<text x="{cx}" y="{LABEL_Y}" class="fid-name">{name}</text>')
         else:
             y = LABEL_Y + row * ROW_H
-            parts.append(f'<line x1="{cx}" y1="{VALUE_Y + 5}" x2="{cx}" y2="{y - 10}" '
-                         'stroke="#6b7280" stroke-width="1"/>')
+            parts.append(
+                f'<line x1="{cx}" y1="{VALUE_Y + 5}" x2="{cx}" y2="{y - 10}" '
+                'stroke="#6b7280" stroke-width="1"/>'
+            )
             parts.append(f'<text x="{cx - 3}" y="{y}" class="fid-name fid-start">{name}</text>')
         parts.append("</g>")
     height = LABEL_Y + rows_used * ROW_H + 12

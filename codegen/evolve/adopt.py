@@ -32,8 +32,10 @@ from codegen.spec.model import C_TYPE_BYTES, Catalogue, Field
 
 SOURCE_PATH = "arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
 # Where trees keep the header: today's place first, then where it started out.
-HEADER_PATHS = ("arch/x86/include/asm/tdx_global_metadata.h",
-                "arch/x86/virt/vmx/tdx/tdx_global_metadata.h")
+HEADER_PATHS = (
+    "arch/x86/include/asm/tdx_global_metadata.h",
+    "arch/x86/virt/vmx/tdx/tdx_global_metadata.h",
+)
 STRUCT_PREFIX = "tdx_sys_info_"
 READER_PREFIX = "get_tdx_sys_info_"
 
@@ -45,21 +47,22 @@ class AdoptError(Exception):
 @dataclass
 class Edit:
     """Set `key` of a schema entry (kind "field" or "struct", by name) to `value`."""
+
     kind: str
     name: str
     key: str
     value: object
-    why: str                      # "FILE:LINE: what the tree says"
+    why: str  # "FILE:LINE: what the tree says"
 
 
 @dataclass
 class Adoption:
     tree_files: kernel_reader.TreeFiles
-    kernel: dict                  # the [kernel] table to write
+    kernel: dict  # the [kernel] table to write
     edits: list[Edit] = field(default_factory=list)
     new_structs: list[dict] = field(default_factory=list)
     new_fields: list[dict] = field(default_factory=list)
-    gate_helpers: dict[str, str] = field(default_factory=dict)   # "FIELD.BIT" -> helper
+    gate_helpers: dict[str, str] = field(default_factory=dict)  # "FIELD.BIT" -> helper
     problems: list[str] = field(default_factory=list)
 
 
@@ -70,14 +73,16 @@ def read_tree(tree: Path) -> kernel_reader.TreeFiles:
     if not source.is_file():
         raise AdoptError(f"{tree} has no {SOURCE_PATH}")
     if header is None:
-        raise AdoptError(f"{tree} has no tdx_global_metadata.h (looked for "
-                         f"{' and '.join(HEADER_PATHS)})")
+        raise AdoptError(
+            f"{tree} has no tdx_global_metadata.h (looked for {' and '.join(HEADER_PATHS)})"
+        )
     try:
         texts = [p.read_text(encoding="utf-8") for p in (header, source)]
     except (OSError, UnicodeDecodeError) as exc:
         raise AdoptError(f"cannot read the tree's files: {exc}") from None
-    return kernel_reader.read_files(str(header.relative_to(tree)), texts[0],
-                                    str(source.relative_to(tree)), texts[1])
+    return kernel_reader.read_files(
+        str(header.relative_to(tree)), texts[0], str(source.relative_to(tree)), texts[1]
+    )
 
 
 def _banner_text(lines: list[str]) -> list[str]:
@@ -105,16 +110,21 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
     problems.extend(str(p) for p in tf.problems)
     by_c_name = {s.c_name: s for s in catalogue.structs}
     sysinfo = tf.structs.get("tdx_sys_info")
-    members = {m.ctype[len("struct "):]: m.name for m in (sysinfo.members if sysinfo else ())
-               if m.ctype.startswith("struct ")}
+    members = {
+        m.ctype[len("struct ") :]: m.name
+        for m in (sysinfo.members if sysinfo else ())
+        if m.ctype.startswith("struct ")
+    }
     readers = {r.struct: r for r in tf.readers.values()}
     calls = {c.reader: c for c in (tf.top.calls if tf.top else ())}
     if tf.map_entries:
-        problems.append(f"{src}:{tf.map_entries[0][2]}: the tree uses TD_SYSINFO_MAP tables; "
-                        "adopt reads the one-reader-per-struct style (set [kernel].flavor = "
-                        "\"map\" by hand after adopting the functions style)")
+        problems.append(
+            f"{src}:{tf.map_entries[0][2]}: the tree uses TD_SYSINFO_MAP tables; "
+            "adopt reads the one-reader-per-struct style (set [kernel].flavor = "
+            '"map" by hand after adopting the functions style)'
+        )
 
-    order: list[str] = []          # schema struct names, in the header's order
+    order: list[str] = []  # schema struct names, in the header's order
     struct_settings: dict[str, dict] = {}
     read_fields: set[str] = set()
     new_names = {f.name for f in catalogue.fields}
@@ -124,9 +134,13 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
         schema_struct = by_c_name.get(decl.name)
         key = schema_struct.name if schema_struct else decl.name.removeprefix(STRUCT_PREFIX)
         if schema_struct is None:
-            result.new_structs.append({"name": key, "c_name": decl.name,
-                                       "description": f"Read by the kernel tree ({hdr}:"
-                                       f"{decl.line})."})
+            result.new_structs.append(
+                {
+                    "name": key,
+                    "c_name": decl.name,
+                    "description": f"Read by the kernel tree ({hdr}:{decl.line}).",
+                }
+            )
         order.append(key)
         reader = readers.get(decl.name)
         opts: dict = {}
@@ -144,12 +158,16 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
         opts["init"] = reader.init
         opts["errors"] = "return" if reader.idiom == "early" else "chain"
         if reader.param != f"sysinfo_{key}":
-            problems.append(f"{src}:{reader.line}: {reader.name}'s parameter is named "
-                            f"'{reader.param}'; generated readers name it 'sysinfo_{key}'")
+            problems.append(
+                f"{src}:{reader.line}: {reader.name}'s parameter is named "
+                f"'{reader.param}'; generated readers name it 'sysinfo_{key}'"
+            )
         call = calls.get(reader.name)
         if member is not None and call is None:
-            problems.append(f"{src}:{reader.line}: {reader.name} is not called by "
-                            "get_tdx_sys_info() although struct tdx_sys_info has its member")
+            problems.append(
+                f"{src}:{reader.line}: {reader.name} is not called by "
+                "get_tdx_sys_info() although struct tdx_sys_info has its member"
+            )
         struct_settings[key] = opts
         decl_members = {m.name: m for m in decl.members}
         for rd in reader.reads:
@@ -158,11 +176,14 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
                 problems.append(f"{src}:{rd.line}: {decl.name} has no member '{rd.member}'")
                 continue
             if rd.cast is not None and rd.cast != mem.ctype:
-                problems.append(f"{src}:{rd.line}: the value is cast to {rd.cast} but the "
-                                f"member is {mem.ctype}")
+                problems.append(
+                    f"{src}:{rd.line}: the value is cast to {rd.cast} but the member is {mem.ctype}"
+                )
             found = catalogue.locate(rd.id)
-            if found is None or found[0].id & ~fieldid.NON_ARCH_BIT != \
-                    rd.id & ~fieldid.NON_ARCH_BIT:
+            if (
+                found is None
+                or found[0].id & ~fieldid.NON_ARCH_BIT != rd.id & ~fieldid.NON_ARCH_BIT
+            ):
                 name = _new_field(result, rd, mem, key, decl, catalogue, new_names, src)
                 read_fields.add(name)
                 continue
@@ -174,8 +195,13 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
             _gate(result, catalogue, key, call, src)
 
     kernel: dict = {"flavor": "functions", "structs": order}
-    excluded = sorted(f.name for s in catalogue.structs if s.name in order for f in s.fields
-                      if f.name not in read_fields)
+    excluded = sorted(
+        f.name
+        for s in catalogue.structs
+        if s.name in order
+        for f in s.fields
+        if f.name not in read_fields
+    )
     kernel["exclude_fields"] = excluded
     inits = [o.get("init") for o in struct_settings.values() if "init" in o]
     common_init = max(set(inits), key=inits.count) if inits else True
@@ -196,8 +222,11 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
             kernel["top"] = {"init": top.init}
         if top.print_members:
             kernel["print"] = _print(top, src, problems)
-    kernel["header"] = {"banner": _banner_text(tf.header_banner),
-                        "guard": tf.guard or "", "includes": tf.includes}
+    kernel["header"] = {
+        "banner": _banner_text(tf.header_banner),
+        "guard": tf.guard or "",
+        "includes": tf.includes,
+    }
     if hdr != HEADER_PATHS[0]:
         kernel["header"]["path"] = hdr
     kernel["source"] = {"banner": _banner_text(tf.source_banner)}
@@ -213,13 +242,18 @@ def _new_field(result, rd, mem, key, decl, catalogue, names, src) -> str:
     while name in names:
         name += "_ADOPTED"
     names.add(name)
-    entry = {"name": name, "id": fieldid.fmt(rd.id), "class": d.class_code,
-             "element_size": d.element_size, "struct": key, "member": rd.member,
-             "type": mem.ctype if mem.ctype in C_TYPE_BYTES else "u64",
-             "description": f"Read by the kernel tree into struct {decl.name} member "
-             f"{rd.member}.",
-             "unverified": f"read by the kernel tree at {src}:{rd.line}; in no module table "
-             "the catalogue knows"}
+    entry = {
+        "name": name,
+        "id": fieldid.fmt(rd.id),
+        "class": d.class_code,
+        "element_size": d.element_size,
+        "struct": key,
+        "member": rd.member,
+        "type": mem.ctype if mem.ctype in C_TYPE_BYTES else "u64",
+        "description": f"Read by the kernel tree into struct {decl.name} member {rd.member}.",
+        "unverified": f"read by the kernel tree at {src}:{rd.line}; in no module table "
+        "the catalogue knows",
+    }
     if rd.indices:
         entry["num_fields"] = int(mem.dims[0]) if mem.dims and mem.dims[0].isdigit() else 1
         if rd.indices == 2:
@@ -246,8 +280,10 @@ def _field_edits(result, f: Field, rd, mem, key, decl_members, reader, catalogue
     if f.is_array and mem.dims and mem.dims[0].isdigit() and int(mem.dims[0]) != f.capacity:
         edit("capacity", int(mem.dims[0]), f"member {rd.member} holds {mem.dims[0]}")
     if rd.count is not None:
-        counted = next((g for g in catalogue.fields if g.struct in (key, f.struct)
-                        and g.member == rd.count), None)
+        counted = next(
+            (g for g in catalogue.fields if g.struct in (key, f.struct) and g.member == rd.count),
+            None,
+        )
         if counted is not None and counted.name != f.count:
             edit("count", counted.name, f"the loop runs to {rd.count}")
 
@@ -265,9 +301,11 @@ def _check_order(result, catalogue, key, decl, reader, src, hdr) -> None:
             rank[edited[f.name]] = rank.pop(f.member, len(rank))
     seen = [m for m in decl.members if m.name in rank]
     if [m.name for m in seen] != sorted((m.name for m in seen), key=rank.__getitem__):
-        result.problems.append(f"{hdr}:{decl.line}: struct {decl.name} orders its members "
-                               f"{', '.join(m.name for m in seen)}; generated structs follow "
-                               "the fields' order (class, then field code)")
+        result.problems.append(
+            f"{hdr}:{decl.line}: struct {decl.name} orders its members "
+            f"{', '.join(m.name for m in seen)}; generated structs follow "
+            "the fields' order (class, then field code)"
+        )
 
 
 def _gate(result, catalogue, key, call, src) -> None:
@@ -277,17 +315,24 @@ def _gate(result, catalogue, key, call, src) -> None:
         struct = None
     gate = struct.gate if struct is not None else None
     if call.gate_bit:
-        if gate is None or gate.feature_field is None or \
-                f"{gate.feature_field}_{gate.feature_bit}" != call.gate_bit:
-            result.problems.append(f"{src}:{call.line}: get_tdx_sys_info() reads struct {key} "
-                                   f"only when {call.gate_bit} is set; give the struct that "
-                                   "gate in the schema")
+        if (
+            gate is None
+            or gate.feature_field is None
+            or f"{gate.feature_field}_{gate.feature_bit}" != call.gate_bit
+        ):
+            result.problems.append(
+                f"{src}:{call.line}: get_tdx_sys_info() reads struct {key} "
+                f"only when {call.gate_bit} is set; give the struct that "
+                "gate in the schema"
+            )
     elif call.gate_helper:
         if gate is None or gate.feature_field is None:
-            result.problems.append(f"{src}:{call.line}: get_tdx_sys_info() reads struct {key} "
-                                   f"only when {call.gate_helper}() says so; give the struct "
-                                   "the feature bit it stands for in the schema, then adopt "
-                                   "again")
+            result.problems.append(
+                f"{src}:{call.line}: get_tdx_sys_info() reads struct {key} "
+                f"only when {call.gate_helper}() says so; give the struct "
+                "the feature bit it stands for in the schema, then adopt "
+                "again"
+            )
             return
         result.gate_helpers[f"{gate.feature_field}.{gate.feature_bit}"] = call.gate_helper
 
@@ -326,8 +371,9 @@ def toml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{toml_value(k)} = {toml_value(v)}"
-                                for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{toml_value(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+        )
     raise TypeError(f"no TOML form for {value!r}")
 
 
@@ -374,8 +420,13 @@ def replace_kernel_table(text: str, table: str) -> str | None:
     while end > start and lines[end - 1].strip() == "":
         end -= 1
     rest = lines[end:]
-    return "\n".join(lines[:start]) + "\n" + table.rstrip("\n") + ("\n\n" if rest else "\n") + \
-        "\n".join(rest).lstrip("\n")
+    return (
+        "\n".join(lines[:start])
+        + "\n"
+        + table.rstrip("\n")
+        + ("\n\n" if rest else "\n")
+        + "\n".join(rest).lstrip("\n")
+    )
 
 
 def _edit_block(lines: list[str], first: int, key: str, value) -> bool:
@@ -397,8 +448,9 @@ def _edit_block(lines: list[str], first: int, key: str, value) -> bool:
     return True
 
 
-def schema_texts(catalogue: Catalogue, schema_dir: Path, adoption: Adoption,
-                 settings_name: str = "settings.toml") -> tuple[dict[Path, str], list[str]]:
+def schema_texts(
+    catalogue: Catalogue, schema_dir: Path, adoption: Adoption, settings_name: str = "settings.toml"
+) -> tuple[dict[Path, str], list[str]]:
     """New text of every schema file adopt changes, and what it could not edit."""
     schema_dir = Path(schema_dir)
     texts: dict[Path, list[str]] = {}
@@ -417,20 +469,29 @@ def schema_texts(catalogue: Catalogue, schema_dir: Path, adoption: Adoption,
     for e in edits:
         f = catalogue.field(e.name)
         if not _edit_block(lines_of(file_of(f)), f.source.line - 1, e.key, e.value):
-            problems.append(f"{f.source}: cannot set {e.key} = {toml_value(e.value)} of "
-                            f"{f.name} here (not a plain [[field]] table); {e.why}")
+            problems.append(
+                f"{f.source}: cannot set {e.key} = {toml_value(e.value)} of "
+                f"{f.name} here (not a plain [[field]] table); {e.why}"
+            )
     appended: dict[Path, list[str]] = {}
     new_class_files: dict[int, Path] = {}
     for s in adoption.new_structs:
         first = next((f for f in adoption.new_fields if f["struct"] == s["name"]), None)
         code = first["class"] if first else None
         if first is None:
-            moved = next((catalogue.field(e.name) for e in adoption.edits
-                          if e.key == "struct" and e.value == s["name"]), None)
+            moved = next(
+                (
+                    catalogue.field(e.name)
+                    for e in adoption.edits
+                    if e.key == "struct" and e.value == s["name"]
+                ),
+                None,
+            )
             code = moved.class_code if moved else None
         target = _class_file(catalogue, schema_dir, code, new_class_files)
         appended.setdefault(target, []).append(
-            "\n".join(["[[struct]]"] + [f"{k} = {toml_value(v)}" for k, v in s.items()]))
+            "\n".join(["[[struct]]"] + [f"{k} = {toml_value(v)}" for k, v in s.items()])
+        )
     for entry in adoption.new_fields:
         target = _class_file(catalogue, schema_dir, entry["class"], new_class_files)
         shown = dict(entry, **{"class": f"0x{entry['class']:02x}"})
@@ -440,8 +501,11 @@ def schema_texts(catalogue: Catalogue, schema_dir: Path, adoption: Adoption,
     for path, blocks in appended.items():
         base = out.get(path)
         if base is None:
-            base = path.read_text(encoding="utf-8") if path.exists() else \
-                _class_header(path, new_class_files)
+            base = (
+                path.read_text(encoding="utf-8")
+                if path.exists()
+                else _class_header(path, new_class_files)
+            )
         out[path] = base.rstrip("\n") + "\n\n" + "\n\n".join(blocks) + "\n"
     settings = schema_dir / settings_name
     new = replace_kernel_table(settings.read_text(encoding="utf-8"), kernel_table(adoption.kernel))
@@ -464,7 +528,9 @@ def _class_file(catalogue, schema_dir: Path, code, new_class_files) -> Path:
 
 def _class_header(path: Path, new_class_files) -> str:
     code = next(c for c, p in new_class_files.items() if p == path)
-    return (f"# Class 0x{code:02x}: fields a kernel tree reads that no module table the\n"
-            "# catalogue knows holds (written by 'tdx-codegen adopt').\n\n"
-            f"[class]\ncode = 0x{code:02x}\nname = \"Class 0x{code:02x}\"\n"
-            "description = \"Fields read by a kernel tree, not in the catalogue.\"\n")
+    return (
+        f"# Class 0x{code:02x}: fields a kernel tree reads that no module table the\n"
+        "# catalogue knows holds (written by 'tdx-codegen adopt').\n\n"
+        f'[class]\ncode = 0x{code:02x}\nname = "Class 0x{code:02x}"\n'
+        'description = "Fields read by a kernel tree, not in the catalogue."\n'
+    )

@@ -29,18 +29,18 @@ from dataclasses import dataclass
 from codegen.abi import fieldid
 from codegen.spec.model import Catalogue, Field, Gate, Struct
 
-CATEGORIES = ("MODULE_ABI", "KERNEL_API", "ADDITIVE")   # strictest first
+CATEGORIES = ("MODULE_ABI", "KERNEL_API", "ADDITIVE")  # strictest first
 OUTPUTS = ("kernel", "python", "docs")
 
 
 @dataclass(frozen=True)
 class Change:
     category: str
-    kind: str            # short stable code, e.g. "field-removed"
-    subject: str         # field or struct name
+    kind: str  # short stable code, e.g. "field-removed"
+    subject: str  # field or struct name
     message: str
-    old: str             # file:line in OLD ("" when absent)
-    new: str             # file:line in NEW
+    old: str  # file:line in OLD ("" when absent)
+    new: str  # file:line in NEW
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -59,13 +59,21 @@ class _Diff:
         return f"{label}{src}" if src is not None else ""
 
     def add(self, category, kind, subject, message, old_src=None, new_src=None):
-        self.changes.append(Change(category, kind, subject, message,
-                                   self.where(self.old_label, old_src),
-                                   self.where(self.new_label, new_src)))
+        self.changes.append(
+            Change(
+                category,
+                kind,
+                subject,
+                message,
+                self.where(self.old_label, old_src),
+                self.where(self.new_label, new_src),
+            )
+        )
 
 
-def compare(old: Catalogue, new: Catalogue, old_label: str = "", new_label: str = "") \
-        -> list[Change]:
+def compare(
+    old: Catalogue, new: Catalogue, old_label: str = "", new_label: str = ""
+) -> list[Change]:
     """Every change from old to new; labels prefix the locations (e.g. "HEAD~1:")."""
     d = _Diff(old_label, new_label)
     pairs = _match_fields(old, new, d)
@@ -75,8 +83,14 @@ def compare(old: Catalogue, new: Catalogue, old_label: str = "", new_label: str 
     new_structs = {s.name: s for s in new.structs}
     for name, s in old_structs.items():
         if name not in new_structs:
-            d.add("KERNEL_API", "struct-removed", name, f"struct {s.c_name} was removed",
-                  s.source, None)
+            d.add(
+                "KERNEL_API",
+                "struct-removed",
+                name,
+                f"struct {s.c_name} was removed",
+                s.source,
+                None,
+            )
         else:
             _struct(s, new_structs[name], d)
     for name, s in new_structs.items():
@@ -85,8 +99,14 @@ def compare(old: Catalogue, new: Catalogue, old_label: str = "", new_label: str 
     old_classes = {c.code for c in old.classes}
     for c in new.classes:
         if c.code not in old_classes:
-            d.add("ADDITIVE", "class-added", c.name, f"new class {c.code:#04x} {c.name}",
-                  None, c.source)
+            d.add(
+                "ADDITIVE",
+                "class-added",
+                c.name,
+                f"new class {c.code:#04x} {c.name}",
+                None,
+                c.source,
+            )
     _outputs(old, new, {a.name: b for a, b in pairs}, d)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return sorted(d.changes, key=lambda c: (rank[c.category], c.subject, c.kind, c.message))
@@ -105,16 +125,33 @@ def _match_fields(old: Catalogue, new: Catalogue, d: _Diff) -> list[tuple[Field,
     for f in old_rest:
         g = new_by_key.pop(f.key, None)
         if g is None:
-            d.add("MODULE_ABI", "field-removed", f.name,
-                  f"field {f.name} ({fieldid.fmt(f.id)}) was removed", f.source, None)
+            d.add(
+                "MODULE_ABI",
+                "field-removed",
+                f.name,
+                f"field {f.name} ({fieldid.fmt(f.id)}) was removed",
+                f.source,
+                None,
+            )
             continue
-        d.add("KERNEL_API", "field-renamed", f.name,
-              f"field {f.name} was renamed {g.name} (same id {fieldid.fmt(g.id)})",
-              f.source, g.source)
+        d.add(
+            "KERNEL_API",
+            "field-renamed",
+            f.name,
+            f"field {f.name} was renamed {g.name} (same id {fieldid.fmt(g.id)})",
+            f.source,
+            g.source,
+        )
         pairs.append((f, g))
     for g in new_by_key.values():
-        d.add("ADDITIVE", "field-added", g.name, f"new field {g.name} ({fieldid.fmt(g.id)})",
-              None, g.source)
+        d.add(
+            "ADDITIVE",
+            "field-added",
+            g.name,
+            f"new field {g.name} ({fieldid.fmt(g.id)})",
+            None,
+            g.source,
+        )
     return pairs
 
 
@@ -124,11 +161,17 @@ def _field(a: Field, b: Field, d: _Diff) -> None:
 
     if a.id != b.id:
         add("MODULE_ABI", "field-id", f"id {fieldid.fmt(a.id)} -> {fieldid.fmt(b.id)}")
-    for attr, label in (("element_size", "element size"), ("num_fields", "number of fields"),
-                        ("num_elements", "elements per field")):
+    for attr, label in (
+        ("element_size", "element size"),
+        ("num_fields", "number of fields"),
+        ("num_elements", "elements per field"),
+    ):
         if getattr(a, attr) != getattr(b, attr):
-            add("MODULE_ABI", f"field-{attr.replace('_', '-')}",
-                f"{label} {getattr(a, attr)} -> {getattr(b, attr)}")
+            add(
+                "MODULE_ABI",
+                f"field-{attr.replace('_', '-')}",
+                f"{label} {getattr(a, attr)} -> {getattr(b, attr)}",
+            )
     if a.struct != b.struct:
         add("KERNEL_API", "member-moved", f"moved from struct {a.struct} to {b.struct}")
     if a.member != b.member:
@@ -145,8 +188,12 @@ def _field(a: Field, b: Field, d: _Diff) -> None:
     if a.since != b.since:
         was, now = a.since or "no public release", b.since or "no public release"
         if b.optional and not a.optional:
-            add("KERNEL_API", "since-optional", f"since {was} -> {now}: a baseline module may "
-                "now lack it, so readers may give None")
+            add(
+                "KERNEL_API",
+                "since-optional",
+                f"since {was} -> {now}: a baseline module may "
+                "now lack it, so readers may give None",
+            )
         else:
             add("ADDITIVE", "since-changed", f"since {was} -> {now}")
     old_bits = {x.bit: x.name for x in a.bits}
@@ -184,8 +231,12 @@ def _struct(a: Struct, b: Struct, d: _Diff) -> None:
     members = [f.member for f in b.fields]
     common = [m for m in (f.member for f in a.fields) if m in members]
     if common != [m for m in members if m in common]:
-        add("KERNEL_API", "member-reordered", "members reordered: "
-            f"{', '.join(common)} -> {', '.join(m for m in members if m in common)}")
+        add(
+            "KERNEL_API",
+            "member-reordered",
+            "members reordered: "
+            f"{', '.join(common)} -> {', '.join(m for m in members if m in common)}",
+        )
 
 
 def _outputs(old: Catalogue, new: Catalogue, renamed: dict[str, Field], d: _Diff) -> None:
@@ -197,18 +248,33 @@ def _outputs(old: Catalogue, new: Catalogue, renamed: dict[str, Field], d: _Diff
         src_new = {s.name: s.source for s in new.structs}
         for name in before:
             if name not in after and name in src_new:
-                d.add("KERNEL_API", "output-struct-removed", name,
-                      f"struct {name} is no longer in the {output} output",
-                      src_old[name], src_new[name])
+                d.add(
+                    "KERNEL_API",
+                    "output-struct-removed",
+                    name,
+                    f"struct {name} is no longer in the {output} output",
+                    src_old[name],
+                    src_new[name],
+                )
         for name in after:
             if name not in before and name in src_old:
-                d.add("ADDITIVE", "output-struct-added", name,
-                      f"struct {name} joins the {output} output", src_old[name], src_new[name])
+                d.add(
+                    "ADDITIVE",
+                    "output-struct-added",
+                    name,
+                    f"struct {name} joins the {output} output",
+                    src_old[name],
+                    src_new[name],
+                )
         common = [n for n in before if n in after]
         if common != [n for n in after if n in common]:
-            d.add("KERNEL_API", "output-reordered", output,
-                  f"{output} output: structs reordered: {', '.join(common)} -> "
-                  f"{', '.join(n for n in after if n in common)}")
+            d.add(
+                "KERNEL_API",
+                "output-reordered",
+                output,
+                f"{output} output: structs reordered: {', '.join(common)} -> "
+                f"{', '.join(n for n in after if n in common)}",
+            )
     # kernel exclusions: a field both sides have, in a struct both kernel outputs carry
     kept_old = {s.name for s in old.output_structs("kernel")}
     kept_new = {s.name for s in new.output_structs("kernel")}
@@ -219,17 +285,34 @@ def _outputs(old: Catalogue, new: Catalogue, renamed: dict[str, Field], d: _Diff
         was = a.name not in old.settings.kernel.exclude_fields
         now = b.name not in new.settings.kernel.exclude_fields
         if was and not now:
-            d.add("KERNEL_API", "kernel-field-dropped", b.name,
-                  f"{b.name} is no longer read by the kernel (exclude_fields)", a.source, b.source)
+            d.add(
+                "KERNEL_API",
+                "kernel-field-dropped",
+                b.name,
+                f"{b.name} is no longer read by the kernel (exclude_fields)",
+                a.source,
+                b.source,
+            )
         elif now and not was:
-            d.add("ADDITIVE", "kernel-field-added", b.name,
-                  f"{b.name} is now read by the kernel", a.source, b.source)
+            d.add(
+                "ADDITIVE",
+                "kernel-field-added",
+                b.name,
+                f"{b.name} is now read by the kernel",
+                a.source,
+                b.source,
+            )
 
 
 def format_text(changes: list[Change], old_name: str, new_name: str, fail_on: str) -> str:
-    lines = [f"compat {old_name} -> {new_name}: "
-             + (", ".join(f"{sum(c.category == cat for c in changes)} {cat}"
-                          for cat in CATEGORIES) if changes else "no changes")]
+    lines = [
+        f"compat {old_name} -> {new_name}: "
+        + (
+            ", ".join(f"{sum(c.category == cat for c in changes)} {cat}" for cat in CATEGORIES)
+            if changes
+            else "no changes"
+        )
+    ]
     for c in changes:
         where = " -> ".join(w for w in (c.old, c.new) if w)
         lines.append(f"{c.category}: {c.message}" + (f" [{where}]" if where else ""))
@@ -246,10 +329,10 @@ RELEASE_KINDS = ("field-added", "field-removed", "value-changed")
 
 @dataclass(frozen=True)
 class ReleaseChange:
-    kind: str            # one of RELEASE_KINDS
+    kind: str  # one of RELEASE_KINDS
     field: str
     message: str
-    at: str              # the field's schema location (file:line)
+    at: str  # the field's schema location (file:line)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -267,11 +350,23 @@ def release_diff(a, b) -> list[ReleaseChange]:
     for f in sorted({**have_a, **have_b}.values(), key=lambda f: f.key):
         when = f" (since {f.since})" if f.since else ""
         if f.name not in have_a:
-            out.append(ReleaseChange("field-added", f.name, f"new field {f.name} "
-                                     f"({fieldid.fmt(f.id)}){when}", str(f.source)))
+            out.append(
+                ReleaseChange(
+                    "field-added",
+                    f.name,
+                    f"new field {f.name} ({fieldid.fmt(f.id)}){when}",
+                    str(f.source),
+                )
+            )
         elif f.name not in have_b:
-            out.append(ReleaseChange("field-removed", f.name, f"field {f.name} "
-                                     f"({fieldid.fmt(f.id)}) is absent{when}", str(f.source)))
+            out.append(
+                ReleaseChange(
+                    "field-removed",
+                    f.name,
+                    f"field {f.name} ({fieldid.fmt(f.id)}) is absent{when}",
+                    str(f.source),
+                )
+            )
     for f in sorted(have_a.values(), key=lambda f: f.key):
         if f.name not in have_b:
             continue
@@ -283,19 +378,24 @@ def release_diff(a, b) -> list[ReleaseChange]:
         else:
             differ = [i for i, (x, y) in enumerate(zip(old, new)) if x != y]
             k = differ[0]
-            what = (f"{len(differ)} of its {f.num_ids} elements differ (element {k}: "
-                    f"{old[k]:#x} -> {new[k]:#x})")
+            what = (
+                f"{len(differ)} of its {f.num_ids} elements differ (element {k}: "
+                f"{old[k]:#x} -> {new[k]:#x})"
+            )
         out.append(ReleaseChange("value-changed", f.name, f"{f.name}: {what}", str(f.source)))
     rank = {k: i for i, k in enumerate(RELEASE_KINDS)}
-    order = {f.name: i for i, f in enumerate(sorted({**have_a, **have_b}.values(),
-                                                    key=lambda f: f.key))}
+    order = {
+        f.name: i for i, f in enumerate(sorted({**have_a, **have_b}.values(), key=lambda f: f.key))
+    }
     return sorted(out, key=lambda c: (rank[c.kind], order[c.field]))
 
 
 def format_release_diff(changes: list[ReleaseChange], a_name: str, b_name: str) -> str:
     counts = {k: sum(c.kind == k for c in changes) for k in RELEASE_KINDS}
-    lines = [f"release-diff {a_name} -> {b_name}: {counts['field-added']} added, "
-             f"{counts['field-removed']} removed, {counts['value-changed']} changed"]
+    lines = [
+        f"release-diff {a_name} -> {b_name}: {counts['field-added']} added, "
+        f"{counts['field-removed']} removed, {counts['value-changed']} changed"
+    ]
     label = {"field-added": "added", "field-removed": "removed", "value-changed": "changed"}
     lines += [f"{label[c.kind]}: {c.message} [{c.at}]" for c in changes]
     return "\n".join(lines) + "\n"

@@ -19,12 +19,26 @@ from codegen.abi.release import Release
 
 
 def records(rel: JsonRelease) -> dict:
-    return {"file": rel.file, "info": rel.info, "version": rel.version, "fields": [
-        {"name": f.name, "id": fieldid.fmt(f.id), "class": f.class_code,
-         "element_size": f.element_size, "num_fields": f.num_fields,
-         "num_elements": f.num_elements, "host_access": f.host_access,
-         "guest_access": f.guest_access, "description": f.description, "line": f.line}
-        for f in rel.fields]}
+    return {
+        "file": rel.file,
+        "info": rel.info,
+        "version": rel.version,
+        "fields": [
+            {
+                "name": f.name,
+                "id": fieldid.fmt(f.id),
+                "class": f.class_code,
+                "element_size": f.element_size,
+                "num_fields": f.num_fields,
+                "num_elements": f.num_elements,
+                "host_access": f.host_access,
+                "guest_access": f.guest_access,
+                "description": f.description,
+                "line": f.line,
+            }
+            for f in rel.fields
+        ],
+    }
 
 
 def _readable(access: str) -> bool:
@@ -32,7 +46,7 @@ def _readable(access: str) -> bool:
 
 
 def _q(text: str) -> str:
-    return json.dumps(text)   # a JSON string is a valid TOML basic string
+    return json.dumps(text)  # a JSON string is a valid TOML basic string
 
 
 def toml_stubs(rel: JsonRelease, cat: Catalogue) -> str:
@@ -58,14 +72,22 @@ def _neighbour_struct(cat: Catalogue, f: JsonField) -> str:
 
 
 def _stub(f: JsonField, struct: str, since: str | None) -> list[str]:
-    lines = ["[[field]]", f"name = {_q(f.name)}", f'id = "{fieldid.fmt(f.id)}"',
-             f"class = {f.class_code:#04x}", f"element_size = {f.element_size}"]
+    lines = [
+        "[[field]]",
+        f"name = {_q(f.name)}",
+        f'id = "{fieldid.fmt(f.id)}"',
+        f"class = {f.class_code:#04x}",
+        f"element_size = {f.element_size}",
+    ]
     if f.num_fields > 1:
         lines.append(f"num_fields = {f.num_fields}")
     if f.num_elements > 1:
         lines.append(f"num_elements = {f.num_elements}")
-    lines += [f"struct = {_q(struct)}", f"member = {_q(f.name.lower())}",
-              f'type = "u{f.element_size * 8}"']
+    lines += [
+        f"struct = {_q(struct)}",
+        f"member = {_q(f.name.lower())}",
+        f'type = "u{f.element_size * 8}"',
+    ]
     if since:
         lines.append(f'since = "{since}"')
     if f.host_access and not _readable(f.host_access):

@@ -22,7 +22,7 @@ from codegen import chars
 from codegen.abi import fieldid
 from codegen.paths import read_bytes
 
-NUM_FIELDS_KEYS = ("Num Fields", "Max Num Fields")   # older, newer spelling
+NUM_FIELDS_KEYS = ("Num Fields", "Max Num Fields")  # older, newer spelling
 ID_KEY = "Base FIELD_ID (Hex)"
 SIZE_KEY = "Element Size (Bytes)"
 
@@ -44,11 +44,11 @@ class JsonField:
     element_size: int
     num_fields: int
     num_elements: int
-    class_name: str          # as the JSON gives it ("" when absent)
+    class_name: str  # as the JSON gives it ("" when absent)
     host_access: str
     guest_access: str
     description: str
-    line: int                # line of the field's object
+    line: int  # line of the field's object
 
     @property
     def key(self) -> tuple[int, int]:
@@ -61,10 +61,10 @@ class JsonField:
 
 @dataclass(frozen=True)
 class JsonRelease:
-    file: str                # as shown to the user
+    file: str  # as shown to the user
     info: str
     version: str
-    fields: tuple[JsonField, ...]   # by (class, field code)
+    fields: tuple[JsonField, ...]  # by (class, field code)
 
     def where(self, f: JsonField) -> str:
         return f"{self.file}:{f.line}"
@@ -72,11 +72,13 @@ class JsonRelease:
 
 class _Obj(dict):
     """A JSON object that remembers the line it starts on."""
+
     line = 0
 
 
 class _List(list):
     """A JSON list that remembers the line of each element."""
+
     lines: list[int] = []
 
 
@@ -89,7 +91,7 @@ def _decode(text: str, duplicates: list) -> object:
     starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     decoder = json.JSONDecoder()
     plain_object, plain_array = decoder.parse_object, decoder.parse_array
-    twice: list[str] = []   # keys given twice in the object just parsed
+    twice: list[str] = []  # keys given twice in the object just parsed
 
     def line_of(index: int) -> int:
         return bisect.bisect_right(starts, index)
@@ -151,8 +153,12 @@ def _decoded(raw: bytes, shown: str) -> str:
         message, line, col, _ = chars.utf8_error(raw, exc)
         raise IntelJsonError([f"{shown}:{line}:{col}: {message}"]) from None
     if text.startswith("\ufeff"):
-        raise IntelJsonError([f"{shown}:1:1: the file starts with a UTF-8 byte order mark "
-                              "(U+FEFF), which JSON does not allow; save it as UTF-8 without a BOM"])
+        raise IntelJsonError(
+            [
+                f"{shown}:1:1: the file starts with a UTF-8 byte order mark "
+                "(U+FEFF), which JSON does not allow; save it as UTF-8 without a BOM"
+            ]
+        )
     return text
 
 
@@ -161,25 +167,34 @@ def parse(text: str, shown: str) -> JsonRelease:
     try:
         doc = _decode(text, duplicates)
     except json.JSONDecodeError as exc:
-        raise IntelJsonError([f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]) \
-            from None
+        raise IntelJsonError(
+            [f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"]
+        ) from None
     except RecursionError:
         raise IntelJsonError([f"{shown}: not valid JSON: nested too deeply"]) from None
-    problems = [f"{shown}:{line}: the key {json.dumps(key, ensure_ascii=False)} appears twice in "
-                "one object; JSON keys must be unique" for line, key in duplicates]
+    problems = [
+        f"{shown}:{line}: the key {json.dumps(key, ensure_ascii=False)} appears twice in "
+        "one object; JSON keys must be unique"
+        for line, key in duplicates
+    ]
     if not isinstance(doc, dict):
-        raise IntelJsonError(problems + [f"{shown}:1: the top level must be an object with \"Header\" and "
-                              f"\"Fields\", not {_kind(doc)}"])
+        raise IntelJsonError(
+            problems
+            + [
+                f'{shown}:1: the top level must be an object with "Header" and '
+                f'"Fields", not {_kind(doc)}'
+            ]
+        )
     header = doc.get("Header", {})
     info = version = ""
     if not isinstance(header, dict):
-        problems.append(f"{shown}:{doc.line}: \"Header\" must be an object, not {_kind(header)}")
+        problems.append(f'{shown}:{doc.line}: "Header" must be an object, not {_kind(header)}')
     else:
         info, version = str(header.get("Info", "")), str(header.get("Version", ""))
     entries = doc.get("Fields")
     if not isinstance(entries, list):
         what = "is missing" if entries is None else f"must be a list, not {_kind(entries)}"
-        raise IntelJsonError(problems + [f"{shown}:{doc.line}: \"Fields\" {what}"])
+        raise IntelJsonError(problems + [f'{shown}:{doc.line}: "Fields" {what}'])
     fields: list[JsonField] = []
     names: dict[str, JsonField] = {}
     keys: dict[tuple[int, int], JsonField] = {}
@@ -188,13 +203,17 @@ def parse(text: str, shown: str) -> JsonRelease:
         if f is None:
             continue
         if f.name in names:
-            problems.append(f"{shown}:{f.line}: field {f.name} appears twice (first at line "
-                            f"{names[f.name].line})")
+            problems.append(
+                f"{shown}:{f.line}: field {f.name} appears twice (first at line "
+                f"{names[f.name].line})"
+            )
             continue
         if f.key in keys:
-            problems.append(f"{shown}:{f.line}: {f.name} has the id of {keys[f.key].name} "
-                            f"(line {keys[f.key].line}): class {f.class_code:#04x}, field code "
-                            f"{f.key[1]:#x}")
+            problems.append(
+                f"{shown}:{f.line}: {f.name} has the id of {keys[f.key].name} "
+                f"(line {keys[f.key].line}): class {f.class_code:#04x}, field code "
+                f"{f.key[1]:#x}"
+            )
             continue
         names[f.name], keys[f.key] = f, f
         fields.append(f)
@@ -205,8 +224,9 @@ def parse(text: str, shown: str) -> JsonRelease:
 
 def _field(entry, index: int, shown: str, line: int, problems: list[str]) -> JsonField | None:
     if not isinstance(entry, dict):
-        problems.append(f"{shown}:{line}: \"Fields\" entry {index + 1} must be an object, "
-                        f"not {_kind(entry)}")
+        problems.append(
+            f'{shown}:{line}: "Fields" entry {index + 1} must be an object, not {_kind(entry)}'
+        )
         return None
     name = entry.get("Field Name")
     label = name if isinstance(name, str) and name else f"entry {index + 1}"
@@ -216,85 +236,109 @@ def _field(entry, index: int, shown: str, line: int, problems: list[str]) -> Jso
         problems.append(f"{shown}:{line}: {label}: {message}")
 
     if not isinstance(name, str) or not name.strip():
-        bad("\"Field Name\" is missing" if name is None
-            else f"\"Field Name\" must be a non-empty string, not {_kind(name)}")
+        bad(
+            '"Field Name" is missing'
+            if name is None
+            else f'"Field Name" must be a non-empty string, not {_kind(name)}'
+        )
     elif any(map(chars.is_unsafe, name.strip())):
         odd = next(filter(chars.is_unsafe, name.strip()))
-        bad(f"\"Field Name\" holds a control character ({chars.describe(odd)}), which no ABI "
-            "name has")
+        bad(
+            f'"Field Name" holds a control character ({chars.describe(odd)}), which no ABI name has'
+        )
     present = [k for k in NUM_FIELDS_KEYS if k in entry]
     if not present:
-        bad("\"Num Fields\" (or \"Max Num Fields\") is missing")
+        bad('"Num Fields" (or "Max Num Fields") is missing')
     elif len(present) == 2 and entry[present[0]] != entry[present[1]]:
-        bad(f"\"Num Fields\" ({entry[present[0]]!r}) and \"Max Num Fields\" "
-            f"({entry[present[1]]!r}) disagree")
+        bad(
+            f'"Num Fields" ({entry[present[0]]!r}) and "Max Num Fields" '
+            f"({entry[present[1]]!r}) disagree"
+        )
     fid = _hex_id(entry.get(ID_KEY), bad)
     size = _number(entry, SIZE_KEY, bad, choices=fieldid.ELEMENT_SIZES)
     num_fields = _number(entry, present[-1], bad, 1, fieldid.MAX_FIELDS) if present else None
     num_elements = _number(entry, "Num Elements", bad, 1, fieldid.MAX_ELEMENTS)
     if fid is not None and size is not None and fieldid.element_size(fid) != size:
-        bad(f"\"{ID_KEY}\" {fieldid.fmt(fid)} encodes {fieldid.element_size(fid)}-byte "
-            f"elements but \"{SIZE_KEY}\" is {size}")
+        bad(
+            f'"{ID_KEY}" {fieldid.fmt(fid)} encodes {fieldid.element_size(fid)}-byte '
+            f'elements but "{SIZE_KEY}" is {size}'
+        )
     texts = {}
     for key in ("Class", "Host VMM Access", "Guest Access"):
         value = entry.get(key, "")
         if not isinstance(value, (str, int)) or isinstance(value, bool):
-            bad(f"\"{key}\" must be a string, not {_kind(value)}")
+            bad(f'"{key}" must be a string, not {_kind(value)}')
         texts[key] = str(value)
     desc = entry.get("Description", [])
     if isinstance(desc, str):
         desc = [desc]
     if not isinstance(desc, list) or not all(isinstance(d, str) for d in desc):
-        bad(f"\"Description\" must be a list of strings, not {_kind(desc)}")
+        bad(f'"Description" must be a list of strings, not {_kind(desc)}')
         desc = []
     if len(problems) > before:
         return None
-    return JsonField(name.strip(), fid, size, num_fields, num_elements, texts["Class"],
-                     texts["Host VMM Access"], texts["Guest Access"], " ".join(desc).strip(), line)
+    return JsonField(
+        name.strip(),
+        fid,
+        size,
+        num_fields,
+        num_elements,
+        texts["Class"],
+        texts["Host VMM Access"],
+        texts["Guest Access"],
+        " ".join(desc).strip(),
+        line,
+    )
 
 
 def _hex_id(value, bad) -> int | None:
     if value is None:
-        bad(f"\"{ID_KEY}\" is missing")
+        bad(f'"{ID_KEY}" is missing')
         return None
     if not isinstance(value, str):
-        bad(f"\"{ID_KEY}\" must be a hex string such as \"0x0800000200000000\", not "
-            f"{_kind(value)}")
+        bad(f'"{ID_KEY}" must be a hex string such as "0x0800000200000000", not {_kind(value)}')
         return None
     text = value.strip(" \t")
     try:  # the JSON writes ids in hex, with or without 0x
         fid = fieldid.parse(text if text[:2].lower() == "0x" else "0x" + text)
     except ValueError:
         odd = chars.first_non_ascii(text)
-        bad(f"\"{ID_KEY}\" {value!r} is not a 64-bit hex number"
-            + (f" ({chars.describe(odd)}, not ASCII)" if odd else ""))
+        bad(
+            f'"{ID_KEY}" {value!r} is not a 64-bit hex number'
+            + (f" ({chars.describe(odd)}, not ASCII)" if odd else "")
+        )
         return None
     if fid & (fieldid.RESERVED_MASK | fieldid.LAST_MASK | fieldid.CONTEXT_MASK):
-        bad(f"\"{ID_KEY}\" {fieldid.fmt(fid)} is not a global base id (reserved, LAST_* or "
-            "context bits set)")
+        bad(
+            f'"{ID_KEY}" {fieldid.fmt(fid)} is not a global base id (reserved, LAST_* or '
+            "context bits set)"
+        )
         return None
     return fid
 
 
-def _number(entry: dict, key: str, bad, low: int = 0, high: int = 0,
-            choices: tuple[int, ...] = ()) -> int | None:
+def _number(
+    entry: dict, key: str, bad, low: int = 0, high: int = 0, choices: tuple[int, ...] = ()
+) -> int | None:
     value = entry.get(key)
     if value is None:
-        bad(f"\"{key}\" is missing")
+        bad(f'"{key}" is missing')
         return None
     number = value
     if isinstance(value, str) and value.strip(" \t").isascii() and value.strip(" \t").isdigit():
         number = int(value.strip(" \t"))
     if not isinstance(number, int) or isinstance(number, bool):
         odd = chars.first_non_ascii(value) if isinstance(value, str) else None
-        bad(f"\"{key}\" must be a number, not {_kind(value)}"
-            + (f" ({chars.describe(odd)}, not an ASCII digit)" if odd else ""))
+        bad(
+            f'"{key}" must be a number, not {_kind(value)}'
+            + (f" ({chars.describe(odd)}, not an ASCII digit)" if odd else "")
+        )
         return None
     if choices and number not in choices:
-        bad(f"\"{key}\" is {number}; it must be one of {', '.join(map(str, choices))}")
+        bad(f'"{key}" is {number}; it must be one of {", ".join(map(str, choices))}')
         return None
     if not choices and not low <= number <= high:
-        bad(f"\"{key}\" is {number}; it must be between {low} and {high}")
+        bad(f'"{key}" is {number}; it must be between {low} and {high}')
         return None
     return number
 

@@ -43,34 +43,42 @@ RE_FUNC = re.compile(r"^(static )?(__init )?int (?:__init )?(\w+)\(struct (\w+) 
 RE_FUNC_MORE = re.compile(r"^\s+const struct tdx_sys_info \*sysinfo\)$")
 RE_FIELD_GATE = re.compile(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\) \{$")
 RE_READ = re.compile(r"read_sys_metadata_field(?:\d+)?\(\s*([^,]+?)\s*,\s*&?\s*(\w+)\s*\)")
-RE_ID_EXPR = re.compile(rf"^(?:({_HEX})|(MD_FIELD_ID_\w+))(?:\s*\+\s*i(?:\s*\*\s*(\d+)\s*\+\s*j)?)?$")
+RE_ID_EXPR = re.compile(
+    rf"^(?:({_HEX})|(MD_FIELD_ID_\w+))(?:\s*\+\s*i(?:\s*\*\s*(\d+)\s*\+\s*j)?)?$"
+)
 RE_ASSIGN = re.compile(r"^\s*(\w+)->(\w+)((?:\[[ij]\])*)\s*=\s*(?:\((u8|u16|u32|u64)\)\s*)?(\w+);")
-RE_FOR = re.compile(r"^\s*for \(([ij]) = 0; \1 < (?:(\w+)->(\w+)|(\d+)|ARRAY_SIZE\(\w+->\w+\)); "
-                    r"\1\+\+\)")
+RE_FOR = re.compile(
+    r"^\s*for \(([ij]) = 0; \1 < (?:(\w+)->(\w+)|(\d+)|ARRAY_SIZE\(\w+->\w+\)); "
+    r"\1\+\+\)"
+)
 RE_GUARD_SIZE = re.compile(r"^\s*if \((\w+)->(\w+) > ARRAY_SIZE\((\w+)->(\w+)\)\)$")
 RE_CALL = re.compile(r"^\s*ret = ret \?: (\w+)\(&sysinfo->(\w+)(?:, sysinfo)?\);$")
 RE_CALL_EARLY = re.compile(r"^\s*ret = (\w+)\(&sysinfo->(\w+)\);$")
 RE_GATE_BIT = re.compile(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\)$")
 RE_GATE_HELPER = re.compile(r"^\s*if \((\w+)\(sysinfo\)\)$")
-RE_PRINT = re.compile(r'^\s*pr_info\((.*)$')
+RE_PRINT = re.compile(r"^\s*pr_info\((.*)$")
 RE_PRINT_ARG = re.compile(r"sysinfo->(\w+)\.(\w+)")
-RE_MAP = re.compile(rf"TD_SYSINFO_MAP(?:_TRUNCATE)?\(\s*(?:({_HEX})|(?:MD_FIELD_ID_)?(\w+))\s*,"
-                    r"\s*(\w+)\s*\)")
-RE_TOP = re.compile(r"^(static )?(__init )?int (?:__init )?get_tdx_sys_info\(struct tdx_sys_info "
-                    r"\*sysinfo\)$")
+RE_MAP = re.compile(
+    rf"TD_SYSINFO_MAP(?:_TRUNCATE)?\(\s*(?:({_HEX})|(?:MD_FIELD_ID_)?(\w+))\s*,"
+    r"\s*(\w+)\s*\)"
+)
+RE_TOP = re.compile(
+    r"^(static )?(__init )?int (?:__init )?get_tdx_sys_info\(struct tdx_sys_info "
+    r"\*sysinfo\)$"
+)
 
 
 @dataclass(frozen=True)
 class Member:
     name: str
-    ctype: str                 # u8..u64, or "struct NAME"
-    dims: tuple[str, ...]      # "128" or a macro name, as written
+    ctype: str  # u8..u64, or "struct NAME"
+    dims: tuple[str, ...]  # "128" or a macro name, as written
     line: int
 
 
 @dataclass
 class StructDecl:
-    name: str                  # C struct name: tdx_sys_info_tdmr
+    name: str  # C struct name: tdx_sys_info_tdmr
     members: list[Member]
     line: int
 
@@ -78,37 +86,38 @@ class StructDecl:
 @dataclass(frozen=True)
 class Read:
     """One read_sys_metadata_field() and the member it fills."""
-    id: int                    # base id as written (bit 63 and all)
+
+    id: int  # base id as written (bit 63 and all)
     member: str
-    indices: int               # 0 scalar, 1 [i], 2 [i][j]
-    stride: int                # N of "+ i * N + j" (elements per field), else 1
-    count: str | None          # member of the same struct bounding the loop over i
-    cast: str | None           # (u32)val
+    indices: int  # 0 scalar, 1 [i], 2 [i][j]
+    stride: int  # N of "+ i * N + j" (elements per field), else 1
+    count: str | None  # member of the same struct bounding the loop over i
+    cast: str | None  # (u32)val
     line: int
-    gate_bit: str | None = None    # read inside `if (sysinfo->S.M & BIT) {`
+    gate_bit: str | None = None  # read inside `if (sysinfo->S.M & BIT) {`
 
 
 @dataclass
 class Reader:
-    name: str                  # get_tdx_sys_info_tdmr
-    struct: str                # C struct it fills
-    param: str                 # sysinfo_tdmr
+    name: str  # get_tdx_sys_info_tdmr
+    struct: str  # C struct it fills
+    param: str  # sysinfo_tdmr
     static: bool
     init: bool
-    idiom: str                 # "chain": if (!ret && !(ret = ...)); "early": if (ret) return ret
-    array_guard: bool          # ARRAY_SIZE checks before the loops
+    idiom: str  # "chain": if (!ret && !(ret = ...)); "early": if (ret) return ret
+    array_guard: bool  # ARRAY_SIZE checks before the loops
     reads: list[Read]
     line: int
-    takes_sysinfo: bool = False    # a second parameter: const struct tdx_sys_info *sysinfo
+    takes_sysinfo: bool = False  # a second parameter: const struct tdx_sys_info *sysinfo
 
 
 @dataclass(frozen=True)
 class TopCall:
     reader: str
-    member: str                # &sysinfo->MEMBER
-    gate_bit: str | None       # TDX_FEATURES0_X, tested on sysinfo->STRUCT.MEMBER
+    member: str  # &sysinfo->MEMBER
+    gate_bit: str | None  # TDX_FEATURES0_X, tested on sysinfo->STRUCT.MEMBER
     gate_member: tuple[str, str] | None
-    gate_helper: str | None    # tdx_supports_runtime_update
+    gate_helper: str | None  # tdx_supports_runtime_update
     line: int
 
 
@@ -117,9 +126,9 @@ class Top:
     static: bool
     init: bool
     calls: list[TopCall]
-    print_format: str | None   # the pr_info text between the parentheses' first argument
+    print_format: str | None  # the pr_info text between the parentheses' first argument
     print_members: list[tuple[str, str]]
-    print_after: str | None    # the reader called just before the print
+    print_after: str | None  # the reader called just before the print
     line: int
 
 
@@ -136,6 +145,7 @@ class Problem:
 @dataclass
 class TreeFiles:
     """What a tree's two files say."""
+
     header_path: str
     source_path: str
     header_banner: list[str] = field(default_factory=list)
@@ -184,8 +194,12 @@ def read_header(tf: TreeFiles, text: str) -> None:
                 dims = tuple(re.findall(r"\[(\w+)\]", m.group(4)))
                 current.members.append(Member(m.group(3), ctype, dims, n))
             elif line.strip() and not line.strip().startswith(("/*", "*", "//")):
-                tf.problem(tf.header_path, n, f"struct {current.name}: cannot read member "
-                           f"line '{_cut(line)}' (expected '<u8|u16|u32|u64> name[N];')")
+                tf.problem(
+                    tf.header_path,
+                    n,
+                    f"struct {current.name}: cannot read member "
+                    f"line '{_cut(line)}' (expected '<u8|u16|u32|u64> name[N];')",
+                )
             continue
         if (m := RE_GUARD.match(line)) and tf.guard is None:
             tf.guard = m.group(1)
@@ -201,8 +215,12 @@ def _parse_id(tf: TreeFiles, expr: str, n: int) -> tuple[int, int, int] | None:
     """(id, indices, stride) of a read's id expression."""
     m = RE_ID_EXPR.match(expr.strip())
     if not m:
-        tf.problem(tf.source_path, n, f"cannot read the field id expression '{_cut(expr)}' "
-                   "(expected 0x<id>, MD_FIELD_ID_<NAME>, '+ i' or '+ i * N + j')")
+        tf.problem(
+            tf.source_path,
+            n,
+            f"cannot read the field id expression '{_cut(expr)}' "
+            "(expected 0x<id>, MD_FIELD_ID_<NAME>, '+ i' or '+ i * N + j')",
+        )
         return None
     hex_text, name, stride = m.groups()
     if name is not None:
@@ -222,7 +240,7 @@ def _strip_suffix(text: str) -> str:
 
 def _cut(text: str, width: int = 60) -> str:
     text = text.strip()
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def read_source(tf: TreeFiles, text: str) -> None:
@@ -239,16 +257,23 @@ def read_source(tf: TreeFiles, text: str) -> None:
             continue
         elif m := RE_FUNC.match(line):
             if m.group(6) == "," and not (n + 1 < len(lines) and RE_FUNC_MORE.match(lines[n + 1])):
-                tf.problem(tf.source_path, num, f"cannot read the parameters of {m.group(3)} "
-                           "(expected '(struct NAME *PARAM)' or a second 'const struct "
-                           "tdx_sys_info *sysinfo')")
+                tf.problem(
+                    tf.source_path,
+                    num,
+                    f"cannot read the parameters of {m.group(3)} "
+                    "(expected '(struct NAME *PARAM)' or a second 'const struct "
+                    "tdx_sys_info *sysinfo')",
+                )
             n = _read_reader(tf, lines, n + (m.group(6) == ","), m)
             continue
         elif "TD_SYSINFO_MAP" in line and "#define" not in line:
             m = RE_MAP.search(line)
             if m:
-                fid = fieldid.parse(_strip_suffix(m.group(1))) if m.group(1) else \
-                    tf.defines.get(names.id_define(m.group(2)))
+                fid = (
+                    fieldid.parse(_strip_suffix(m.group(1)))
+                    if m.group(1)
+                    else tf.defines.get(names.id_define(m.group(2)))
+                )
                 if fid is None:
                     tf.problem(tf.source_path, num, f"{names.id_define(m.group(2))} is not defined")
                 else:
@@ -272,7 +297,7 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
     end = _body(lines, n)
     two = m.group(6) == ","
     reader = Reader(name, struct, param, static, init, "chain", False, [], n + 1 - two, two)
-    pending: tuple[int, int, int, int] | None = None   # id, indices, stride, line
+    pending: tuple[int, int, int, int] | None = None  # id, indices, stride, line
     loop_count: str | None = None
     gate: str | None = None
     gate_indent = None
@@ -281,7 +306,7 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
         text = lines[k]
         num = k + 1
         if g := RE_FIELD_GATE.match(text):
-            gate, gate_indent = g.group(3), text[:len(text) - len(text.lstrip())]
+            gate, gate_indent = g.group(3), text[: len(text) - len(text.lstrip())]
             continue
         if gate is not None and text == gate_indent + "}":
             gate = None
@@ -295,8 +320,9 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
         r = RE_READ.search(text)
         if r:
             if pending is not None:
-                tf.problem(tf.source_path, pending[3], "this read's value is never stored in a "
-                           "member")
+                tf.problem(
+                    tf.source_path, pending[3], "this read's value is never stored in a member"
+                )
             if "!(ret = read_sys_metadata_field" in text:
                 saw_chain = True
             elif re.match(r"^\s*ret = read_sys_metadata_field", text):
@@ -310,22 +336,42 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
         if a and pending is not None:
             target, member, idx, cast, source = a.groups()
             if target != param:
-                tf.problem(tf.source_path, num, f"{name} stores into '{target}', not its "
-                           f"parameter '{param}'")
+                tf.problem(
+                    tf.source_path,
+                    num,
+                    f"{name} stores into '{target}', not its parameter '{param}'",
+                )
             fid, indices, stride, read_line = pending
             if idx.count("[") != indices:
-                tf.problem(tf.source_path, num, f"{target}->{member}{idx} is indexed "
-                           f"{idx.count('[')} time(s) but the read at line {read_line} has "
-                           f"{indices} loop index(es)")
-            reader.reads.append(Read(fid, member, indices, stride,
-                                     loop_count if indices else None, cast, read_line, gate))
+                tf.problem(
+                    tf.source_path,
+                    num,
+                    f"{target}->{member}{idx} is indexed "
+                    f"{idx.count('[')} time(s) but the read at line {read_line} has "
+                    f"{indices} loop index(es)",
+                )
+            reader.reads.append(
+                Read(
+                    fid,
+                    member,
+                    indices,
+                    stride,
+                    loop_count if indices else None,
+                    cast,
+                    read_line,
+                    gate,
+                )
+            )
             pending = None
     if pending is not None:
         tf.problem(tf.source_path, pending[3], "this read's value is never stored in a member")
     reader.idiom = "early" if saw_early and not saw_chain else "chain"
     if name in tf.readers:
-        tf.problem(tf.source_path, n + 1, f"{name} is defined twice (first at line "
-                   f"{tf.readers[name].line})")
+        tf.problem(
+            tf.source_path,
+            n + 1,
+            f"{name} is defined twice (first at line {tf.readers[name].line})",
+        )
     tf.readers[name] = reader
     return end + 1
 
@@ -346,9 +392,16 @@ def _read_top(tf: TreeFiles, lines: list[str], n: int, static: bool, init: bool)
             gate = ("helper", m.group(1))
         elif (m := RE_CALL.match(text)) or (m := RE_CALL_EARLY.match(text)):
             bit = gate[1] if gate and gate[0] == "bit" else None
-            top.calls.append(TopCall(m.group(1), m.group(2), bit,
-                                     gate[2] if gate and gate[0] == "bit" else None,
-                                     gate[1] if gate and gate[0] == "helper" else None, num))
+            top.calls.append(
+                TopCall(
+                    m.group(1),
+                    m.group(2),
+                    bit,
+                    gate[2] if gate and gate[0] == "bit" else None,
+                    gate[1] if gate and gate[0] == "helper" else None,
+                    num,
+                )
+            )
             gate = None
             last_reader = m.group(1)
         elif m := RE_PRINT.match(text):
@@ -356,17 +409,25 @@ def _read_top(tf: TreeFiles, lines: list[str], n: int, static: bool, init: bool)
             while not stmt.rstrip().endswith(";") and k + 1 < end:
                 k += 1
                 stmt += "\n" + lines[k]
-            first = stmt[stmt.index("(") + 1:]
+            first = stmt[stmt.index("(") + 1 :]
             fmt_end = first.rfind('\\n"')
-            top.print_format = first[:fmt_end + 3] if fmt_end >= 0 else None
+            top.print_format = first[: fmt_end + 3] if fmt_end >= 0 else None
             top.print_members = RE_PRINT_ARG.findall(stmt)
             top.print_after = last_reader
         elif RE_READ.search(text):
-            tf.problem(tf.source_path, num, "get_tdx_sys_info() reads a field itself; only "
-                       "calls of readers are understood there")
+            tf.problem(
+                tf.source_path,
+                num,
+                "get_tdx_sys_info() reads a field itself; only "
+                "calls of readers are understood there",
+            )
         elif re.search(r"\w+\(&sysinfo->\w+\)", text) and not text.strip().startswith(("/*", "*")):
-            tf.problem(tf.source_path, num, f"cannot read the call '{_cut(text)}' (expected "
-                       "'ret = ret ?: reader(&sysinfo->member);')")
+            tf.problem(
+                tf.source_path,
+                num,
+                f"cannot read the call '{_cut(text)}' (expected "
+                "'ret = ret ?: reader(&sysinfo->member);')",
+            )
         k += 1
     tf.top = top
     return end + 1

@@ -73,7 +73,7 @@ def tree_names(tree: Path, skip: set[str] = frozenset()) -> dict[str, tuple[str,
                 at = _INCLUDES_SOURCE.search(text)
                 if at is None:
                     continue
-                text = text[:at.start()]
+                text = text[: at.start()]
             for regex, kind in ((_DEFINE_ANY, "define"), (_TYPE_ANY, "type")):
                 for m in regex.finditer(text):
                     line = text.count("\n", 0, m.start()) + 1
@@ -89,14 +89,15 @@ def kernel_outputs(catalogue, flavor: str, tree: Path | None = None) -> list[wri
 
     names = ()
     if tree is not None:
-        own = {HEADER_PATH[len(PREFIX):], SOURCE_PATH[len(PREFIX):]}
+        own = {HEADER_PATH[len(PREFIX) :], SOURCE_PATH[len(PREFIX) :]}
         names = tuple(sorted(tree_names(tree, own).items()))
     try:
         outs = emit_all(EmitContext(catalogue, flavor, kernel_names=names), only=("kernel",))
     except NameClash as exc:
         raise TreeConflict(f"{tree}: {exc}") from None
-    return [writer.Output(o.path[len(PREFIX):], o.content) for o in outs
-            if o.path.startswith(PREFIX)]
+    return [
+        writer.Output(o.path[len(PREFIX) :], o.content) for o in outs if o.path.startswith(PREFIX)
+    ]
 
 
 def check_tree(tree: Path) -> None:
@@ -111,8 +112,11 @@ def manifest_path(tree: Path) -> Path | None:
     import subprocess
 
     try:
-        done = subprocess.run(["git", "-C", str(tree), "rev-parse", "--git-path",
-                               "tdx-codegen-manifest.json"], capture_output=True, text=True)
+        done = subprocess.run(
+            ["git", "-C", str(tree), "rev-parse", "--git-path", "tdx-codegen-manifest.json"],
+            capture_output=True,
+            text=True,
+        )
     except OSError:
         return None
     if done.returncode:
@@ -124,8 +128,9 @@ def manifest_path(tree: Path) -> Path | None:
 def plan(tree: Path, outputs: list[writer.Output]) -> writer.Plan:
     check_tree(tree)
     manifest = manifest_path(tree)
-    return writer.plan(tree, outputs, scan_stale=False, manifest=manifest,
-                       record=manifest is not None)
+    return writer.plan(
+        tree, outputs, scan_stale=False, manifest=manifest, record=manifest is not None
+    )
 
 
 # -- what a file declares ------------------------------------------------------
@@ -133,18 +138,17 @@ def plan(tree: Path, outputs: list[writer.Output]) -> writer.Plan:
 _DEFINE = re.compile(r"^#define\s+MD_FIELD_ID_(\w+)\s+\(?(0x[0-9A-Fa-f]+)(?:ULL|UL|U)?\)?", re.M)
 _RAW_ID = re.compile(r"\b0x[0-9A-Fa-f]{16}(?=(?:ULL|UL|U)?\b)")
 _STRUCT = re.compile(r"^struct\s+(tdx_sys_info\w*)\s*\{(.*?)^\};", re.M | re.S)
-_MEMBER = re.compile(r"^\s*(?:const\s+)?(struct\s+\w+|\w+)\s+(\w+)((?:\s*\[[^\]]*\])*)\s*;",
-                     re.M)
+_MEMBER = re.compile(r"^\s*(?:const\s+)?(struct\s+\w+|\w+)\s+(\w+)((?:\s*\[[^\]]*\])*)\s*;", re.M)
 _READER = re.compile(r"^static\s+(__init\s+)?int\s+(get_tdx_sys_info\w*)\(", re.M)
 _GATED_CALL = re.compile(r"^\tif \((.+?)\)(?: \{)?\n\t\t(?:ret = (?:ret \?: )?)(\w+)\(", re.M)
 
 
 @dataclass
 class Declared:
-    ids: dict[str, int]                         # field name (or raw id text) -> id
-    members: dict[str, tuple[str, str]]         # "struct.member" -> (type, dims)
-    readers: dict[str, str] = dc_field(default_factory=dict)   # reader -> "__init" or ""
-    gates: dict[str, str] = dc_field(default_factory=dict)     # reader -> its call's condition
+    ids: dict[str, int]  # field name (or raw id text) -> id
+    members: dict[str, tuple[str, str]]  # "struct.member" -> (type, dims)
+    readers: dict[str, str] = dc_field(default_factory=dict)  # reader -> "__init" or ""
+    gates: dict[str, str] = dc_field(default_factory=dict)  # reader -> its call's condition
 
 
 def declared(texts: list[str], catalogue=None) -> Declared:
@@ -163,8 +167,10 @@ def declared(texts: list[str], catalogue=None) -> Declared:
                 ids[_field_name(value, catalogue)] = value
         for struct, body in _STRUCT.findall(text):
             for ctype, member, dims in _MEMBER.findall(body):
-                members[f"{struct}.{member}"] = (re.sub(r"\s+", " ", ctype),
-                                                 re.sub(r"\s+", "", dims))
+                members[f"{struct}.{member}"] = (
+                    re.sub(r"\s+", " ", ctype),
+                    re.sub(r"\s+", "", dims),
+                )
         for init, reader in _READER.findall(text):
             readers[reader] = "__init" if init else ""
         for cond, reader in _GATED_CALL.findall(text):
@@ -181,10 +187,20 @@ def _field_name(value: int, catalogue) -> str:
     return fieldid.fmt(value)
 
 
-SECTIONS = ("Fields added", "Fields removed", "Fields changed",
-            "Struct members added", "Struct members removed", "Struct members changed",
-            "Readers added", "Readers removed", "Readers changed",
-            "Gates added", "Gates removed", "Gates changed")
+SECTIONS = (
+    "Fields added",
+    "Fields removed",
+    "Fields changed",
+    "Struct members added",
+    "Struct members removed",
+    "Struct members changed",
+    "Readers added",
+    "Readers removed",
+    "Readers changed",
+    "Gates added",
+    "Gates removed",
+    "Gates changed",
+)
 
 
 def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
@@ -192,10 +208,11 @@ def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
     (__init or not) and the conditions get_tdx_sys_info() reads a struct under."""
     out: dict[str, list[str]] = {}
     for what, before, after, show in (
-            ("Fields", old.ids, new.ids, fieldid.fmt),
-            ("Struct members", old.members, new.members, "".join),
-            ("Readers", old.readers, new.readers, lambda v: v or "not __init"),
-            ("Gates", old.gates, new.gates, str)):
+        ("Fields", old.ids, new.ids, fieldid.fmt),
+        ("Struct members", old.members, new.members, "".join),
+        ("Readers", old.readers, new.readers, lambda v: v or "not __init"),
+        ("Gates", old.gates, new.gates, str),
+    ):
         for key in sorted(before.keys() | after.keys()):
             was, now = before.get(key), after.get(key)
             if was is None:
@@ -212,17 +229,19 @@ def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
 
 # -- the patch -------------------------------------------------------------------
 
+
 def file_diff(path: str, old: str | None, new: str) -> str:
     """One file's diff in git's form (git am needs the 'diff --git' header for new files)."""
     head = [f"diff --git a/{path} b/{path}\n"]
     if old is None:
         head.append("new file mode 100644\n")
-    lines = difflib.unified_diff((old or "").splitlines(keepends=True),
-                                 new.splitlines(keepends=True),
-                                 fromfile="/dev/null" if old is None else f"a/{path}",
-                                 tofile=f"b/{path}")
-    body = "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n"
-                   for x in lines)
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile="/dev/null" if old is None else f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    body = "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
     return "".join(head) + body
 
 
@@ -237,33 +256,48 @@ def subject(sections: dict[str, list[str]]) -> str:
     return SUBJECT
 
 
-def make_patch(p: writer.Plan, *, force: bool, generator_version: str, author: str = AUTHOR,
-               catalogue=None, signoff: str | None = None) -> str:
+def make_patch(
+    p: writer.Plan,
+    *,
+    force: bool,
+    generator_version: str,
+    author: str = AUTHOR,
+    catalogue=None,
+    signoff: str | None = None,
+) -> str:
     """An mbox patch for git am: subject, changelog, sign-off, the diffs.
 
     signoff: who signs the patch off (the Signed-off-by: line checkpatch requires);
     by default its author, unless that is tdx-codegen's own placeholder.
     """
     changed = p.create + p.update + (p.edited if force else [])
-    old_texts = [p.old.get(o.path) or "" for o in changed] + \
-                [o.content for o in p.unchanged]
+    old_texts = [p.old.get(o.path) or "" for o in changed] + [o.content for o in p.unchanged]
     new_texts = [o.content for o in changed + p.unchanged]
     sections = changelog(declared(old_texts, catalogue), declared(new_texts, catalogue))
-    body = ["The TDX global metadata readers are generated from the tdx-codegen schema.",
-            "Regenerate them from the current schema."]
+    body = [
+        "The TDX global metadata readers are generated from the tdx-codegen schema.",
+        "Regenerate them from the current schema.",
+    ]
     if not sections:
         body.append("No field, struct member, reader or gate changes (layout only).")
     for title, items in sections.items():
         body += ["", f"{title}:", *(f"  - {x}" for x in items)]
     signer = signoff or (author if author != AUTHOR else None)
-    patch = ["From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n",
-             f"From: {author}\n", f"Subject: [PATCH] {subject(sections)}\n", "\n",
-             "\n".join(body) + "\n", "\n",
-             f"Generated by tdx-codegen {generator_version} (tdx-codegen patch).\n",
-             *([f"\nSigned-off-by: {signer}\n"] if signer else []), "---\n"]
+    patch = [
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n",
+        f"From: {author}\n",
+        f"Subject: [PATCH] {subject(sections)}\n",
+        "\n",
+        "\n".join(body) + "\n",
+        "\n",
+        f"Generated by tdx-codegen {generator_version} (tdx-codegen patch).\n",
+        *([f"\nSigned-off-by: {signer}\n"] if signer else []),
+        "---\n",
+    ]
     for out in sorted(changed, key=lambda o: o.path):
-        patch.append(file_diff(out.path, p.old.get(out.path) if out not in p.create else None,
-                               out.content))
+        patch.append(
+            file_diff(out.path, p.old.get(out.path) if out not in p.create else None, out.content)
+        )
     patch.append("-- \ntdx-codegen\n")
     return "".join(patch)
 
@@ -274,8 +308,9 @@ def tree_author(tree: Path) -> str:
 
     def config(key: str) -> str:
         try:
-            done = subprocess.run(["git", "-C", str(tree), "config", key], capture_output=True,
-                                  text=True)
+            done = subprocess.run(
+                ["git", "-C", str(tree), "config", key], capture_output=True, text=True
+            )
         except OSError:
             return ""
         return done.stdout.strip() if done.returncode == 0 else ""

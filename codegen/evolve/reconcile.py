@@ -25,14 +25,14 @@ from codegen.abi.release import Release
 
 @dataclass(frozen=True)
 class Difference:
-    name: str                # the field (schema name, or the JSON's when only there)
-    attribute: str           # "missing-in-json", "missing-in-schema", "name", or an OVERRIDABLE key
-    schema: str              # schema value as text ("" when absent)
+    name: str  # the field (schema name, or the JSON's when only there)
+    attribute: str  # "missing-in-json", "missing-in-schema", "name", or an OVERRIDABLE key
+    schema: str  # schema value as text ("" when absent)
     json: str
-    schema_at: str           # file:line ("" when absent)
+    schema_at: str  # file:line ("" when absent)
     json_at: str
     explained: bool
-    why: str                 # the override's reason, or why it is (not) explained
+    why: str  # the override's reason, or why it is (not) explained
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -55,13 +55,33 @@ def reconcile(cat: Catalogue, rel: JsonRelease) -> list[Difference]:
         j = json_by_key.pop(f.key, None)
         if j is not None:
             matched.append((f, j))
-            diffs.append(Difference(f.name, "name", f.name, j.name, str(f.source),
-                                    rel.where(j), False, "the JSON names this id differently"))
+            diffs.append(
+                Difference(
+                    f.name,
+                    "name",
+                    f.name,
+                    j.name,
+                    str(f.source),
+                    rel.where(j),
+                    False,
+                    "the JSON names this id differently",
+                )
+            )
         else:
             diffs.append(_schema_only(f, release))
     for j in json_by_key.values():
-        diffs.append(Difference(j.name, "missing-in-schema", "", fieldid.fmt(j.id), "",
-                                rel.where(j), False, "the module has a field the schema lacks"))
+        diffs.append(
+            Difference(
+                j.name,
+                "missing-in-schema",
+                "",
+                fieldid.fmt(j.id),
+                "",
+                rel.where(j),
+                False,
+                "the module has a field the schema lacks",
+            )
+        )
     for f, j in matched:
         diffs.extend(_compare(f, j, rel))
     order = {f.name: f.key for f in cat.fields}
@@ -73,9 +93,14 @@ def unused_overrides(cat: Catalogue, diffs: list[Difference], rel: JsonRelease) 
     """Overrides of attributes on which the JSON agrees with the schema: candidates for removal."""
     used = {(d.name, d.attribute) for d in diffs}
     present = {j.name for j in rel.fields}
-    return [f"{f.source}: {f.name}: override of {o.key} is not needed for "
-            f"{rel.file}, which agrees with the schema" for f in cat.fields if f.name in present
-            for o in f.overrides if (f.name, o.key) not in used]
+    return [
+        f"{f.source}: {f.name}: override of {o.key} is not needed for "
+        f"{rel.file}, which agrees with the schema"
+        for f in cat.fields
+        if f.name in present
+        for o in f.overrides
+        if (f.name, o.key) not in used
+    ]
 
 
 def _release(text: str) -> Release | None:
@@ -101,10 +126,12 @@ def _compare(f: Field, j: JsonField, rel: JsonRelease) -> list[Difference]:
     def no_size(i: int) -> int:
         return fieldid.replace(i, ELEMENT_SIZE_CODE=0)
 
-    pairs = [("id", f.id, j.id, no_size(f.id) != no_size(j.id)),
-             ("element_size", f.element_size, j.element_size, None),
-             ("num_fields", f.num_fields, j.num_fields, None),
-             ("num_elements", f.num_elements, j.num_elements, None)]
+    pairs = [
+        ("id", f.id, j.id, no_size(f.id) != no_size(j.id)),
+        ("element_size", f.element_size, j.element_size, None),
+        ("num_fields", f.num_fields, j.num_fields, None),
+        ("num_elements", f.num_elements, j.num_elements, None),
+    ]
     if f.capacity != f.num_fields:
         pairs.append(("capacity", f.capacity, j.num_fields, None))
     out = []
@@ -121,15 +148,18 @@ def _compare(f: Field, j: JsonField, rel: JsonRelease) -> list[Difference]:
             ok, why = False, f"the override expects the JSON to say {text(o.json)}"
         else:
             ok, why = True, o.reason
-        out.append(Difference(f.name, attr, text(ours), text(theirs), str(f.source),
-                              rel.where(j), ok, why))
+        out.append(
+            Difference(f.name, attr, text(ours), text(theirs), str(f.source), rel.where(j), ok, why)
+        )
     return out
 
 
 def format_text(diffs: list[Difference], rel: JsonRelease, cat: Catalogue) -> str:
     version = f" (release {rel.version})" if rel.version else ""
-    lines = [f"reconcile with {rel.file}{version}: {len(cat.fields)} schema fields, "
-             f"{len(rel.fields)} JSON fields"]
+    lines = [
+        f"reconcile with {rel.file}{version}: {len(cat.fields)} schema fields, "
+        f"{len(rel.fields)} JSON fields"
+    ]
     for d in diffs:
         verdict = "explained" if d.explained else "UNEXPLAINED"
         where = " / ".join(w for w in (d.schema_at, d.json_at) if w)

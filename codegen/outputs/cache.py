@@ -21,7 +21,7 @@ from pathlib import Path
 from codegen.paths import PACKAGE, read_bytes, templates
 
 FORMAT = 1
-MAX_ENTRIES = 64   # about 100 KB each for the shipped schema
+MAX_ENTRIES = 64  # about 100 KB each for the shipped schema
 
 
 def enabled() -> bool:
@@ -75,6 +75,7 @@ def store(digest: str, value) -> None:
     if not enabled():
         return
     from codegen.outputs.writer import atomic_write_bytes
+
     try:
         atomic_write_bytes(directory() / f"{digest}.pickle", pickle.dumps(value, protocol=5))
         _prune(directory(), f"{digest}.pickle")
@@ -84,7 +85,8 @@ def store(digest: str, value) -> None:
 
 def _prune(root: Path, newest: str, keep: int = MAX_ENTRIES) -> None:
     """Drop the least recently written entries beyond `keep` (every edit adds one)."""
-    entries = sorted((p for p in root.glob("*.pickle") if p.name != newest),
-                     key=lambda p: p.stat().st_mtime_ns)
-    for path in entries[:max(0, len(entries) - (keep - 1))]:
+    entries = sorted(
+        (p for p in root.glob("*.pickle") if p.name != newest), key=lambda p: p.stat().st_mtime_ns
+    )
+    for path in entries[: max(0, len(entries) - (keep - 1))]:
         path.unlink(missing_ok=True)

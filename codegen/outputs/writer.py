@@ -29,7 +29,7 @@ TMP_SUFFIX = ".tmp"
 
 
 class Output(NamedTuple):
-    path: str        # relative to the output root, '/' separated
+    path: str  # relative to the output root, '/' separated
     content: str
 
 
@@ -51,8 +51,11 @@ def read_manifest(path: Path | None) -> dict[str, str]:
         files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError, AttributeError):
         return {}
-    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} \
-        if isinstance(files, dict) else {}
+    return (
+        {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(files, dict)
+        else {}
+    )
 
 
 class Plan:
@@ -63,9 +66,9 @@ class Plan:
         self.create: list[Output] = []
         self.update: list[Output] = []
         self.unchanged: list[Output] = []
-        self.edited: list[Output] = []   # hand-edited, would be overwritten
-        self.stale: list[str] = []       # generated files no longer produced
-        self.old: dict = {}              # path -> current text
+        self.edited: list[Output] = []  # hand-edited, would be overwritten
+        self.stale: list[str] = []  # generated files no longer produced
+        self.old: dict = {}  # path -> current text
         # a manifest kept outside root: written by apply(), never reported as a change
         self.side_manifest: tuple[Path, str] | None = None
 
@@ -78,8 +81,14 @@ class Plan:
         return bool(self.changes or self.stale)
 
 
-def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True,
-         manifest: Path | None = None, record: bool = True) -> Plan:
+def plan(
+    root: Path,
+    outputs: list[Output],
+    *,
+    scan_stale: bool = True,
+    manifest: Path | None = None,
+    record: bool = True,
+) -> Plan:
     """Compare outputs with what is on disk under root.
 
     The manifest defaults to MANIFEST_NAME under root, where it is one more
@@ -98,7 +107,7 @@ def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True,
     produced = {o.path for o in outputs}
     planned = sorted(outputs, key=lambda o: o.path)
     if inside is not None:
-        planned.append(Output(inside, manifest_text(outputs)))   # last: written after the files
+        planned.append(Output(inside, manifest_text(outputs)))  # last: written after the files
     for out in planned:
         target = root / out.path
         try:
@@ -125,7 +134,7 @@ def plan(root: Path, outputs: list[Output], *, scan_stale: bool = True,
                 text = (root / rel).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            if digest(text) == was:   # an edited leftover is the user's now: kept
+            if digest(text) == was:  # an edited leftover is the user's now: kept
                 result.stale.append(rel)
                 result.old[rel] = text
     return result
@@ -137,17 +146,29 @@ def diff(p: Plan, prefix: str = "") -> str:
 
     chunks = []
     for out in p.changes:
-        if out.path == MANIFEST_NAME:   # the tool's record, not for review
+        if out.path == MANIFEST_NAME:  # the tool's record, not for review
             continue
         old = p.old.get(out.path, "")
-        chunks.extend(difflib.unified_diff(
-            old.splitlines(keepends=True), out.content.splitlines(keepends=True),
-            fromfile=f"a/{prefix}{out.path}" if old or out not in p.create else "/dev/null",
-            tofile=f"b/{prefix}{out.path}"))
+        chunks.extend(
+            difflib.unified_diff(
+                old.splitlines(keepends=True),
+                out.content.splitlines(keepends=True),
+                fromfile=f"a/{prefix}{out.path}" if old or out not in p.create else "/dev/null",
+                tofile=f"b/{prefix}{out.path}",
+            )
+        )
     for rel in p.stale:
-        chunks.extend(difflib.unified_diff(p.old[rel].splitlines(keepends=True), [],
-                                           fromfile=f"a/{prefix}{rel}", tofile="/dev/null"))
-    return "".join(c if c.endswith("\n") else c + "\n\\ No newline at end of file\n" for c in chunks)
+        chunks.extend(
+            difflib.unified_diff(
+                p.old[rel].splitlines(keepends=True),
+                [],
+                fromfile=f"a/{prefix}{rel}",
+                tofile="/dev/null",
+            )
+        )
+    return "".join(
+        c if c.endswith("\n") else c + "\n\\ No newline at end of file\n" for c in chunks
+    )
 
 
 def atomic_write(target: Path, content: str) -> None:
@@ -223,7 +244,7 @@ def stage(target: Path, data: bytes) -> Staged:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     os.fsync(fd)
 
 
@@ -259,12 +280,15 @@ def apply(p: Plan, *, force: bool = False) -> list[str]:
     remove_leftovers(p.root)
     todo = p.create + p.update + (p.edited if force else [])
     manifest = [o for o in todo if o.path.endswith(MANIFEST_NAME) and o not in p.edited]
-    todo = sorted(o for o in todo if o not in manifest) + manifest   # the manifest last
+    todo = sorted(o for o in todo if o not in manifest) + manifest  # the manifest last
     for out in todo:
         target = p.root / out.path
         if target.is_symlink() or (os.path.lexists(target) and not target.is_file()):
-            raise OSError(errno.EEXIST, "exists and is not a regular file tdx-codegen wrote; "
-                          "not replaced", str(target))
+            raise OSError(
+                errno.EEXIST,
+                "exists and is not a regular file tdx-codegen wrote; not replaced",
+                str(target),
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
     staged: list[Staged] = []
     try:

@@ -13,8 +13,8 @@ import socket
 import stat
 from pathlib import Path
 
-PROBE_SECONDS = 1.0            # connecting to a socket file to see whether a server is live
-UNIX_PATH_MAX = 107            # bytes of a socket path (sun_path, its NUL excluded)
+PROBE_SECONDS = 1.0  # connecting to a socket file to see whether a server is live
+UNIX_PATH_MAX = 107  # bytes of a socket path (sun_path, its NUL excluded)
 BACKLOG = 128
 
 
@@ -34,8 +34,9 @@ def parse_tcp(text: str) -> tuple[str, int]:
     if not sep or not 0 <= number <= 65535:
         raise AddressError(f"--tcp {text}: expected HOST:PORT, e.g. 127.0.0.1:7070")
     if not loopback:
-        raise AddressError(f"--tcp {text}: only loopback addresses are served (the protocol "
-                           "has no authentication)")
+        raise AddressError(
+            f"--tcp {text}: only loopback addresses are served (the protocol has no authentication)"
+        )
     return host, number
 
 
@@ -43,8 +44,9 @@ def check_unix_path(path: Path) -> None:
     """A socket path the kernel can bind: short enough, in an existing directory."""
     size = len(os.fsencode(path))
     if size > UNIX_PATH_MAX:
-        raise AddressError(f"--unix {path}: a socket path is at most {UNIX_PATH_MAX} bytes, "
-                           f"this one is {size}")
+        raise AddressError(
+            f"--unix {path}: a socket path is at most {UNIX_PATH_MAX} bytes, this one is {size}"
+        )
     parent = Path(path).parent
     try:
         mode = parent.stat().st_mode
@@ -75,15 +77,17 @@ def claim_socket_path(path: Path) -> None:
     if not stat.S_ISSOCK(mode):
         raise AddressError(f"--unix {path}: exists and is not a socket")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(PROBE_SECONDS)            # a frozen server's full backlog would block
+    probe.settimeout(PROBE_SECONDS)  # a frozen server's full backlog would block
     try:
         probe.connect(str(path))
     except (ConnectionRefusedError, FileNotFoundError):
-        unlink(path)                          # nobody listens: a leftover
+        unlink(path)  # nobody listens: a leftover
         return
     except (BlockingIOError, TimeoutError):
-        raise AddressError(f"--unix {path}: another server is listening there (it accepts no "
-                           "connections: stopped or overloaded)") from None
+        raise AddressError(
+            f"--unix {path}: another server is listening there (it accepts no "
+            "connections: stopped or overloaded)"
+        ) from None
     except OSError as exc:
         raise AddressError(f"--unix {path}: {exc.strerror or exc}") from None
     finally:

@@ -22,16 +22,22 @@ __all__ = ["Client", "ProtocolError"]
 
 
 class Client(Backend):
-    def __init__(self, *, unix: str | Path | None = None, tcp: tuple[str, int] | None = None,
-                 timeout: float = 30.0):
+    def __init__(
+        self,
+        *,
+        unix: str | Path | None = None,
+        tcp: tuple[str, int] | None = None,
+        timeout: float = 30.0,
+    ):
         if (unix is None) == (tcp is None):
             raise ValueError("give unix=PATH or tcp=(HOST, PORT)")
         if unix is not None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address = str(unix)
         else:
-            self.sock = socket.socket(socket.AF_INET6 if ":" in tcp[0] else socket.AF_INET,
-                                      socket.SOCK_STREAM)
+            self.sock = socket.socket(
+                socket.AF_INET6 if ":" in tcp[0] else socket.AF_INET, socket.SOCK_STREAM
+            )
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             address = tcp
         self.sock.settimeout(timeout)
@@ -66,7 +72,7 @@ class Client(Backend):
         except OSError:
             return
         if len(data) == RESPONSE.size:
-            unpack_response(data)              # a refusal raises ProtocolError
+            unpack_response(data)  # a refusal raises ProtocolError
 
     def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
         try:
@@ -82,7 +88,7 @@ class Client(Backend):
         if len(data) == RESPONSE.size:
             page = self._recv(page_len) if page_len else None
         else:
-            page = data[RESPONSE.size:]
+            page = data[RESPONSE.size :]
             if len(page) < page_len:
                 page += self._recv(page_len - len(page))
             elif len(page) > page_len:

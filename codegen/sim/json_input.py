@@ -12,7 +12,7 @@ import json
 import json.decoder
 import json.scanner
 
-MAX_DEPTH = 64                 # far deeper than any dump (4) or batch line (1)
+MAX_DEPTH = 64  # far deeper than any dump (4) or batch line (1)
 
 
 class JsonError(ValueError):
@@ -49,6 +49,7 @@ def load(text: str) -> tuple[object, dict[int, tuple[int, int]]]:
             if isinstance(value, dict):
                 where[id(value)] = position(s, end - 1)
             return value, after
+
         return parse_nested
 
     decoder.parse_object = nested(json.decoder.JSONObject)

@@ -19,13 +19,19 @@ from codegen.abi import rdall_list
 class PhysicalMemory:
     """Sparse 4 KB pages plus the module's checks on a page address."""
 
-    def __init__(self, *, max_pa_bits: int = 52, hkid_bits: int = 6,
-                 first_private_keyid: int = 32, seamrr: tuple[int, int] = (0x80000000, 0x2000000),
-                 max_pages: int = 1024):
+    def __init__(
+        self,
+        *,
+        max_pa_bits: int = 52,
+        hkid_bits: int = 6,
+        first_private_keyid: int = 32,
+        seamrr: tuple[int, int] = (0x80000000, 0x2000000),
+        max_pages: int = 1024,
+    ):
         self.max_pa_bits, self.hkid_bits = max_pa_bits, hkid_bits
         self.first_private_keyid, self.seamrr = first_private_keyid, seamrr
         self.hkid_shift = max_pa_bits - hkid_bits
-        self.max_pages = max_pages             # least recently used pages are dropped
+        self.max_pages = max_pages  # least recently used pages are dropped
         self.pages: OrderedDict[int, bytearray] = OrderedDict()
 
     def keyid(self, addr: int) -> int:

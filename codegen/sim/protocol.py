@@ -18,14 +18,18 @@ import struct
 
 REQUEST = struct.Struct("<IHH4Q")
 RESPONSE = struct.Struct("<IHH4QII")
-REQUEST_MAGIC = 0x53584454     # b"TDXS"
-RESPONSE_MAGIC = 0x52584454    # b"TDXR"
+REQUEST_MAGIC = 0x53584454  # b"TDXS"
+RESPONSE_MAGIC = 0x52584454  # b"TDXR"
 VERSION = 1
 
 ERR_NONE, ERR_MAGIC, ERR_VERSION, ERR_SIZE, ERR_INTERNAL, ERR_BUSY = 0, 1, 2, 3, 4, 5
-ERRORS = {ERR_MAGIC: "bad magic", ERR_VERSION: "unsupported version", ERR_SIZE: "bad frame size",
-          ERR_INTERNAL: "internal error",
-          ERR_BUSY: "server busy (no free connection slot or file descriptor); retry later"}
+ERRORS = {
+    ERR_MAGIC: "bad magic",
+    ERR_VERSION: "unsupported version",
+    ERR_SIZE: "bad frame size",
+    ERR_INTERNAL: "internal error",
+    ERR_BUSY: "server busy (no free connection slot or file descriptor); retry later",
+}
 
 GOOD_HEADER = struct.pack("<IHH", REQUEST_MAGIC, VERSION, REQUEST.size)  # of every valid request
 NO_REGS = (0, 0, 0, 0)

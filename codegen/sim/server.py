@@ -41,16 +41,23 @@ import time
 from pathlib import Path
 
 from codegen.sim import address
-from codegen.sim.protocol import (ERR_BUSY, ERR_INTERNAL, GOOD_HEADER, REQUEST, check_request,
-                                  error_response, pack_response)
+from codegen.sim.protocol import (
+    ERR_BUSY,
+    ERR_INTERNAL,
+    GOOD_HEADER,
+    REQUEST,
+    check_request,
+    error_response,
+    pack_response,
+)
 
-LINGER_BYTES, LINGER_SECONDS = 1 << 20, 1.0   # input discarded after an error response
-STALL_SECONDS = 10.0           # default: answers not taken for this long: closed
-REQUEST_SECONDS = 1.0          # a request begun must be whole this soon (at most the stall timeout)
-IDLE_EVICT_SECONDS = 1.0       # an idle connection this old may give its slot to a new one
-READ_FRAMES = 32               # requests read at most before their answers are sent
-STOP_GRACE_SECONDS = 1.0       # on shutdown, time for answers in flight to be sent
-ACCEPT_PAUSE_SECONDS = 0.1     # out of descriptors with no reserve: the listener rests this long
+LINGER_BYTES, LINGER_SECONDS = 1 << 20, 1.0  # input discarded after an error response
+STALL_SECONDS = 10.0  # default: answers not taken for this long: closed
+REQUEST_SECONDS = 1.0  # a request begun must be whole this soon (at most the stall timeout)
+IDLE_EVICT_SECONDS = 1.0  # an idle connection this old may give its slot to a new one
+READ_FRAMES = 32  # requests read at most before their answers are sent
+STOP_GRACE_SECONDS = 1.0  # on shutdown, time for answers in flight to be sent
+ACCEPT_PAUSE_SECONDS = 0.1  # out of descriptors with no reserve: the listener rests this long
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _SHORT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _GONE = (errno.ECONNABORTED, errno.EPROTO, errno.EPERM)
@@ -72,7 +79,7 @@ def refuse(sock: socket.socket) -> None:
         sock.setblocking(False)
         sock.send(error_response(ERR_BUSY))
         sock.shutdown(socket.SHUT_WR)
-        sock.recv(65536)                       # unread input would turn close into a reset
+        sock.recv(65536)  # unread input would turn close into a reset
     except OSError:
         pass
     sock.close()
@@ -83,14 +90,14 @@ class Connection:
 
     def __init__(self, server: "Server", sock: socket.socket):
         self.server, self.sock, self.fd = server, sock, sock.fileno()
-        self.inbuf = bytearray()               # a partial request
-        self.outbuf = b""                      # answers the client has not taken yet
-        self.refused = False                   # an error response is in outbuf: close after it
-        self.linger_until: float | None = None   # discarding input until then, after an error
+        self.inbuf = bytearray()  # a partial request
+        self.outbuf = b""  # answers the client has not taken yet
+        self.refused = False  # an error response is in outbuf: close after it
+        self.linger_until: float | None = None  # discarding input until then, after an error
         self.left = LINGER_BYTES
-        self.since = time.monotonic()          # the last progress: an answer made or taken
-        self.begun = 0.0                       # when the partial request in inbuf began
-        self.unsent = 0                        # the send queue at the last look
+        self.since = time.monotonic()  # the last progress: an answer made or taken
+        self.begun = 0.0  # when the partial request in inbuf began
+        self.unsent = 0  # the send queue at the last look
 
     def busy(self) -> bool:
         return bool(self.inbuf or self.outbuf)
@@ -102,8 +109,8 @@ class Connection:
             else:
                 self.read()
         except BlockingIOError:
-            pass                               # a stale readiness event
-        except OSError:                        # reset, broken pipe
+            pass  # a stale readiness event
+        except OSError:  # reset, broken pipe
             self.close()
 
     def read(self) -> None:
@@ -111,20 +118,20 @@ class Connection:
             data = self.sock.recv(65536)
             self.left -= len(data)
             if not data or self.left <= 0:
-                self.close()                   # the client is done, or sends without end
+                self.close()  # the client is done, or sends without end
             return
         data = self.sock.recv(READ_FRAMES * REQUEST.size - len(self.inbuf))
         if not data:
-            return self.close()                # end of stream; a torn frame gets no answer
+            return self.close()  # end of stream; a torn frame gets no answer
         now = time.monotonic()
         if not self.inbuf:
-            self.begun = now                   # a request begins
+            self.begun = now  # a request begins
         self.inbuf += data
         whole = len(self.inbuf) - len(self.inbuf) % REQUEST.size
         if whole:
             out, self.refused = self.server.answer(self.inbuf, whole)
             del self.inbuf[:whole]
-            self.since = self.begun = now      # what is left began in this read
+            self.since = self.begun = now  # what is left began in this read
             self.send(out)
 
     def send(self, out: bytes) -> None:
@@ -132,8 +139,8 @@ class Connection:
             sent = self.sock.send(out)
         except BlockingIOError:
             sent = 0
-        if sent < len(out):                    # the client is slow to read: read nothing
-            self.outbuf = out[sent:]           # more from it until it has taken these
+        if sent < len(out):  # the client is slow to read: read nothing
+            self.outbuf = out[sent:]  # more from it until it has taken these
             self.unsent = _unsent(self.sock)
             self.server.epoll.modify(self.fd, select.EPOLLOUT)
         elif self.refused:
@@ -175,24 +182,24 @@ class Server:
     def __init__(self, sim, max_clients: int = 64, stall_timeout: float = STALL_SECONDS):
         self.sim, self.max_clients, self.stall_timeout = sim, max_clients, stall_timeout
         self.request_deadline = min(REQUEST_SECONDS, stall_timeout)
-        self.conns: dict[int, Connection] = {}     # by file descriptor, oldest first
+        self.conns: dict[int, Connection] = {}  # by file descriptor, oldest first
         self.epoll = select.epoll()
         self.stopping = False
-        self.reserve: int | None = None            # a descriptor to give up when out of them
+        self.reserve: int | None = None  # a descriptor to give up when out of them
         self.listen_fd = -1
-        self.resume_at: float | None = None        # the listener rests until then
+        self.resume_at: float | None = None  # the listener rests until then
 
     def answer(self, buf: bytearray, whole: int) -> tuple[bytes, bool]:
         """Responses to the frames in buf[:whole]; True when one was refused
         (the answers stop there and the connection is to be closed)."""
         out, call = [], self.sim.call
         for pos in range(0, whole, REQUEST.size):
-            if buf[pos:pos + 8] != GOOD_HEADER:
-                out.append(error_response(check_request(bytes(buf[pos:pos + REQUEST.size]))))
+            if buf[pos : pos + 8] != GOOD_HEADER:
+                out.append(error_response(check_request(bytes(buf[pos : pos + REQUEST.size]))))
                 return b"".join(out), True
             try:
                 regs, written = call(*_REGS.unpack_from(buf, pos + 8))
-            except Exception as exc:           # a simulator bug must not take the server down
+            except Exception as exc:  # a simulator bug must not take the server down
                 print(f"tdx-codegen sim: internal error: {exc!r}", file=sys.stderr, flush=True)
                 out.append(error_response(ERR_INTERNAL))
                 return b"".join(out), True
@@ -207,7 +214,7 @@ class Server:
                 return
             except OSError as exc:
                 if exc.errno in _GONE:
-                    continue                   # that client left before it was accepted
+                    continue  # that client left before it was accepted
                 shed = self.shed(listener) if exc.errno in _SHORT_OF_FDS else None
                 if shed is None:
                     return self.rest()
@@ -220,7 +227,7 @@ class Server:
             if len(self.conns) >= self.max_clients:
                 idle = self.idlest()
                 if idle is None:
-                    refuse(sock)               # every slot is busy
+                    refuse(sock)  # every slot is busy
                     continue
                 idle.close()
             self.conns[sock.fileno()] = Connection(self, sock)
@@ -239,7 +246,7 @@ class Server:
             refuse(sock)
             refused = True
         except BlockingIOError:
-            refused = False                    # accept() runs out of descriptors first
+            refused = False  # accept() runs out of descriptors first
         except OSError:
             refused = None
         self.reserve = _open_reserve()
@@ -253,8 +260,11 @@ class Server:
     def idlest(self) -> Connection | None:
         """The connection idle longest, if for IDLE_EVICT_SECONDS at least."""
         limit = time.monotonic() - IDLE_EVICT_SECONDS
-        idle = [c for c in self.conns.values()
-                if not c.busy() and c.linger_until is None and c.since <= limit]
+        idle = [
+            c
+            for c in self.conns.values()
+            if not c.busy() and c.linger_until is None and c.since <= limit
+        ]
         return min(idle, key=lambda c: c.since, default=None)
 
     def sweep(self) -> None:
@@ -289,8 +299,11 @@ class Server:
         self.epoll.register(self.listen_fd, select.EPOLLIN)
         self.epoll.register(wake_r.fileno(), select.EPOLLIN)
         m = self.sim.module
-        print(f"tdx-codegen sim: serving module {m.name} ({len(m.fields)} fields) on {where}",
-              file=sys.stderr, flush=True)
+        print(
+            f"tdx-codegen sim: serving module {m.name} ({len(m.fields)} fields) on {where}",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             self.loop(listener, wake_r.fileno())
         finally:
@@ -343,8 +356,14 @@ def _open_reserve() -> int | None:
         return None
 
 
-def serve(sim, *, unix: Path | None = None, tcp: tuple[str, int] | None = None,
-          max_clients: int = 64, stall_timeout: float = STALL_SECONDS) -> int:
+def serve(
+    sim,
+    *,
+    unix: Path | None = None,
+    tcp: tuple[str, int] | None = None,
+    max_clients: int = 64,
+    stall_timeout: float = STALL_SECONDS,
+) -> int:
     """Serve until SIGTERM or SIGINT; the socket file is removed on the way out.
     address.AddressError for an address that cannot be served."""
     unix = Path(unix) if unix is not None else None

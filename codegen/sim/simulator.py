@@ -36,13 +36,14 @@ RAX_VERSION_SHIFT = 16
 RAX_VERSION_MASK = 0xFF << RAX_VERSION_SHIFT
 RAX_RESERVED_MASK = MASK64 & ~(RAX_LEAF_MASK | RAX_VERSION_MASK)
 
-LIST_MIN_BYTES = 32        # the module's minimum list buffer: header + header + 16
-SCRATCH_PAGE = 0x100000    # the page the rd()/rdall() backend asks RDALL to fill
-RD_MEMO_LIMIT = 1 << 16    # remembered TDH.SYS.RD answers (ids as callers wrote them)
+LIST_MIN_BYTES = 32  # the module's minimum list buffer: header + header + 16
+SCRATCH_PAGE = 0x100000  # the page the rd()/rdall() backend asks RDALL to fill
+RD_MEMO_LIMIT = 1 << 16  # remembered TDH.SYS.RD answers (ids as callers wrote them)
 
 
 class Regs(NamedTuple):
     """General-purpose registers of a SEAMCALL (inputs or outputs)."""
+
     rax: int
     rcx: int
     rdx: int
@@ -52,10 +53,11 @@ class Regs(NamedTuple):
 @dataclass(frozen=True)
 class Module:
     """What one TDX module serves: its table's entries and their element values."""
+
     name: str
     release: Release | None
-    fields: tuple[Field, ...]                  # present entries, (class, field code) order
-    values: Mapping[str, tuple[int, ...]]      # name -> num_ids element values
+    fields: tuple[Field, ...]  # present entries, (class, field code) order
+    values: Mapping[str, tuple[int, ...]]  # name -> num_ids element values
     # RDALL writes only element 0 of these fields past their live count (1.5.01)
     first_element_only: frozenset[str] = frozenset()
 
@@ -63,8 +65,9 @@ class Module:
 @dataclass
 class Fault:
     """An injected status: for every call (key None) or calls touching one entry."""
+
     status: int
-    count: int | None = None                   # times left; None: always
+    count: int | None = None  # times left; None: always
 
 
 def _is_null(field_id: int) -> bool:
@@ -110,12 +113,19 @@ class Backend:
 class Simulator(Backend):
     """A TDX module's TDH.SYS.RD / TDH.SYS.RDALL over one Module."""
 
-    def __init__(self, module: Module, *, lp_init: bool = True, shutdown: bool = False,
-                 list_size: int = rdall_list.PAGE_SIZE, memory: PhysicalMemory | None = None,
-                 remember: bool = True):
+    def __init__(
+        self,
+        module: Module,
+        *,
+        lp_init: bool = True,
+        shutdown: bool = False,
+        list_size: int = rdall_list.PAGE_SIZE,
+        memory: PhysicalMemory | None = None,
+        remember: bool = True,
+    ):
         self.module = module
         self.lp_init, self.shutdown = lp_init, shutdown
-        self.list_size = list_size             # bytes RDALL may use of the page (tests shrink it)
+        self.list_size = list_size  # bytes RDALL may use of the page (tests shrink it)
         self.memory = memory or PhysicalMemory()
         self.fields = module.fields
         self._keys = [f.key for f in self.fields]
@@ -123,21 +133,21 @@ class Simulator(Backend):
         self._index = {f.name: i for i, f in enumerate(self.fields)}
         self.values = {f.name: list(module.values[f.name]) for f in self.fields}
         self.faults: dict[str | None, Fault] = {}
-        self.written: bytes | None = None      # what the last RDALL wrote, header included
+        self.written: bytes | None = None  # what the last RDALL wrote, header included
         # TDH.SYS.RD is a pure function of (id, values) while no fault or state is set:
         # successful answers are remembered per exact id (cleared by set_value).
-        self.remember = remember               # False: every answer computed afresh
+        self.remember = remember  # False: every answer computed afresh
         self._rd_memo: dict[int, tuple[int, int, int]] = {}
-        self._plans: dict = {}                 # (start, list_size) -> RDALL plan; values-free
-        self._lists: dict = {}                 # same key -> list bytes (cleared by set_value)
+        self._plans: dict = {}  # (start, list_size) -> RDALL plan; values-free
+        self._lists: dict = {}  # same key -> list bytes (cleared by set_value)
 
     # -- configuration -------------------------------------------------------
     def set_value(self, name: str, values) -> None:
         """Override an entry's values without validation (e.g. a count above capacity)."""
         f = self.fields[self._index[name]]
         flat = list(values) if isinstance(values, (list, tuple)) else [values]
-        self.values[name] = flat + self.values[name][len(flat):]
-        del self.values[name][f.num_ids:]
+        self.values[name] = flat + self.values[name][len(flat) :]
+        del self.values[name][f.num_ids :]
         self._rd_memo.clear()
         self._lists.clear()
 
@@ -156,12 +166,17 @@ class Simulator(Backend):
             if hit is not None:
                 self.written = None
                 return hit
-        return Backend.rd(self, field_id)   # call() remembers a successful answer
+        return Backend.rd(self, field_id)  # call() remembers a successful answer
 
     def call(self, rax: int, rcx: int = 0, rdx: int = 0, r8: int = 0) -> tuple[Regs, bytes | None]:
         """One SEAMCALL: output registers and the bytes RDALL wrote (None: none)."""
-        plain_rd = (rax == st.TDH_SYS_RD and self.remember and not self.faults and self.lp_init
-                    and not self.shutdown)
+        plain_rd = (
+            rax == st.TDH_SYS_RD
+            and self.remember
+            and not self.faults
+            and self.lp_init
+            and not self.shutdown
+        )
         if plain_rd and 0 <= rcx <= MASK64 and 0 <= r8 <= MASK64:
             hit = self._rd_memo.get(rdx)
             if hit is not None:
@@ -241,7 +256,7 @@ class Simulator(Backend):
         if not f.host_readable:
             return st.TDX_METADATA_FIELD_NOT_READABLE, NULL_ID, 0
         value = self.values[f.name][offset] & f.element_mask
-        if offset + 1 < f.num_ids:   # caller's id, next element; other bits as given
+        if offset + 1 < f.num_ids:  # caller's id, next element; other bits as given
             nxt = fieldid.replace(field_id, FIELD_CODE=f.field_code + offset + 1)
         else:
             j = self._readable_from(i + 1)
@@ -260,7 +275,7 @@ class Simulator(Backend):
         if _is_null(field_id):
             first = self._readable_from(0)
             if first is None:
-                return st.TDX_SUCCESS, NULL_ID   # nothing to dump, nothing written
+                return st.TDX_SUCCESS, NULL_ID  # nothing to dump, nothing written
             start = (first, 0)
         else:
             found = self._locate(field_id)
@@ -287,7 +302,7 @@ class Simulator(Backend):
             if not self.module.first_element_only:  # the quirk's stale slots depend on the page
                 self._lists[plan_key] = self.written
         else:
-            page[:len(written)] = written
+            page[: len(written)] = written
             self.written = written
         if rest is None:
             return st.TDX_SUCCESS, NULL_ID
@@ -311,8 +326,12 @@ class Simulator(Backend):
         a, b = self.fields[prev[0]], self.fields[nxt[0]]
         code_a = a.field_code + prev[1] * a.num_elements
         code_b = b.field_code + nxt[1] * b.num_elements
-        return (a.class_code == b.class_code and code_a + a.num_elements == code_b
-                and a.num_elements == b.num_elements and a.size_code == b.size_code)
+        return (
+            a.class_code == b.class_code
+            and code_a + a.num_elements == code_b
+            and a.num_elements == b.num_elements
+            and a.size_code == b.size_code
+        )
 
     def _plan(self, pos):
         """Sequences (lists of field positions) that fit, and the first field left out."""
@@ -322,7 +341,7 @@ class Simulator(Backend):
         while pos is not None and budget >= rdall_list.HEADER_SIZE + per_field(pos):
             budget -= rdall_list.HEADER_SIZE
             seq = []
-            while budget >= per_field(pos):       # never split a field
+            while budget >= per_field(pos):  # never split a field
                 seq.append(pos)
                 budget -= per_field(pos)
                 nxt = self._next_field(pos)
@@ -332,7 +351,7 @@ class Simulator(Backend):
                     break
             else:
                 sequences.append(seq)
-                return sequences, pos             # the sequence ran out of room
+                return sequences, pos  # the sequence ran out of room
             sequences.append(seq)
         return sequences, pos
 
@@ -347,11 +366,13 @@ class Simulator(Backend):
             pos += rdall_list.HEADER_SIZE
             for i, k in seq:
                 f = self.fields[i]
-                vals = self.values[f.name][k * f.num_elements:(k + 1) * f.num_elements]
+                vals = self.values[f.name][k * f.num_elements : (k + 1) * f.num_elements]
                 if f.name in self.module.first_element_only and k >= self._live_count(f):
-                    vals = vals[:1]               # the 1.5.01 quirk: other slots untouched
+                    vals = vals[:1]  # the 1.5.01 quirk: other slots untouched
                 for n, v in enumerate(vals):
-                    struct.pack_into("<Q", page, pos + n * rdall_list.ELEMENT_SIZE, v & f.element_mask)
+                    struct.pack_into(
+                        "<Q", page, pos + n * rdall_list.ELEMENT_SIZE, v & f.element_mask
+                    )
                 pos += f.num_elements * rdall_list.ELEMENT_SIZE
         struct.pack_into("<Q", page, 0, rdall_list.list_header(pos, len(sequences)))
         self.written = bytes(page[:pos])
@@ -361,12 +382,14 @@ class Simulator(Backend):
         qwords = [0]
         for seq in sequences:
             f = self.fields[seq[0][0]]
-            qwords.append(rdall_list.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements))
+            qwords.append(
+                rdall_list.sequence_header(self._field_id(seq[0]), len(seq), f.num_elements)
+            )
             for i, k in seq:
                 f = self.fields[i]
                 mask = f.element_mask
                 n = f.num_elements
-                qwords.extend(v & mask for v in self.values[f.name][k * n:(k + 1) * n])
+                qwords.extend(v & mask for v in self.values[f.name][k * n : (k + 1) * n])
         used = len(qwords) * rdall_list.ELEMENT_SIZE
         qwords[0] = rdall_list.list_header(used, len(sequences))
         struct.pack_into(f"<{len(qwords)}Q", page, 0, *qwords)
@@ -387,8 +410,9 @@ class Simulator(Backend):
                 self.memory = PhysicalMemory(max_pages=1)
                 regs, written = self.call(st.TDH_SYS_RDALL, 0, self.scratch_page, start)
                 if regs.rax not in (st.TDX_SUCCESS, st.TDX_METADATA_LIST_OVERFLOW):
-                    raise RuntimeError(f"TDH.SYS.RDALL at {fieldid.fmt(start)} answered "
-                                       f"{st.name(regs.rax)}")
+                    raise RuntimeError(
+                        f"TDH.SYS.RDALL at {fieldid.fmt(start)} answered {st.name(regs.rax)}"
+                    )
                 pages.append(self.memory.read(self.scratch_page))
                 if regs.rax == st.TDX_SUCCESS:
                     return pages

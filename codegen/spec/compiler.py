@@ -1,8 +1,8 @@
 """Schema directory -> validated Catalogue, or every diagnostic found.
 
-    schema/*.toml --toml_source--> documents with positions
-                  --schema (pydantic)--> typed entries
-                  --rules--> Catalogue (frozen, sorted) or diagnostics
+schema/*.toml --toml_source--> documents with positions
+              --schema (pydantic)--> typed entries
+              --rules--> Catalogue (frozen, sorted) or diagnostics
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ from codegen.spec import toml_source
 from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
 
 SETTINGS_FILE = "settings.toml"
-PROFILE_DIR = "profiles"    # value profiles, one per module release (codegen.sim.profile)
+PROFILE_DIR = "profiles"  # value profiles, one per module release (codegen.sim.profile)
 
 
 @dataclass
 class Entry:
     """One table of a schema file, typed or (when invalid) None."""
-    kind: str              # "class", "struct", "field", "settings"
-    spec: object | None    # the pydantic model instance
-    raw: dict              # the table as tomllib parsed it
+
+    kind: str  # "class", "struct", "field", "settings"
+    spec: object | None  # the pydantic model instance
+    raw: dict  # the table as tomllib parsed it
     doc: toml_source.Document
-    path: tuple            # key path of the table inside doc
+    path: tuple  # key path of the table inside doc
 
     def loc(self, *keys, key: bool = False) -> Location:
         return self.doc.loc(self.path + keys, key=key)
@@ -49,7 +50,7 @@ class Loaded:
     # a file could not be read whole: references into it cannot be judged,
     # so the rules skip "unknown name" reports rather than cascade
     incomplete: bool = False
-    releases: list = field(default_factory=list)   # ModuleRelease of each profile
+    releases: list = field(default_factory=list)  # ModuleRelease of each profile
 
 
 def schema_files(schema_dir: Path) -> list[Path]:
@@ -63,16 +64,24 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     sources: list[str] = []
     errors_before = len(rep.errors)
     if not schema_dir.is_dir():
-        rep.error("NO-SCHEMA", "schema directory does not exist", Location(display_path(schema_dir)))
+        rep.error(
+            "NO-SCHEMA", "schema directory does not exist", Location(display_path(schema_dir))
+        )
         return Loaded(entries, sources, schema_dir)
     files = schema_files(schema_dir)
     if not files:
-        rep.error("NO-SCHEMA", "no schema files (*.toml) in this directory",
-                  Location(display_path(schema_dir)))
+        rep.error(
+            "NO-SCHEMA",
+            "no schema files (*.toml) in this directory",
+            Location(display_path(schema_dir)),
+        )
     settings_path = schema_dir / SETTINGS_FILE
     if not settings_path.exists():
-        rep.error("SETTINGS-MISSING", f"{SETTINGS_FILE} is missing: it says which structs go to "
-                  "which output", Location(display_path(settings_path)))
+        rep.error(
+            "SETTINGS-MISSING",
+            f"{SETTINGS_FILE} is missing: it says which structs go to which output",
+            Location(display_path(settings_path)),
+        )
     else:
         files = files + [settings_path]
     for path in files:
@@ -86,11 +95,16 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
             entries.append(_typed("settings", shapes.SettingsSpec, doc.data, doc, (), rep))
         else:
             entries.extend(_class_file(doc, rep))
-    incomplete = any(d.rule in ("TOML-SYNTAX", "READ-ERROR", "NO-SCHEMA") or d.message.startswith("unknown top-level")
-                     or d.rule == "BAD-VALUE" and "array of tables" in d.message
-                     for d in rep.errors[errors_before:])
-    return Loaded(entries, sorted(sources), schema_dir, incomplete,
-                  profile_releases(schema_dir, rep))
+    incomplete = any(
+        d.rule in ("TOML-SYNTAX", "READ-ERROR", "NO-SCHEMA")
+        or d.message.startswith("unknown top-level")
+        or d.rule == "BAD-VALUE"
+        and "array of tables" in d.message
+        for d in rep.errors[errors_before:]
+    )
+    return Loaded(
+        entries, sorted(sources), schema_dir, incomplete, profile_releases(schema_dir, rep)
+    )
 
 
 def read(path: Path, rep: Reporter) -> toml_source.Document | None:
@@ -122,16 +136,22 @@ def profile_releases(schema_dir: Path, rep: Reporter) -> list:
         table = doc.data.get("profile")
         raw = table.get("release") if isinstance(table, dict) else None
         if not isinstance(raw, str):
-            rep.error("PROFILE-RELEASE", "a profile names its module release as a string: "
-                      "[profile] release = \"1.5.01\"", doc.loc(("profile", "release")))
+            rep.error(
+                "PROFILE-RELEASE",
+                'a profile names its module release as a string: [profile] release = "1.5.01"',
+                doc.loc(("profile", "release")),
+            )
             continue
         try:
             release = Release.parse(raw)
         except ValueError as exc:
             rep.error("PROFILE-RELEASE", str(exc), doc.loc(("profile", "release")))
             continue
-        out.append(ModuleRelease(path.stem, release,
-                                 f"{schema_dir.resolve().name}/{PROFILE_DIR}/{path.name}"))
+        out.append(
+            ModuleRelease(
+                path.stem, release, f"{schema_dir.resolve().name}/{PROFILE_DIR}/{path.name}"
+            )
+        )
     return out
 
 
@@ -142,8 +162,11 @@ def _class_file(doc: toml_source.Document, rep: Reporter) -> list[Entry]:
     out = []
     for key, value in doc.data.items():
         if key not in _TABLES:
-            rep.error("UNKNOWN-KEY", f"unknown top-level table '{key}' (expected [class], "
-                      "[[struct]] and [[field]])", doc.loc((key,), key=True))
+            rep.error(
+                "UNKNOWN-KEY",
+                f"unknown top-level table '{key}' (expected [class], [[struct]] and [[field]])",
+                doc.loc((key,), key=True),
+            )
             continue
         model = _TABLES[key]
         if key == "class":
@@ -153,7 +176,9 @@ def _class_file(doc: toml_source.Document, rep: Reporter) -> list[Entry]:
             out.append(_typed(key, model, value, doc, (key,), rep))
             continue
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            rep.error("BAD-VALUE", f"'{key}' must be an array of tables: [[{key}]]", doc.loc((key,)))
+            rep.error(
+                "BAD-VALUE", f"'{key}' must be an array of tables: [[{key}]]", doc.loc((key,))
+            )
             continue
         for i, table in enumerate(value):
             out.append(_typed(key, model, table, doc, (key, i), rep))
@@ -164,7 +189,7 @@ def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
     spec, errors = shapes.validate(model, data)
     for rule, message, keys, error_type in shapes.problems(errors, model):
         if error_type == "missing":
-            loc = doc.loc(path, key=True)   # the table header
+            loc = doc.loc(path, key=True)  # the table header
         else:
             loc = doc.loc(path + keys, key=error_type == "extra_forbidden")
         rep.error(rule, message, loc)

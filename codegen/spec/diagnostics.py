@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from codegen import chars
 from codegen.paths import display_path  # noqa: F401  (re-exported: diagnostics name files)
 
-LONG_LINE = 200        # a source line longer than this is shown as a window ...
-EXCERPT_WIDTH = 100    # ... of this many columns around the caret
-MAX_MESSAGE = 400      # characters of a message; values quoted in it can be any length
+LONG_LINE = 200  # a source line longer than this is shown as a window ...
+EXCERPT_WIDTH = 100  # ... of this many columns around the caret
+MAX_MESSAGE = 400  # characters of a message; values quoted in it can be any length
 
 
 @dataclass(frozen=True)
 class Location:
-    file: str            # as shown to the user (relative where possible)
-    line: int = 0        # 1-based; 0 when unknown
-    col: int = 0         # 1-based; 0 when unknown
-    length: int = 1      # how many characters the caret underlines
-    text: str = ""       # the source line, for the excerpt
+    file: str  # as shown to the user (relative where possible)
+    line: int = 0  # 1-based; 0 when unknown
+    col: int = 0  # 1-based; 0 when unknown
+    length: int = 1  # how many characters the caret underlines
+    text: str = ""  # the source line, for the excerpt
 
     def __str__(self) -> str:
         if self.line:
@@ -48,7 +48,7 @@ class Note:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    severity: str        # "error" or "warning"
+    severity: str  # "error" or "warning"
     rule: str
     message: str
     loc: Location
@@ -71,7 +71,7 @@ class Reporter:
         self._add("warning", rule, message, loc, notes)
 
     def _add(self, severity: str, rule: str, message: str, loc: Location, notes) -> None:
-        from codegen.spec.rules import REGISTRY   # every rule is declared there, once
+        from codegen.spec.rules import REGISTRY  # every rule is declared there, once
 
         declared = REGISTRY.get(rule)
         if declared is None or declared.severity != severity:
@@ -102,12 +102,14 @@ def _excerpt(loc: Location) -> list[str]:
         end = start + EXCERPT_WIDTH
         before, after = ("..." if start else ""), ("..." if end < len(text) else "")
         length = max(1, min(length, end - col + 1))
-    lead = before + chars.escape(text[start:col - 1])
-    marked = chars.escape(text[col - 1:col - 1 + length]) or " "
+    lead = before + chars.escape(text[start : col - 1])
+    marked = chars.escape(text[col - 1 : col - 1 + length]) or " "
     gutter = f"{loc.line:>5}"
     caret = " " * len(lead) + "^" + "~" * (len(marked) - 1)
-    return [f"{gutter} | {lead}{chars.escape(text[col - 1:end])}{after}",
-            f"{' ' * len(gutter)} | {caret}"]
+    return [
+        f"{gutter} | {lead}{chars.escape(text[col - 1 : end])}{after}",
+        f"{' ' * len(gutter)} | {caret}",
+    ]
 
 
 def _cut(message: str) -> str:
@@ -147,13 +149,16 @@ def _loc_json(loc: Location | None):
 
 
 def format_json(diags: list[Diagnostic]) -> str:
-    records = [{
-        "severity": d.severity,
-        "rule": d.rule,
-        "message": _cut(d.message),
-        **_loc_json(d.loc),
-        "notes": [{"message": _cut(n.message), "location": _loc_json(n.loc)} for n in d.notes],
-    } for d in diags]
+    records = [
+        {
+            "severity": d.severity,
+            "rule": d.rule,
+            "message": _cut(d.message),
+            **_loc_json(d.loc),
+            "notes": [{"message": _cut(n.message), "location": _loc_json(n.loc)} for n in d.notes],
+        }
+        for d in diags
+    ]
     return json.dumps(records, indent=2) + "\n"
 
 

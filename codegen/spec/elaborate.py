@@ -12,21 +12,44 @@ from __future__ import annotations
 from dataclasses import replace
 
 from codegen.abi import fieldid
-from codegen.spec.model import (Catalogue, Field, Gate, KernelOptions, MdClass, Settings,
-                                Source, Struct)
+from codegen.spec.model import (
+    Catalogue,
+    Field,
+    Gate,
+    KernelOptions,
+    MdClass,
+    Settings,
+    Source,
+    Struct,
+)
 
 
-def field(s, source: Source, fid: int, member: str, capacity: int, since, bits,
-          overrides) -> Field:
+def field(s, source: Source, fid: int, member: str, capacity: int, since, bits, overrides) -> Field:
     """A Field from a checked [[field]] spec and the values its checks parsed."""
     return Field(
-        name=s.name, id=fid, class_code=fieldid.get(fid, "CLASS_CODE"),
-        field_code=fid & fieldid.FIELD_CODE_MASK, element_size=s.element_size,
-        num_fields=s.num_fields, num_elements=s.num_elements, struct=s.struct,
-        member=member, ctype=s.type, description=s.description.strip(), since=since,
-        host_readable=s.host_readable, guest_readable=s.guest_readable,
-        capacity=capacity, count=s.count, gate=None, truncate=s.truncate, bits=bits,
-        unverified=s.unverified, source=source, overrides=overrides)
+        name=s.name,
+        id=fid,
+        class_code=fieldid.get(fid, "CLASS_CODE"),
+        field_code=fid & fieldid.FIELD_CODE_MASK,
+        element_size=s.element_size,
+        num_fields=s.num_fields,
+        num_elements=s.num_elements,
+        struct=s.struct,
+        member=member,
+        ctype=s.type,
+        description=s.description.strip(),
+        since=since,
+        host_readable=s.host_readable,
+        guest_readable=s.guest_readable,
+        capacity=capacity,
+        count=s.count,
+        gate=None,
+        truncate=s.truncate,
+        bits=bits,
+        unverified=s.unverified,
+        source=source,
+        overrides=overrides,
+    )
 
 
 def feature_gate(flag: Field, bit_name: str) -> Gate:
@@ -52,8 +75,14 @@ def build_structs(specs: dict, gates: dict, fields: list[Field]) -> dict[str, St
     out = {}
     for name, gate in gates.items():
         e, source = specs[name]
-        out[name] = Struct(name, e.spec.c_name, e.spec.description.strip(), gate,
-                           tuple(sorted(members[name], key=lambda f: f.key)), source)
+        out[name] = Struct(
+            name,
+            e.spec.c_name,
+            e.spec.description.strip(),
+            gate,
+            tuple(sorted(members[name], key=lambda f: f.key)),
+            source,
+        )
     return out
 
 
@@ -62,16 +91,29 @@ def settings(s, baseline, lists: dict, requires, layout: dict) -> Settings:
     k = s.kernel
     return Settings(
         baseline=baseline,
-        kernel=KernelOptions(k.flavor, lists["kernel"], frozenset(k.exclude_fields), k.init,
-                             k.named_ids, require_features=tuple(requires), **layout),
+        kernel=KernelOptions(
+            k.flavor,
+            lists["kernel"],
+            frozenset(k.exclude_fields),
+            k.init,
+            k.named_ids,
+            require_features=tuple(requires),
+            **layout,
+        ),
         python_package=s.python.package,
         python_structs=lists["python"],
         docs_structs=lists["docs"],
     )
 
 
-def catalogue(classes: list[MdClass], fields: list[Field], structs: list[Struct],
-              settings: Settings, sources, releases=()) -> Catalogue:
+def catalogue(
+    classes: list[MdClass],
+    fields: list[Field],
+    structs: list[Struct],
+    settings: Settings,
+    sources,
+    releases=(),
+) -> Catalogue:
     """The Catalogue, with each field's optional and nullable facts filled in."""
     baseline = settings.baseline
     optional = {f.name: f.since is None or not f.since.has(baseline) for f in fields}

@@ -24,6 +24,7 @@ class Source:
     The key path, such as ("field", 3), identifies the entry; the line is
     only for people (entries of an inline array can share one line).
     """
+
     file: str
     line: int
     path: tuple = ()
@@ -42,9 +43,10 @@ class Bit:
 @dataclass(frozen=True)
 class Gate:
     """Feature gate (field.bit set) or release gate (module release >= release)."""
-    feature_field: str | None = None   # ABI name of the flag field
-    feature_bit: str | None = None     # bit name in that field
-    bit: int | None = None             # bit index
+
+    feature_field: str | None = None  # ABI name of the flag field
+    feature_bit: str | None = None  # bit name in that field
+    bit: int | None = None  # bit index
     release: Release | None = None
 
     @property
@@ -66,7 +68,8 @@ OVERRIDABLE = ("id", "element_size", "num_fields", "num_elements", "capacity")
 @dataclass(frozen=True)
 class Override:
     """Intel's JSON says `json` for `key`; the schema differs on purpose, for `reason`."""
-    key: str                     # one of OVERRIDABLE
+
+    key: str  # one of OVERRIDABLE
     json: int
     reason: str
 
@@ -82,29 +85,29 @@ class MdClass:
 @dataclass(frozen=True)
 class Field:
     name: str
-    id: int                      # base id as declared (bit 63 included)
+    id: int  # base id as declared (bit 63 included)
     class_code: int
     field_code: int
-    element_size: int            # bytes
+    element_size: int  # bytes
     num_fields: int
     num_elements: int
-    struct: str                  # Struct.name
-    member: str                  # bare C identifier, dims stripped
-    ctype: str                   # u8 / u16 / u32 / u64
+    struct: str  # Struct.name
+    member: str  # bare C identifier, dims stripped
+    ctype: str  # u8 / u16 / u32 / u64
     description: str
-    since: Since | None          # None: in no public module release
+    since: Since | None  # None: in no public module release
     host_readable: bool
     guest_readable: bool | None
-    capacity: int                # fields the struct member holds
-    count: str | None            # ABI name of the live-count field
+    capacity: int  # fields the struct member holds
+    count: str | None  # ABI name of the live-count field
     gate: Gate | None
     truncate: bool
     bits: tuple[Bit, ...]
     unverified: str | None
     source: Source
-    overrides: tuple[Override, ...] = ()   # sorted by key
-    optional: bool = False       # a module of the baseline release may lack it
-    nullable: bool = False       # a reader may give None: gated, optional, or counted by one
+    overrides: tuple[Override, ...] = ()  # sorted by key
+    optional: bool = False  # a module of the baseline release may lack it
+    nullable: bool = False  # a reader may give None: gated, optional, or counted by one
 
     def override(self, key: str) -> Override | None:
         return next((o for o in self.overrides if o.key == key), None)
@@ -170,38 +173,40 @@ class Field:
 
 @dataclass(frozen=True)
 class Struct:
-    name: str                    # member of struct tdx_sys_info
+    name: str  # member of struct tdx_sys_info
     c_name: str
     description: str
     gate: Gate | None
-    fields: tuple[Field, ...]    # in (class, field code) order
+    fields: tuple[Field, ...]  # in (class, field code) order
     source: Source
 
 
 @dataclass(frozen=True)
 class ModuleRelease:
     """A module release the schema's profiles describe (schema/profiles/NAME.toml)."""
-    name: str                    # the profile's file stem
+
+    name: str  # the profile's file stem
     release: Release
-    source: str                  # the profile file, as generated banners show it
+    source: str  # the profile file, as generated banners show it
 
 
 @dataclass(frozen=True)
 class KernelStruct:
     """How one struct's reader looks in the kernel ([kernel.struct.NAME], defaults applied)."""
+
     init: bool
-    in_sysinfo: bool             # a member of struct tdx_sys_info, read by get_tdx_sys_info()
-    member: str                  # its member in struct tdx_sys_info
-    reader: str                  # its reader function
-    errors: str                  # "chain" (ret = ret ?: ...) or "return" (if (ret) return ret;)
+    in_sysinfo: bool  # a member of struct tdx_sys_info, read by get_tdx_sys_info()
+    member: str  # its member in struct tdx_sys_info
+    reader: str  # its reader function
+    errors: str  # "chain" (ret = ret ?: ...) or "return" (if (ret) return ret;)
 
 
 @dataclass(frozen=True)
 class KernelPrint:
-    members: tuple[tuple[str, str], ...]     # (struct, member)
+    members: tuple[tuple[str, str], ...]  # (struct, member)
     prefix: str = ""
-    format: str = ""             # printf conversions, or a macro naming them ("" : one per member)
-    when: str = "ok"             # "always" or "ok"
+    format: str = ""  # printf conversions, or a macro naming them ("" : one per member)
+    when: str = "ok"  # "always" or "ok"
 
 
 @dataclass(frozen=True)
@@ -217,12 +222,12 @@ class KernelOptions:
     bit_defines: bool = False
     struct_comments: bool = False
     provenance: bool = False
-    gate_helpers: tuple[tuple[str, str], ...] = ()   # ("FIELD.BIT", helper)
+    gate_helpers: tuple[tuple[str, str], ...] = ()  # ("FIELD.BIT", helper)
     header_banner: tuple[str, ...] = ()
     source_banner: tuple[str, ...] = ()
     guard: str = "_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H"
     includes: tuple[str, ...] = ("linux/types.h",)
-    top_init: bool | None = None                     # None: as init
+    top_init: bool | None = None  # None: as init
     struct_settings: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
 
     def struct_options(self, name: str) -> KernelStruct:
@@ -232,7 +237,8 @@ class KernelOptions:
             in_sysinfo=given.get("in_sysinfo", True),
             member=given.get("member") or name,
             reader=given.get("reader") or names.c_reader(name),
-            errors=given.get("errors") or self.errors)
+            errors=given.get("errors") or self.errors,
+        )
 
     @property
     def top_is_init(self) -> bool:
@@ -255,12 +261,12 @@ class Settings:
 
 @dataclass(frozen=True)
 class Catalogue:
-    classes: tuple[MdClass, ...]          # by code
-    fields: tuple[Field, ...]             # by (class, field code)
-    structs: tuple[Struct, ...]           # by name
+    classes: tuple[MdClass, ...]  # by code
+    fields: tuple[Field, ...]  # by (class, field code)
+    structs: tuple[Struct, ...]  # by name
     settings: Settings
-    sources: tuple[str, ...]              # schema files, as shown, sorted
-    releases: tuple[ModuleRelease, ...] = ()   # of the profiles, by release then name
+    sources: tuple[str, ...]  # schema files, as shown, sorted
+    releases: tuple[ModuleRelease, ...] = ()  # of the profiles, by release then name
     # Derived from the tuples above, never passed in: dataclasses.replace() builds them anew.
     _keys: tuple = field(init=False, repr=False, compare=False)
     _sizes: tuple = field(init=False, repr=False, compare=False)
@@ -301,9 +307,11 @@ class Catalogue:
 
     def output_structs(self, output: str) -> tuple[Struct, ...]:
         """Structs of one output ("kernel", "python", "docs") in read order."""
-        names = {"kernel": self.settings.kernel.structs,
-                 "python": self.settings.python_structs,
-                 "docs": self.settings.docs_structs}[output]
+        names = {
+            "kernel": self.settings.kernel.structs,
+            "python": self.settings.python_structs,
+            "docs": self.settings.docs_structs,
+        }[output]
         by_name = {s.name: s for s in self.structs}
         return tuple(by_name[n] for n in names)
 
@@ -319,8 +327,9 @@ class Catalogue:
 
     def depends_on(self, s: Struct, output: str) -> frozenset[str]:
         """Other structs whose members reading s's fields in output needs (counts, gates)."""
-        return frozenset(self.field(n).struct for f in self.output_fields(output, s)
-                         for n in f.reads) - {s.name}
+        return frozenset(
+            self.field(n).struct for f in self.output_fields(output, s) for n in f.reads
+        ) - {s.name}
 
     def fields_of(self, release: Release) -> tuple[Field, ...]:
         """The fields a module of `release` has, by its fields' since."""

@@ -34,6 +34,7 @@ def python_module(package: str) -> str:
 
 # -- patterns ------------------------------------------------------------------
 
+
 def id_define(field: str) -> str:
     return f"MD_FIELD_ID_{field}"
 
@@ -65,12 +66,14 @@ def c_reader(struct: str) -> str:
 
 # -- reserved words --------------------------------------------------------------
 
-C_KEYWORDS = frozenset("""
+C_KEYWORDS = frozenset(
+    """
     auto break case char const continue default do double else enum extern float for goto if
     inline int long register restrict return short signed sizeof static struct switch typedef
     union unsigned void volatile while _Alignas _Alignof _Atomic _Bool _Complex _Generic
     _Imaginary _Noreturn _Static_assert _Thread_local asm typeof bool true false
-""".split())
+""".split()
+)
 
 # Macros gcc predefines in the GNU dialects the kernel builds with (gcc -std=gnu11 -dM -E;
 # i386 with -m32): a member named linux becomes "1".
@@ -79,30 +82,36 @@ GCC_MACROS = frozenset({"linux", "unix", "i386"})
 # Kernel names the generated files can see through linux/types.h, linux/bits.h and tdx.c,
 # which includes them: macros a name would be expanded by, and the types and helpers
 # the generated code uses.
-KERNEL_NAMES = frozenset("""
+KERNEL_NAMES = frozenset(
+    """
     u8 u16 u32 u64 s8 s16 s32 s64 size_t ssize_t uintptr_t NULL current
     BIT BIT_ULL GENMASK GENMASK_ULL BITS_PER_LONG BITS_PER_BYTE ARRAY_SIZE offsetof
     sizeof_field BUILD_BUG_ON BUILD_BUG_ON_ZERO container_of min max min_t max_t clamp
     swap abs likely unlikely READ_ONCE WRITE_ONCE barrier fallthrough noinline
     static_assert pr_info pr_err pr_warn pr_debug printk EINVAL ENODEV ENOMEM
     PAGE_SIZE PAGE_SHIFT ALIGN DIV_ROUND_UP upper_32_bits lower_32_bits
-""".split())
+""".split()
+)
 
 # What the generated C defines or calls itself (kernel_c and its templates).
-C_GENERATED = frozenset("""
+C_GENERATED = frozenset(
+    """
     MD_FIELD_ID_ELE_SIZE TD_SYSINFO_MAP TD_SYSINFO_MAP_TRUNCATE tdx_metadata_field_mapping
     tdx_store_member read_sys_metadata_field read_sys_metadata_multi read_sys_metadata_array
     tdx_module_release get_tdx_sys_info tdx_sys_info
     _X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H
-""".split())
+""".split()
+)
 
 # What the generated Python package defines at module level (templates/python), and the
 # methods of codegen.runtime.Record, which members and struct names would shadow.
-PY_GENERATED = frozenset("""
+PY_GENERATED = frozenset(
+    """
     annotations CountError ListError MetadataError SeamcallError GENERATOR_VERSION
     BASELINE_RELEASE FIELDS BITS TdxSysInfo read_all read_all_rd read_all_rdall rd_source
     rdall_source has_bit set_bits RUNTIME_ABI diff simulator
-""".split())
+""".split()
+)
 RECORD_METHODS = frozenset({"astuple", "as_dict"})
 
 PY_BUILTINS = frozenset(dir(builtins))

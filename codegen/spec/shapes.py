@@ -40,17 +40,23 @@ class _Strict(BaseModel):
 
 
 class BitSpec(_Strict):
-    bit: int = PField(ge=0, le=63, description='bit index, 0..63')
-    description: str = PField(default="", description='what the bit means')
+    bit: int = PField(ge=0, le=63, description="bit index, 0..63")
+    description: str = PField(default="", description="what the bit means")
 
 
 class GateSpec(_Strict):
     """Read only when a feature bit is set, or only from a module release on."""
-    feature: str | None = PField(default=None,
-        description=('read only when this feature bit is set: "FIELD.BIT", e.g. '
-                     '"TDX_FEATURES0.TD_PRESERVING"'))
-    release: str | None = PField(default=None,
-        description='read only from this module release on, e.g. "1.5.06"')
+
+    feature: str | None = PField(
+        default=None,
+        description=(
+            'read only when this feature bit is set: "FIELD.BIT", e.g. '
+            '"TDX_FEATURES0.TD_PRESERVING"'
+        ),
+    )
+    release: str | None = PField(
+        default=None, description='read only from this module release on, e.g. "1.5.06"'
+    )
 
 
 GateValue = Union[str, GateSpec]
@@ -58,148 +64,214 @@ GateValue = Union[str, GateSpec]
 
 class OverrideSpec(_Strict):
     """A reviewed deviation from Intel's JSON: what the JSON says, and why the schema differs."""
-    json_: int | str = PField(alias="json",
-        description="the value Intel's JSON gives (an id as a hex string)")
+
+    json_: int | str = PField(
+        alias="json", description="the value Intel's JSON gives (an id as a hex string)"
+    )
     reason: str = PField(description="why the schema differs from Intel's JSON (reviewed)")
 
 
 class ClassSpec(_Strict):
-    code: int = PField(ge=0, le=63, description='the class code, 0..63 (CLASS_CODE of the ids)')
+    code: int = PField(ge=0, le=63, description="the class code, 0..63 (CLASS_CODE of the ids)")
     name: str = PField(description='the class\'s name, e.g. "TDMR Info"')
-    description: str = PField(default="", description='what the class holds')
+    description: str = PField(default="", description="what the class holds")
 
 
 class StructSpec(_Strict):
     name: str = PField(description='the struct\'s member in struct tdx_sys_info, e.g. "tdmr"')
     c_name: str = PField(description='the C struct tag, e.g. "tdx_sys_info_tdmr"')
     description: str = PField(
-        description='what the struct holds (a docstring and comment in the generated code)')
-    gate: GateValue | None = PField(default=None,
-        description='read the struct only then: "FIELD.BIT" or { release = "1.5.06" }')
+        description="what the struct holds (a docstring and comment in the generated code)"
+    )
+    gate: GateValue | None = PField(
+        default=None, description='read the struct only then: "FIELD.BIT" or { release = "1.5.06" }'
+    )
 
 
 class FieldSpec(_Strict):
     name: str = PField(description='the ABI name, e.g. "MAX_TDMRS"')
     id: str = PField(description='base field id, a hex string, e.g. "0x9100000100000008"')
     class_: int | str = PField(alias="class", description="class code (or the class's name)")
-    element_size: ElementSize = PField(description='bytes per element: 1, 2, 4 or 8')
-    num_fields: int = PField(default=1, ge=1, le=512,
-        description="fields of the module's table entry (the array's capacity)")
-    num_elements: int = PField(default=1, ge=1, le=16, description='elements per field')
-    struct: str = PField(description='the struct it is read into (its name)')
-    member: str = PField(description='the C member, optionally with [N] dimensions')
-    type: CType = PField(description='C type of the member: u8, u16, u32 or u64')
-    description: str = PField(description='what the field holds')
-    since: str | list[str] | None = PField(default=None,
-        description=('first module release with the field (one per release line); absent: none '
-                     'public'))
-    host_readable: bool = PField(default=True, description='whether the host may read it')
-    guest_readable: bool | None = PField(default=None, description='whether a guest may read it')
-    capacity: int | None = PField(default=None, ge=1, le=65536,
-        description='array length in the struct when it differs from num_fields')
-    count: str | None = PField(default=None,
-        description='the field holding the live count of this array, e.g. "NUM_CMRS"')
-    gate: GateValue | None = PField(default=None,
-        description='read only then: "FIELD.BIT" or { release = "1.5.06" }')
-    truncate: bool = PField(default=False, description='allow a member narrower than the element')
-    bits: dict[str, int | BitSpec] = PField(default={},
-        description='named bits of a flag field: NAME = bit or { bit = N, description = "..." }')
-    unverified: str | None = PField(default=None,
-        description="why the field is not cross-checked against Intel's JSON")
-    overrides: dict[str, OverrideSpec] = PField(default={},
-        description=('reviewed deviations from Intel\'s JSON, by attribute: { json = ..., reason ='
-                     ' "..." }'))
+    element_size: ElementSize = PField(description="bytes per element: 1, 2, 4 or 8")
+    num_fields: int = PField(
+        default=1,
+        ge=1,
+        le=512,
+        description="fields of the module's table entry (the array's capacity)",
+    )
+    num_elements: int = PField(default=1, ge=1, le=16, description="elements per field")
+    struct: str = PField(description="the struct it is read into (its name)")
+    member: str = PField(description="the C member, optionally with [N] dimensions")
+    type: CType = PField(description="C type of the member: u8, u16, u32 or u64")
+    description: str = PField(description="what the field holds")
+    since: str | list[str] | None = PField(
+        default=None,
+        description=(
+            "first module release with the field (one per release line); absent: none public"
+        ),
+    )
+    host_readable: bool = PField(default=True, description="whether the host may read it")
+    guest_readable: bool | None = PField(default=None, description="whether a guest may read it")
+    capacity: int | None = PField(
+        default=None,
+        ge=1,
+        le=65536,
+        description="array length in the struct when it differs from num_fields",
+    )
+    count: str | None = PField(
+        default=None, description='the field holding the live count of this array, e.g. "NUM_CMRS"'
+    )
+    gate: GateValue | None = PField(
+        default=None, description='read only then: "FIELD.BIT" or { release = "1.5.06" }'
+    )
+    truncate: bool = PField(default=False, description="allow a member narrower than the element")
+    bits: dict[str, int | BitSpec] = PField(
+        default={},
+        description='named bits of a flag field: NAME = bit or { bit = N, description = "..." }',
+    )
+    unverified: str | None = PField(
+        default=None, description="why the field is not cross-checked against Intel's JSON"
+    )
+    overrides: dict[str, OverrideSpec] = PField(
+        default={},
+        description=(
+            'reviewed deviations from Intel\'s JSON, by attribute: { json = ..., reason = "..." }'
+        ),
+    )
 
 
 class SchemaSettings(_Strict):
-    baseline: str = PField(default="1.5.01",
-        description='the oldest module release the readers support; newer fields may be absent')
+    baseline: str = PField(
+        default="1.5.01",
+        description="the oldest module release the readers support; newer fields may be absent",
+    )
 
 
 ErrorIdiom = Literal["chain", "return"]
 
 # The kernel's own words, the defaults of a file's banner.
 HEADER_BANNER = ["Automatically generated TDX global metadata structures."]
-SOURCE_BANNER = ["Automatically generated functions to read TDX global metadata.", "",
-                 "This file doesn't compile on its own as it lacks of inclusion",
-                 "of SEAMCALL wrapper primitive which reads global metadata.",
-                 "Include this file to other C file instead."]
+SOURCE_BANNER = [
+    "Automatically generated functions to read TDX global metadata.",
+    "",
+    "This file doesn't compile on its own as it lacks of inclusion",
+    "of SEAMCALL wrapper primitive which reads global metadata.",
+    "Include this file to other C file instead.",
+]
 
 
 class KernelStructSettings(_Strict):
     """[kernel.struct.NAME]: how one struct's reader looks in the kernel."""
-    init: bool | None = PField(default=None, description='__init reader (default: [kernel].init)')
-    in_sysinfo: bool = PField(default=True, description=(
-        'a member of struct tdx_sys_info, read by get_tdx_sys_info(); false: read on its own'))
-    member: str | None = PField(default=None,
-        description="its member in struct tdx_sys_info (default: the struct's name)")
-    reader: str | None = PField(default=None,
-        description='its reader function (default: get_tdx_sys_info_<name>)')
-    errors: ErrorIdiom | None = PField(default=None, description='default: [kernel].errors')
+
+    init: bool | None = PField(default=None, description="__init reader (default: [kernel].init)")
+    in_sysinfo: bool = PField(
+        default=True,
+        description=(
+            "a member of struct tdx_sys_info, read by get_tdx_sys_info(); false: read on its own"
+        ),
+    )
+    member: str | None = PField(
+        default=None, description="its member in struct tdx_sys_info (default: the struct's name)"
+    )
+    reader: str | None = PField(
+        default=None, description="its reader function (default: get_tdx_sys_info_<name>)"
+    )
+    errors: ErrorIdiom | None = PField(default=None, description="default: [kernel].errors")
 
 
 class KernelPrintSettings(_Strict):
     """pr_info() of scalar members after they are read."""
-    members: list[str] = PField(description='the members printed, as struct.member')
-    prefix: str = PField(default="", description='text before the values')
-    format: str = PField(default="",
-        description='printf conversions, or the name of a macro holding them (TDX_VERSION_FMT)')
-    when: Literal["always", "ok"] = PField(default="ok",
-        description='print even when a read failed (always), or only after success (ok)')
+
+    members: list[str] = PField(description="the members printed, as struct.member")
+    prefix: str = PField(default="", description="text before the values")
+    format: str = PField(
+        default="",
+        description="printf conversions, or the name of a macro holding them (TDX_VERSION_FMT)",
+    )
+    when: Literal["always", "ok"] = PField(
+        default="ok",
+        description="print even when a read failed (always), or only after success (ok)",
+    )
 
 
 class KernelFileSettings(_Strict):
-    banner: list[str] = PField(default_factory=lambda: list(SOURCE_BANNER),
-        description='the lines of the comment the file starts with, kept as written')
+    banner: list[str] = PField(
+        default_factory=lambda: list(SOURCE_BANNER),
+        description="the lines of the comment the file starts with, kept as written",
+    )
 
 
 class KernelHeaderSettings(_Strict):
-    banner: list[str] = PField(default_factory=lambda: list(HEADER_BANNER),
-        description='the lines of the comment the file starts with, kept as written')
-    guard: str = PField(default="_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H",
-        description='the include guard')
-    includes: list[str] = PField(default=["linux/types.h"], description='headers it includes')
+    banner: list[str] = PField(
+        default_factory=lambda: list(HEADER_BANNER),
+        description="the lines of the comment the file starts with, kept as written",
+    )
+    guard: str = PField(
+        default="_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H",
+        description="the include guard",
+    )
+    includes: list[str] = PField(default=["linux/types.h"], description="headers it includes")
 
 
 class KernelTopSettings(_Strict):
-    init: bool | None = PField(default=None,
-        description='get_tdx_sys_info() is __init (default: [kernel].init)')
+    init: bool | None = PField(
+        default=None, description="get_tdx_sys_info() is __init (default: [kernel].init)"
+    )
 
 
 class KernelSettings(_Strict):
-    flavor: Flavor = PField(default="map",
-        description=('kernel C flavour: map (TD_SYSINFO_MAP tables) or functions (one reader per '
-                     'struct)'))
-    structs: list[str] = PField(description='the structs of the kernel output, in read order')
-    exclude_fields: list[str] = PField(default=[], description='fields the kernel does not read')
-    init: bool = PField(default=True, description='mark the readers __init')
-    errors: ErrorIdiom = PField(default="chain", description=(
-        'chain: if (!ret && !(ret = read(...))) and ret = ret ?: get_...(); return: '
-        'if (ret) return ret; after each read'))
-    named_ids: bool = PField(default=False, description='emit MD_FIELD_ID_<NAME> defines')
-    bit_defines: bool = PField(default=False,
-        description='define every named bit the kernel does not define itself')
-    struct_comments: bool = PField(default=False, description='a comment on every struct')
-    provenance: bool = PField(default=False,
-        description='banners naming tdx-codegen and the schema files')
-    print: list[str] | KernelPrintSettings = PField(default=[],
-        description='members to pr_info after the read, or {members, prefix, format, when}')
-    require_features: list[str] = PField(default=[],
-        description='feature bits whose absence fails the read with -EINVAL')
-    gate_helpers: dict[str, str] = PField(default={},
-        description='"FIELD.BIT" = kernel helper the C calls with sysinfo to test that gate')
-    header: KernelHeaderSettings = PField(default_factory=KernelHeaderSettings,
-        description="the header's banner, include guard and includes")
-    source: KernelFileSettings = PField(default_factory=KernelFileSettings,
-        description="the source's banner")
-    top: KernelTopSettings = PField(default_factory=KernelTopSettings,
-        description='get_tdx_sys_info()')
-    struct: dict[str, KernelStructSettings] = PField(default={},
-        description='per struct: init, errors, member, reader, in_sysinfo')
+    flavor: Flavor = PField(
+        default="map",
+        description=(
+            "kernel C flavour: map (TD_SYSINFO_MAP tables) or functions (one reader per struct)"
+        ),
+    )
+    structs: list[str] = PField(description="the structs of the kernel output, in read order")
+    exclude_fields: list[str] = PField(default=[], description="fields the kernel does not read")
+    init: bool = PField(default=True, description="mark the readers __init")
+    errors: ErrorIdiom = PField(
+        default="chain",
+        description=(
+            "chain: if (!ret && !(ret = read(...))) and ret = ret ?: get_...(); return: "
+            "if (ret) return ret; after each read"
+        ),
+    )
+    named_ids: bool = PField(default=False, description="emit MD_FIELD_ID_<NAME> defines")
+    bit_defines: bool = PField(
+        default=False, description="define every named bit the kernel does not define itself"
+    )
+    struct_comments: bool = PField(default=False, description="a comment on every struct")
+    provenance: bool = PField(
+        default=False, description="banners naming tdx-codegen and the schema files"
+    )
+    print: list[str] | KernelPrintSettings = PField(
+        default=[],
+        description="members to pr_info after the read, or {members, prefix, format, when}",
+    )
+    require_features: list[str] = PField(
+        default=[], description="feature bits whose absence fails the read with -EINVAL"
+    )
+    gate_helpers: dict[str, str] = PField(
+        default={},
+        description='"FIELD.BIT" = kernel helper the C calls with sysinfo to test that gate',
+    )
+    header: KernelHeaderSettings = PField(
+        default_factory=KernelHeaderSettings,
+        description="the header's banner, include guard and includes",
+    )
+    source: KernelFileSettings = PField(
+        default_factory=KernelFileSettings, description="the source's banner"
+    )
+    top: KernelTopSettings = PField(
+        default_factory=KernelTopSettings, description="get_tdx_sys_info()"
+    )
+    struct: dict[str, KernelStructSettings] = PField(
+        default={}, description="per struct: init, errors, member, reader, in_sysinfo"
+    )
 
 
 class OutputSettings(_Strict):
-    structs: list[str] = PField(description='the structs of this output, in read order')
+    structs: list[str] = PField(description="the structs of this output, in read order")
 
 
 class PythonSettings(OutputSettings):
@@ -207,11 +279,14 @@ class PythonSettings(OutputSettings):
 
 
 class SettingsSpec(_Strict):
-    schema_: SchemaSettings = PField(default_factory=SchemaSettings, alias="schema",
-        description="[schema]: the schema's baseline release")
-    kernel: KernelSettings = PField(description='[kernel]: the Linux kernel C output')
-    python: PythonSettings = PField(description='[python]: the Python readers')
-    docs: OutputSettings = PField(description='[docs]: the Markdown and HTML reference')
+    schema_: SchemaSettings = PField(
+        default_factory=SchemaSettings,
+        alias="schema",
+        description="[schema]: the schema's baseline release",
+    )
+    kernel: KernelSettings = PField(description="[kernel]: the Linux kernel C output")
+    python: PythonSettings = PField(description="[python]: the Python readers")
+    docs: OutputSettings = PField(description="[docs]: the Markdown and HTML reference")
 
 
 def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[dict]]:
@@ -223,8 +298,14 @@ def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[dict]
 
 
 # pydantic names the member of a union (int | BitSpec, str | GateSpec) inside an error's loc
-_MEMBERS = {"int": "an integer", "str": "a string", "BitSpec": "a table", "GateSpec": "a table",
-            "list[str]": "an array of strings", "KernelPrintSettings": "a table"}
+_MEMBERS = {
+    "int": "an integer",
+    "str": "a string",
+    "BitSpec": "a table",
+    "GateSpec": "a table",
+    "list[str]": "an array of strings",
+    "KernelPrintSettings": "a table",
+}
 
 
 def _split(loc) -> tuple[tuple, str | None, tuple]:
@@ -232,9 +313,16 @@ def _split(loc) -> tuple[tuple, str | None, tuple]:
     parts = [p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
     for n, part in enumerate(parts):
         # only where the schema has a union, so a key the user named "int" stays a key
-        if part in _MEMBERS and n and (parts[n - 1] in ("class", "gate", "json", "print")
-                                       or n >= 2 and parts[n - 2] == "bits"):
-            return tuple(parts[:n]), part, tuple(parts[n + 1:])
+        if (
+            part in _MEMBERS
+            and n
+            and (
+                parts[n - 1] in ("class", "gate", "json", "print")
+                or n >= 2
+                and parts[n - 2] == "bits"
+            )
+        ):
+            return tuple(parts[:n]), part, tuple(parts[n + 1 :])
     return tuple(parts), None, ()
 
 
@@ -261,8 +349,14 @@ def problems(errors: list[dict], model: type[BaseModel]) -> list[tuple[str, str,
             kinds = " or ".join(dict.fromkeys(_MEMBERS[m] for m, _, _ in items))
             name = ".".join(map(str, keys))
             first = items[0][2]
-            out.append(("BAD-VALUE", f"'{name}' must be {kinds}, got {_short(first.get('input'))}",
-                        keys, first["type"]))
+            out.append(
+                (
+                    "BAD-VALUE",
+                    f"'{name}' must be {kinds}, got {_short(first.get('input'))}",
+                    keys,
+                    first["type"],
+                )
+            )
     return out
 
 
@@ -273,7 +367,9 @@ def describe_error(err: dict, model: type[BaseModel], keys: tuple | None = None)
     name = ".".join(map(str, keys)) or "table"
     kind = err["type"]
     if kind == "missing":
-        fields = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items() if f.is_required()))
+        fields = ", ".join(
+            sorted(f.alias or n for n, f in model.model_fields.items() if f.is_required())
+        )
         return "MISSING-KEY", f"missing required key '{name}' (required: {fields})"
     if kind == "extra_forbidden":
         known = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items()))

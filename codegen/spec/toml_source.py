@@ -103,9 +103,11 @@ def load(path: Path, shown: str) -> Document:
         message, line, col, text = chars.utf8_error(raw, exc)
         raise TomlSyntaxError(message, Location(shown, line, col, 1, text)) from None
     if text.startswith(BOM):
-        raise TomlSyntaxError("the file starts with a UTF-8 byte order mark (U+FEFF), which TOML "
-                              "does not allow; save it as UTF-8 without a BOM",
-                              Location(shown, 1, 1, 1, _lines(text)[0][1:]))
+        raise TomlSyntaxError(
+            "the file starts with a UTF-8 byte order mark (U+FEFF), which TOML "
+            "does not allow; save it as UTF-8 without a BOM",
+            Location(shown, 1, 1, 1, _lines(text)[0][1:]),
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -149,12 +151,14 @@ def check_agreement(data: dict, values: dict, shown: str = "") -> None:
     if parsed != set(values):
         missing = sorted(map(repr, parsed - set(values)))[:3]
         extra = sorted(map(repr, set(values) - parsed))[:3]
-        raise PositionReaderError(f"{shown}: the TOML position reader disagrees with tomllib on "
-                                  f"key paths (not placed: {missing}; not in the data: {extra})")
+        raise PositionReaderError(
+            f"{shown}: the TOML position reader disagrees with tomllib on "
+            f"key paths (not placed: {missing}; not in the data: {extra})"
+        )
 
 
 # -- the position reader --------------------------------------------------------------------
-_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")      # whitespace, newlines and comments
+_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")  # whitespace, newlines and comments
 _WS = re.compile(r"[ \t]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _STRINGS = {
@@ -164,12 +168,16 @@ _STRINGS = {
     "'": re.compile(r"'[^'\n]*'"),
 }
 # a date-time may hold one space ("1979-05-27 07:32:00"); other bare values hold none
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?"
-                       r"(?:[Zz]|[+-]\d{2}:\d{2})?)?")
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?"
+    r"(?:[Zz]|[+-]\d{2}:\d{2})?)?"
+)
 _BARE_VALUE = re.compile(r"[A-Za-z0-9+\-_.:]+")
 # the common line `key = "text"` or `key = 123`, read in one match (never crossing a newline)
-_SIMPLE_LINE = re.compile(r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*("(?:[^"\\\n]|\\.)*"|[A-Za-z0-9+\-_.:]+)'
-                          r'[ \t]*(?=\r?\n|#|\Z)')
+_SIMPLE_LINE = re.compile(
+    r'([A-Za-z0-9_-]+)[ \t]*=[ \t]*("(?:[^"\\\n]|\\.)*"|[A-Za-z0-9+\-_.:]+)'
+    r"[ \t]*(?=\r?\n|#|\Z)"
+)
 
 
 class _Reader:
@@ -182,7 +190,7 @@ class _Reader:
         self.line_start = 0
         self.values: dict = {}
         self.keys: dict = {}
-        self.aot: dict = {}     # resolved path of an array of tables -> tables so far
+        self.aot: dict = {}  # resolved path of an array of tables -> tables so far
 
     def run(self) -> tuple[dict, dict]:
         table: KeyPath = ()
@@ -232,7 +240,7 @@ class _Reader:
         if aot:
             count = self.aot.get(path, 0)
             self.aot[path] = count + 1
-            self.keys.setdefault(path, where)      # the array itself: its first header
+            self.keys.setdefault(path, where)  # the array itself: its first header
             self.values.setdefault(path, where)
             path = path + (count,)
         self.keys[path] = self.values[path] = where
@@ -264,7 +272,7 @@ class _Reader:
         path = table
         for n, (name, end) in enumerate(segments):
             path = path + (name,)
-            where = (line, col, end - start)   # the key as far as this segment
+            where = (line, col, end - start)  # the key as far as this segment
             if n < len(segments) - 1:
                 self.implicit(path, where)
             else:
@@ -281,7 +289,9 @@ class _Reader:
             c = self.s[self.i]
             if c in "\"'":
                 raw = self.string()
-                name = raw[1:-1] if c == "'" or "\\" not in raw else tomllib.loads(f"k = {raw}")["k"]
+                name = (
+                    raw[1:-1] if c == "'" or "\\" not in raw else tomllib.loads(f"k = {raw}")["k"]
+                )
             else:
                 m = _BARE_KEY.match(self.s, self.i)
                 name = m.group()
@@ -319,7 +329,7 @@ class _Reader:
                 return
             element = path + (index,)
             self.value(element)
-            self.keys[element] = self.values[element]   # an element has no key: its value stands in
+            self.keys[element] = self.values[element]  # an element has no key: its value stands in
             index += 1
             self.skip(_BLANK)
             if self.s[self.i] == ",":

@@ -47,14 +47,18 @@ def kernel_tree() -> Path:
     if given:
         tree = Path(given)
         if not (tree / STAMP).is_file():
-            pytest.fail(f"{TREE_ENV}={given} is not a prepared kernel tree (no {STAMP}); "
-                        f"run {PREPARE.relative_to(HERE.parent.parent)}")
+            pytest.fail(
+                f"{TREE_ENV}={given} is not a prepared kernel tree (no {STAMP}); "
+                f"run {PREPARE.relative_to(HERE.parent.parent)}"
+            )
         return tree
     stamps = sorted(CACHE.glob(f"linux-6.12-*/{STAMP}"), key=lambda p: p.stat().st_mtime)
     if stamps:
         return stamps[-1].parent
-    why = (f"no prepared Linux 6.12 tree: {TREE_ENV} is unset and {CACHE} has none; run "
-           f"{PREPARE.relative_to(HERE.parent.parent)} (needs Debian's linux-source-6.12)")
+    why = (
+        f"no prepared Linux 6.12 tree: {TREE_ENV} is unset and {CACHE} has none; run "
+        f"{PREPARE.relative_to(HERE.parent.parent)} (needs Debian's linux-source-6.12)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {why}")
     pytest.skip(why)
@@ -70,7 +74,7 @@ _MISMATCH = re.compile(r"section mismatch", re.I)
 class Build:
     args: list[str]
     returncode: int
-    output: str                   # stdout and stderr, interleaved as make printed them
+    output: str  # stdout and stderr, interleaved as make printed them
 
     @property
     def lines(self) -> list[str]:
@@ -100,8 +104,11 @@ def module_dir(dest: Path, header: str, source: str, kernel: Path, extra: str = 
     return dest
 
 
-_READER = re.compile(r"^static (__init )?int (?:__init )?(get_tdx_sys_info_\w+)"
-                     r"\(\s*struct (\w+) \*\w+\)$", re.M)
+_READER = re.compile(
+    r"^static (__init )?int (?:__init )?(get_tdx_sys_info_\w+)"
+    r"\(\s*struct (\w+) \*\w+\)$",
+    re.M,
+)
 
 
 def readers_h(source: str) -> str:
@@ -111,15 +118,21 @@ def readers_h(source: str) -> str:
     bufs, at_init, later = [], [], []
     for init, name, struct in _READER.findall(source):
         if init and len(re.findall(rf"\b{name}\(", source)) > 1:
-            continue                            # read by get_tdx_sys_info() at init
+            continue  # read by get_tdx_sys_info() at init
         bufs.append(f"static struct {struct} {name}_buf;\n")
         (at_init if init else later).append(f"\tret = ret ?: {name}(&{name}_buf);\n")
-    return "".join([
-        "/* Written by tests/kbuild/harness.py from the generated tdx_global_metadata.c. */\n",
-        *bufs, "\nstatic int __init tdx_metadata_kbuild_init_readers(void)\n{\n\tint ret = 0;\n\n",
-        *at_init, "\treturn ret;\n}\n\nint tdx_metadata_kbuild_later(void);\n",
-        "int tdx_metadata_kbuild_later(void)\n{\n\tint ret = 0;\n\n", *later,
-        "\treturn ret;\n}\nEXPORT_SYMBOL_GPL(tdx_metadata_kbuild_later);\n"])
+    return "".join(
+        [
+            "/* Written by tests/kbuild/harness.py from the generated tdx_global_metadata.c. */\n",
+            *bufs,
+            "\nstatic int __init tdx_metadata_kbuild_init_readers(void)\n{\n\tint ret = 0;\n\n",
+            *at_init,
+            "\treturn ret;\n}\n\nint tdx_metadata_kbuild_later(void);\n",
+            "int tdx_metadata_kbuild_later(void)\n{\n\tint ret = 0;\n\n",
+            *later,
+            "\treturn ret;\n}\nEXPORT_SYMBOL_GPL(tdx_metadata_kbuild_later);\n",
+        ]
+    )
 
 
 def make(kernel: Path, mod: Path, *args: str) -> Build:
@@ -129,25 +142,36 @@ def make(kernel: Path, mod: Path, *args: str) -> Build:
     cmd = ["make", "-C", str(kernel), f"M={mod}", *args, "KBUILD_MODPOST_WARN=1", "modules"]
     # The kernel's Makefile unexports LC_ALL: LANG=C keeps gcc's quotes ASCII.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**env, "LANG": "C"})
+    done = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**env, "LANG": "C"}
+    )
     return Build(cmd, done.returncode, done.stdout)
 
 
 # -- checkpatch --------------------------------------------------------------------------------
 
 # What checkpatch.pl wants at --root (top_of_kernel_tree) besides the files it checks.
-_ROOT_FILES = ("COPYING", "CREDITS", "Kbuild", "MAINTAINERS", "Makefile", "README",
-               "scripts/spdxcheck.py", "scripts/spdxexclude")
+_ROOT_FILES = (
+    "COPYING",
+    "CREDITS",
+    "Kbuild",
+    "MAINTAINERS",
+    "Makefile",
+    "README",
+    "scripts/spdxcheck.py",
+    "scripts/spdxexclude",
+)
 _ROOT_DIRS = ("Documentation", "include", "drivers", "fs", "init", "ipc", "kernel", "lib")
-_TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks, (\d+) lines checked$",
-                    re.M)
+_TOTAL = re.compile(
+    r"^total: (\d+) errors, (\d+) warnings, (\d+) checks, (\d+) lines checked$", re.M
+)
 _PROBLEM = re.compile(r"^(ERROR|WARNING|CHECK): .*$", re.M)
 
 
 def git(repo: Path, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], input=stdin, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], input=stdin, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def small_tree(kernel: Path, dest: Path) -> Path:
@@ -202,8 +226,9 @@ def checkpatch(kernel: Path, root: Path, *args: str) -> Checkpatch:
     cmd = [str(kernel / "scripts/checkpatch.pl"), f"--root={root}", "--no-color", *args]
     env = {**os.environ, "LC_ALL": "C", "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
     env.pop("GIT_DIR", None)
-    done = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, env=env)
+    done = subprocess.run(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     return Checkpatch(cmd, done.returncode, done.stdout)
 
 
@@ -214,13 +239,15 @@ SCHEMA = ROOT / "schema"
 ALL_OPTIONS = HERE / "all-options.toml"
 # The field the previous version of the files lacks, so the patch adds it.
 ADDED_FIELD = "MAX_VCPUS_PER_TD"
-CASES = [(flavor, settings) for flavor in ("map", "functions")
-         for settings in ("shipped", "all-options")]
+CASES = [
+    (flavor, settings) for flavor in ("map", "functions") for settings in ("shipped", "all-options")
+]
 
 
 def tdx_codegen(*args) -> str:
-    done = subprocess.run([sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "codegen", *map(str, args)], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 
@@ -237,7 +264,7 @@ def schema_copy(dest: Path, settings_edit) -> Path:
 def with_all_options(settings: str) -> str:
     """settings.toml with its [kernel] table replaced by all-options.toml's."""
     text = ALL_OPTIONS.read_text()
-    table = text[text.index("[kernel]\n"):] + "\n"
+    table = text[text.index("[kernel]\n") :] + "\n"
     out, n = re.subn(r"(?ms)^\[kernel\]\n.*?(?=^\[(?!kernel[.\]]))", lambda _: table, settings)
     assert n == 1, "settings.toml has no [kernel] table followed by another table"
     return out
@@ -258,13 +285,21 @@ class Case:
         schema = schema_copy(tmp / "schema", keep)
         previous = schema_copy(tmp / "previous", lambda text: without_added_field(keep(text)))
         self.tree = small_tree(kernel, tmp / "linux")
-        tdx_codegen("build", "--schema", previous, "--c-flavor", flavor, "--kernel-tree",
-                    self.tree)
+        tdx_codegen("build", "--schema", previous, "--c-flavor", flavor, "--kernel-tree", self.tree)
         git(self.tree, "add", ".")
         git(self.tree, "commit", "-q", "-m", "x86/virt/tdx: Add the generated readers")
         self.patch = tmp / "0001-regenerate.patch"
-        tdx_codegen("patch", "--schema", schema, "--c-flavor", flavor, "--kernel-tree",
-                    self.tree, "-o", self.patch)
+        tdx_codegen(
+            "patch",
+            "--schema",
+            schema,
+            "--c-flavor",
+            flavor,
+            "--kernel-tree",
+            self.tree,
+            "-o",
+            self.patch,
+        )
         tdx_codegen("build", "--schema", schema, "--c-flavor", flavor, "--kernel-tree", self.tree)
         self.header = (self.tree / HEADER).read_text()
         self.source = (self.tree / SOURCE).read_text()

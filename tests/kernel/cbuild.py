@@ -47,11 +47,11 @@ class BuildError(Exception):
 @dataclass
 class Dump:
     ret: int
-    members: dict[str, int]          # "struct.member[i][j]" -> value
-    reads: list[int] = field(default_factory=list)   # ids fake_table.c was asked for
+    members: dict[str, int]  # "struct.member[i][j]" -> value
+    reads: list[int] = field(default_factory=list)  # ids fake_table.c was asked for
     stderr: str = ""
-    apart_ret: dict[str, int] = field(default_factory=dict)   # struct read on its own -> ret
-    apart_reads: list[int] = field(default_factory=list)     # the ids those reads asked for
+    apart_ret: dict[str, int] = field(default_factory=dict)  # struct read on its own -> ret
+    apart_reads: list[int] = field(default_factory=list)  # the ids those reads asked for
 
 
 def with_kernel(catalogue: Catalogue, **changes) -> Catalogue:
@@ -94,13 +94,17 @@ def sysinfo_member(catalogue: Catalogue, s) -> str:
 
 def gate_test(catalogue: Catalogue, gate) -> str:
     """C test of a gate over the struct tdx_sys_info at s."""
+
     def member(name):
         f = catalogue.field(name)
         return f"s->{sysinfo_member(catalogue, catalogue.struct(f.struct))}.{f.member}"
+
     if gate.release is not None:
         major, minor, update = (member(n) for n in VERSION_FIELDS)
-        return (f"((unsigned int){major} << 16 | (unsigned int){minor} << 8 | {update}) >= "
-                f"{gate.release.code:#x}")
+        return (
+            f"((unsigned int){major} << 16 | (unsigned int){minor} << 8 | {update}) >= "
+            f"{gate.release.code:#x}"
+        )
     return f"{member(gate.feature_field)} >> {gate.bit} & 1"
 
 
@@ -117,23 +121,37 @@ def _print_members(pairs, base) -> list[str]:
         else:
             lines.append(f"\tfor (i = 0; i < {f.dims[0]}; i++)")
             lines.append(f"\t\tfor (j = 0; j < {f.dims[1]}; j++)")
-            lines.append(f'\t\t\tprintf("{name}[%u][%u]=0x%llx\\n", i, j, '
-                         f"(unsigned long long){m}[i][j]);")
+            lines.append(
+                f'\t\t\tprintf("{name}[%u][%u]=0x%llx\\n", i, j, (unsigned long long){m}[i][j]);'
+            )
     return lines
 
 
 def dump_header(catalogue: Catalogue) -> str:
     """tdx_dump.h: dump_sysinfo() printing every element of every member, and dump_apart()
     reading each struct read on its own (as tdx.c's module-update code does) and printing it."""
-    lines = ["static void dump_sysinfo(const struct tdx_sys_info *s)", "{",
-             "\tunsigned int i, j;", ""]
-    lines += _print_members(kernel_fields(catalogue), lambda s: f"s->{sysinfo_member(catalogue, s)}")
+    lines = [
+        "static void dump_sysinfo(const struct tdx_sys_info *s)",
+        "{",
+        "\tunsigned int i, j;",
+        "",
+    ]
+    lines += _print_members(
+        kernel_fields(catalogue), lambda s: f"s->{sysinfo_member(catalogue, s)}"
+    )
     lines += ["\t(void)i;", "\t(void)j;", "}", ""]
-    apart = [s for s in catalogue.output_structs("kernel")
-             if not catalogue.settings.kernel.struct_options(s.name).in_sysinfo
-             and catalogue.output_fields("kernel", s)]
-    lines += ["static void dump_apart(const struct tdx_sys_info *s)", "{",
-              "\tunsigned int i, j;", ""]
+    apart = [
+        s
+        for s in catalogue.output_structs("kernel")
+        if not catalogue.settings.kernel.struct_options(s.name).in_sysinfo
+        and catalogue.output_fields("kernel", s)
+    ]
+    lines += [
+        "static void dump_apart(const struct tdx_sys_info *s)",
+        "{",
+        "\tunsigned int i, j;",
+        "",
+    ]
     lines += [f"\tstatic struct {a.c_name} apart_{a.name};" for a in apart]
     lines.append('\tprintf("apart\\n");')
     for a in apart:
@@ -141,7 +159,7 @@ def dump_header(catalogue: Catalogue) -> str:
         call = f'\tprintf("ret.{a.name}=%d\\n", {reader}(&apart_{a.name}));'
         if a.gate is None:
             lines.append(call)
-        else:   # as the kernel's caller, which reads the struct only where the module has it
+        else:  # as the kernel's caller, which reads the struct only where the module has it
             lines += [f"\tif ({gate_test(catalogue, a.gate)})", "\t" + call]
     lines += _print_members(kernel_fields(catalogue, apart=True), lambda s: f"apart_{s.name}")
     lines += ["\t(void)i;", "\t(void)j;", "\t(void)s;", "}", ""]
@@ -152,22 +170,37 @@ def fake_values_header(values: dict[int, int], errors: dict[int, int] | None = N
     """fake_values.h for fake_table.c: values and errors by element id."""
     rows = [(fid, v, 0) for fid, v in values.items() if fid not in (errors or {})]
     rows += [(fid, 0, err) for fid, err in (errors or {}).items()]
-    lines = [f"#define FAKE_KEY_MASK {KEY_MASK:#x}ULL", "",
-             "static const struct fake_value fake_values[] = {"]
+    lines = [
+        f"#define FAKE_KEY_MASK {KEY_MASK:#x}ULL",
+        "",
+        "static const struct fake_value fake_values[] = {",
+    ]
     for fid, v, err in sorted(rows):
         lines.append(f"\t{{ {fid:#018x}ULL, {v:#x}ULL, {err} }},")
     lines += ["\t{ ~0ULL, 0, -EIO },\t/* never matches a declared field */", "};", ""]
     return "\n".join(lines)
 
 
-def compile_reader(build: Path, out: Path, fake_c: Path | None = None,
-                   extra_c: tuple[Path, ...] = ()) -> Path:
+def compile_reader(
+    build: Path, out: Path, fake_c: Path | None = None, extra_c: tuple[Path, ...] = ()
+) -> Path:
     """gcc harness.c + the fake (+ extra C files, e.g. a client library) -> executable."""
     exe = build / "harness"
     fake = Path(fake_c or FAKE_TABLE)
-    cmd = ["gcc", *GCC_FLAGS, f"-I{SHIM}", f"-I{build}", f"-I{fake.parent}",
-           f"-I{out / 'linux/arch/x86/include'}", f"-I{out / 'linux/arch/x86/virt/vmx/tdx'}",
-           str(HARNESS), str(fake), *map(str, extra_c), "-o", str(exe)]
+    cmd = [
+        "gcc",
+        *GCC_FLAGS,
+        f"-I{SHIM}",
+        f"-I{build}",
+        f"-I{fake.parent}",
+        f"-I{out / 'linux/arch/x86/include'}",
+        f"-I{out / 'linux/arch/x86/virt/vmx/tdx'}",
+        str(HARNESS),
+        str(fake),
+        *map(str, extra_c),
+        "-o",
+        str(exe),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         raise BuildError(proc.stderr)
@@ -209,10 +242,17 @@ def parse(stdout: str, stderr: str = "") -> Dump:
     return Dump(ret, members, reads, stderr, apart_ret, apart_reads)
 
 
-def build_and_run(catalogue: Catalogue, tmp: Path, values: dict[int, int] | None = None,
-                  errors: dict[int, int] | None = None, *, flavor: str | None = None,
-                  fake_c: Path | None = None, extra_c: tuple[Path, ...] = (),
-                  env: dict[str, str] | None = None) -> Dump:
+def build_and_run(
+    catalogue: Catalogue,
+    tmp: Path,
+    values: dict[int, int] | None = None,
+    errors: dict[int, int] | None = None,
+    *,
+    flavor: str | None = None,
+    fake_c: Path | None = None,
+    extra_c: tuple[Path, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Dump:
     out, build = tmp / "out", tmp / "build"
     build.mkdir(parents=True, exist_ok=True)
     generate(catalogue, out, flavor)
@@ -223,6 +263,7 @@ def build_and_run(catalogue: Catalogue, tmp: Path, values: dict[int, int] | None
 
 
 # -- values a fake module serves, and what the reader must make of them --------
+
 
 def element_ids(f: Field):
     """(id, field index, element) of every element of a field, in id order."""
@@ -285,8 +326,11 @@ def expected(catalogue: Catalogue, values: dict[int, int]) -> dict[str, int]:
         fields = f.num_fields if f.count is None else read(catalogue.field(f.count))
         for i in range(f.capacity if f.num_fields > 1 else 1):
             for j in range(f.num_elements):
-                name = f"{s.name}.{f.member}" + (f"[{i}]" if f.num_fields > 1 else "") + \
-                       (f"[{j}]" if f.num_elements > 1 else "")
+                name = (
+                    f"{s.name}.{f.member}"
+                    + (f"[{i}]" if f.num_fields > 1 else "")
+                    + (f"[{j}]" if f.num_elements > 1 else "")
+                )
                 v = values.get(f.element_id(i, j), 0) if live and i < fields else 0
                 got[name] = v & mask(f.member_bytes)
     return got

@@ -22,14 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 class Serving:
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "codegen", "sim", *args],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "codegen", "sim", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         self.banner = self.proc.stderr.readline()
         if "serving" not in self.banner:
             self.proc.kill()
             raise AssertionError(f"server did not start: {self.banner}{self.proc.stderr.read()}")
-        self.address = self.banner.rsplit(" on ", 1)[1].strip()   # unix:PATH or tcp:HOST:PORT
+        self.address = self.banner.rsplit(" on ", 1)[1].strip()  # unix:PATH or tcp:HOST:PORT
 
     def client(self) -> Client:
         kind, _, where = self.address.partition(":")
@@ -84,7 +89,7 @@ def exchange(s: Serving, data: bytes) -> bytes:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
-            pass                               # closed while we still sent
+            pass  # closed while we still sent
         return read_all(sock)
 
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Rule:
     name: str
-    severity: str        # "error" or "warning"
-    summary: str         # what the rule requires, one line
-    abi: str = ""        # the TDX ABI fact it enforces, where one applies
+    severity: str  # "error" or "warning"
+    summary: str  # what the rule requires, one line
+    abi: str = ""  # the TDX ABI fact it enforces, where one applies
 
 
 def error(name: str, summary: str, abi: str = "") -> Rule:
@@ -65,4 +65,5 @@ REGISTRY: dict[str, Rule] = _registry()
 def check(loaded, rep):
     """Every rule over a loaded schema: the Catalogue, or None when any error was reported."""
     from codegen.spec.rules.driver import run
+
     return run(loaded, rep)

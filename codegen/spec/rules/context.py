@@ -20,8 +20,9 @@ class Context:
         # references to them are not reported again (no cascades).
         self.known_field_names = {e.name for e in self.fields if e.name}
         self.known_struct_names = {e.name for e in self.structs if e.name}
-        self.referenced_structs = {e.raw.get("struct") for e in self.fields
-                                   if isinstance(e.raw.get("struct"), str)}
+        self.referenced_structs = {
+            e.raw.get("struct") for e in self.fields if isinstance(e.raw.get("struct"), str)
+        }
         if loaded.incomplete:  # a file is unreadable: any name may be in it
             self.known_field_names = _Everything()
             self.known_struct_names = _Everything()

@@ -34,8 +34,14 @@ def run(loaded, rep):
         structs.check_read_order(cx, the_settings, built)
     if rep.errors or the_settings is None:
         return None
-    return elaborate.catalogue(list(classes.values()), fields, list(built.values()),
-                               the_settings, loaded.sources, loaded.releases)
+    return elaborate.catalogue(
+        list(classes.values()),
+        fields,
+        list(built.values()),
+        the_settings,
+        loaded.sources,
+        loaded.releases,
+    )
 
 
 def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
@@ -47,8 +53,12 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
             continue
         ok = names.abi_name(cx, e, s.name, "field", "name")
         if s.name in seen_names:
-            cx.dup("DUPLICATE-FIELD", f"field {s.name} is declared twice", e.loc("name"),
-                   seen_names[s.name])
+            cx.dup(
+                "DUPLICATE-FIELD",
+                f"field {s.name} is declared twice",
+                e.loc("name"),
+                seen_names[s.name],
+            )
             ok = False
         else:
             seen_names[s.name] = e.loc("name")
@@ -64,8 +74,12 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
             member, dims_text = m.group(1), m.group(2)
             ok = names.identifier(cx, e, member, "member", "member") and ok
         else:
-            cx.err("C-IDENTIFIER", f"member '{s.member}' is not a C identifier "
-                   "(optionally followed by [N] dimensions)", e.loc("member"))
+            cx.err(
+                "C-IDENTIFIER",
+                f"member '{s.member}' is not a C identifier "
+                "(optionally followed by [N] dimensions)",
+                e.loc("member"),
+            )
             member, dims_text, ok = None, None, False
         ok = sizes.check_shape(cx, e, s, dims_text) and ok
         bits, bits_ok = sizes.check_bits(cx, e, s)
@@ -73,8 +87,18 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
         overrides = sizes.check_overrides(cx, e, s, fid)
         if not ok or overrides is None or (s.since is not None and since is None):
             continue
-        out.append(elaborate.field(s, Source(e.doc.shown, e.line, e.path), fid, member,
-                                   sizes.capacity_of(s), since, bits, overrides))
+        out.append(
+            elaborate.field(
+                s,
+                Source(e.doc.shown, e.line, e.path),
+                fid,
+                member,
+                sizes.capacity_of(s),
+                since,
+                bits,
+                overrides,
+            )
+        )
     return out
 
 
@@ -84,8 +108,11 @@ def check_refs(cx, fields: list[Field], by_name: dict[str, Field]) -> dict:
     for f in fields:
         e = cx.entry_of(f)
         ok = structs.check_count(cx, f, by_name)
-        gate = gates.resolve_gate(cx, e, e.spec.gate, by_name, ("gate",)) \
-            if e.spec.gate is not None else None
+        gate = (
+            gates.resolve_gate(cx, e, e.spec.gate, by_name, ("gate",))
+            if e.spec.gate is not None
+            else None
+        )
         if gate is not False and ok:
             found[f.name] = gate
     return found

@@ -9,20 +9,25 @@ from codegen.spec.model import Gate
 from codegen.spec.rules import error
 
 RULES = (
-    error("GATE-FORM", "A gate names exactly one of feature = \"FIELD.BIT\" or release = "
-          "\"M.m.uu\"."),
+    error("GATE-FORM", 'A gate names exactly one of feature = "FIELD.BIT" or release = "M.m.uu".'),
     error("GATE-UNKNOWN-FIELD", "A feature gate names a declared field."),
     error("GATE-UNKNOWN-BIT", "A feature gate names a named bit of that field."),
-    error("GATE-READ-LATER", "What a gate tests (the flag field, or the version fields) is "
-          "read before what it gates."),
-    error("RELEASE-FORMAT", "A release is MAJOR.MINOR[.UPDATE][+TAG], each part 0..255; a "
-          "release gate names no tag.",
-          "a module reports its release as MAJOR_VERSION, MINOR_VERSION and UPDATE_VERSION, "
-          "8 bits each, with no build tag"),
-    error("SINCE-ORDER", "since is one release, or a list of one first release per release "
-          "line (MAJOR.MINOR), oldest line first.",
-          "release lines branch (2.0 from 1.5 after 1.5.06) and gain fields at different "
-          "releases"),
+    error(
+        "GATE-READ-LATER",
+        "What a gate tests (the flag field, or the version fields) is read before what it gates.",
+    ),
+    error(
+        "RELEASE-FORMAT",
+        "A release is MAJOR.MINOR[.UPDATE][+TAG], each part 0..255; a release gate names no tag.",
+        "a module reports its release as MAJOR_VERSION, MINOR_VERSION and UPDATE_VERSION, "
+        "8 bits each, with no build tag",
+    ),
+    error(
+        "SINCE-ORDER",
+        "since is one release, or a list of one first release per release "
+        "line (MAJOR.MINOR), oldest line first.",
+        "release lines branch (2.0 from 1.5 after 1.5.06) and gain fields at different releases",
+    ),
 )
 
 
@@ -45,36 +50,50 @@ def resolve_since(cx, e, spec: str | list[str]) -> Since | None:
 def resolve_gate(cx, e, spec, by_name, keys) -> Gate | None | bool:
     """The Gate of a gate spec; False when it is invalid (already reported)."""
     from codegen.spec.shapes import GateSpec
+
     if isinstance(spec, str):
         spec = GateSpec(feature=spec)
     if (spec.feature is None) == (spec.release is None):
-        cx.err("GATE-FORM", "a gate names exactly one of feature = \"FIELD.BIT\" or "
-               "release = \"M.m.uu\"", e.loc(*keys))
+        cx.err(
+            "GATE-FORM",
+            'a gate names exactly one of feature = "FIELD.BIT" or release = "M.m.uu"',
+            e.loc(*keys),
+        )
         return False
     if spec.release is not None:
         rel = cx.release(e, spec.release, *keys, "release")
         if rel is not None and rel.tag:
-            cx.err("RELEASE-FORMAT", f"a release gate cannot name a build tag ('{rel}'): it "
-                   "compares the module's MAJOR, MINOR and UPDATE_VERSION, which carry none",
-                   e.loc(*keys, "release"))
+            cx.err(
+                "RELEASE-FORMAT",
+                f"a release gate cannot name a build tag ('{rel}'): it "
+                "compares the module's MAJOR, MINOR and UPDATE_VERSION, which carry none",
+                e.loc(*keys, "release"),
+            )
             return False
         return elaborate.release_gate(rel) if rel is not None else False
     loc = e.loc(*keys) if isinstance(e.raw.get(keys[0]), str) else e.loc(*keys, "feature")
     field_name, _, bit_name = spec.feature.partition(".")
     if not bit_name:
-        cx.err("GATE-FORM", f"feature gate '{spec.feature}' must be FIELD.BIT, e.g. "
-               "TDX_FEATURES0.TD_PRESERVING", loc)
+        cx.err(
+            "GATE-FORM",
+            f"feature gate '{spec.feature}' must be FIELD.BIT, e.g. TDX_FEATURES0.TD_PRESERVING",
+            loc,
+        )
         return False
     flag = by_name.get(field_name)
     if flag is None:
         if field_name not in cx.known_field_names:
-            cx.err("GATE-UNKNOWN-FIELD", f"gate names field '{field_name}', which is not "
-                   "declared", loc)
+            cx.err(
+                "GATE-UNKNOWN-FIELD", f"gate names field '{field_name}', which is not declared", loc
+            )
         return False
     if not any(b.name == bit_name for b in flag.bits):
         known = ", ".join(b.name for b in flag.bits) or "none"
-        cx.err("GATE-UNKNOWN-BIT", f"{field_name} has no bit named '{bit_name}' "
-               f"(named bits: {known})", loc)
+        cx.err(
+            "GATE-UNKNOWN-BIT",
+            f"{field_name} has no bit named '{bit_name}' (named bits: {known})",
+            loc,
+        )
         return False
     return elaborate.feature_gate(flag, bit_name)
 
@@ -85,6 +104,10 @@ def gate_order(cx, output, gate: Gate, position, here, loc, what) -> None:
         at = position.get(name)
         if at is None or at >= here:
             where = "is not in" if at is None else "is read after it in"
-            cx.err("GATE-READ-LATER", f"the gate of {what} needs {name}, which {where} the "
-                   f"{output} output; put its struct earlier in [{output}].structs", loc)
+            cx.err(
+                "GATE-READ-LATER",
+                f"the gate of {what} needs {name}, which {where} the "
+                f"{output} output; put its struct earlier in [{output}].structs",
+                loc,
+            )
             return

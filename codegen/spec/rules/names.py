@@ -15,18 +15,30 @@ from codegen.spec.diagnostics import Note
 from codegen.spec.rules import error
 
 RULES = (
-    error("BAD-NAME", "Field and bit names are upper-case ABI names (A-Z, 0-9, _); the Python "
-          "package is a Python identifier of at most 64 characters."),
-    error("NAME-TOO-LONG", "Names are short enough for generated kernel lines to stay within "
-          "100 columns."),
-    error("C-IDENTIFIER", "Members, structs and C struct names are lower-case C identifiers "
-          "not starting with '_'."),
-    error("RESERVED-WORD", "No name, or identifier made from it, is a C or Python keyword, a gcc "
-          "or kernel macro, a Python builtin, or a name the generated code defines."),
+    error(
+        "BAD-NAME",
+        "Field and bit names are upper-case ABI names (A-Z, 0-9, _); the Python "
+        "package is a Python identifier of at most 64 characters.",
+    ),
+    error(
+        "NAME-TOO-LONG",
+        "Names are short enough for generated kernel lines to stay within 100 columns.",
+    ),
+    error(
+        "C-IDENTIFIER",
+        "Members, structs and C struct names are lower-case C identifiers not starting with '_'.",
+    ),
+    error(
+        "RESERVED-WORD",
+        "No name, or identifier made from it, is a C or Python keyword, a gcc "
+        "or kernel macro, a Python builtin, or a name the generated code defines.",
+    ),
     error("NAME-COLLISION", "No two schema names make the same generated identifier."),
     error("DUPLICATE-FIELD", "Each field name is declared once."),
-    error("UNSAFE-TEXT", "Descriptions are printable and cannot end a C comment or a Python "
-          "docstring."),
+    error(
+        "UNSAFE-TEXT",
+        "Descriptions are printable and cannot end a C comment or a Python docstring.",
+    ),
 )
 
 # \Z, not $: "$" also matches before a trailing newline, which would leak into generated code
@@ -43,13 +55,20 @@ KIND_TEXT = {"member": "member", "struct": "struct", "c_name": "C struct name"}
 def identifier(cx, e, name: str, key: str, kind: str) -> bool:
     """A lower-case C identifier (member, struct, c_name), itself no reserved word."""
     if not RE_IDENT.match(name):
-        cx.err("C-IDENTIFIER", f"'{name}' is not a C identifier (letters, digits and _, "
-               "not starting with a digit)", e.loc(key))
+        cx.err(
+            "C-IDENTIFIER",
+            f"'{name}' is not a C identifier (letters, digits and _, not starting with a digit)",
+            e.loc(key),
+        )
         return False
     ok = True
     if name.startswith("_"):
-        cx.err("C-IDENTIFIER", f"'{name}' starts with '_': such names are reserved in C and "
-               "taken by kernel macros (__init, __user)", e.loc(key))
+        cx.err(
+            "C-IDENTIFIER",
+            f"'{name}' starts with '_': such names are reserved in C and "
+            "taken by kernel macros (__init, __user)",
+            e.loc(key),
+        )
         ok = False
     if too_long(cx, e, name, kind, key):
         ok = False
@@ -57,23 +76,30 @@ def identifier(cx, e, name: str, key: str, kind: str) -> bool:
         cx.err("C-IDENTIFIER", f"'{name}' must be lower case (kernel style)", e.loc(key))
         ok = False
     why = names.c_reserved(name) or (
-        None if kind == "c_name" else names.python_reserved(name, module_level=False))
+        None if kind == "c_name" else names.python_reserved(name, module_level=False)
+    )
     if why:
-        cx.err("RESERVED-WORD", f"'{name}' is {why} and cannot name a {KIND_TEXT[kind]}",
-               e.loc(key))
+        cx.err(
+            "RESERVED-WORD", f"'{name}' is {why} and cannot name a {KIND_TEXT[kind]}", e.loc(key)
+        )
         ok = False
     return ok
 
 
-def made_names(cx, e, keys: tuple, what: str, made: list[str], *, c: bool = False,
-               python: bool = False) -> bool:
+def made_names(
+    cx, e, keys: tuple, what: str, made: list[str], *, c: bool = False, python: bool = False
+) -> bool:
     """Identifiers made from a schema name, each checked against the reserved words."""
     for name in made:
-        why = (names.c_reserved(name) if c else None) or \
-              (names.python_reserved(name, module_level=True) if python else None)
+        why = (names.c_reserved(name) if c else None) or (
+            names.python_reserved(name, module_level=True) if python else None
+        )
         if why:
-            cx.err("RESERVED-WORD", f"{what} makes {name}, which is {why}",
-                   e.loc(*keys, key=keys[0] == "bits"))
+            cx.err(
+                "RESERVED-WORD",
+                f"{what} makes {name}, which is {why}",
+                e.loc(*keys, key=keys[0] == "bits"),
+            )
             return False
     return True
 
@@ -81,9 +107,13 @@ def made_names(cx, e, keys: tuple, what: str, made: list[str], *, c: bool = Fals
 def abi_name(cx, e, name: str, kind: str, *keys, key: bool = False) -> bool:
     """A field or bit name: upper case, short enough."""
     if not RE_ABI_NAME.match(name):
-        cx.err("BAD-NAME", f"{kind} name '{name}' must be an upper-case "
-               f"{'ABI ' if kind == 'field' else ''}name (A-Z, 0-9, _"
-               f"{'; starting with a letter' if kind == 'field' else ''})", e.loc(*keys, key=key))
+        cx.err(
+            "BAD-NAME",
+            f"{kind} name '{name}' must be an upper-case "
+            f"{'ABI ' if kind == 'field' else ''}name (A-Z, 0-9, _"
+            f"{'; starting with a letter' if kind == 'field' else ''})",
+            e.loc(*keys, key=key),
+        )
         return False
     return not too_long(cx, e, name, kind, *keys, key=key)
 
@@ -91,36 +121,64 @@ def abi_name(cx, e, name: str, kind: str, *keys, key: bool = False) -> bool:
 def too_long(cx, e, name: str, kind: str, *keys, key: bool = False) -> bool:
     if len(name) <= MAX_NAME[kind]:
         return False
-    cx.err("NAME-TOO-LONG", f"{kind} name '{name[:20]}...' has {len(name)} characters; at "
-           f"most {MAX_NAME[kind]} keep generated kernel lines within 100 columns",
-           e.loc(*keys, key=key))
+    cx.err(
+        "NAME-TOO-LONG",
+        f"{kind} name '{name[:20]}...' has {len(name)} characters; at "
+        f"most {MAX_NAME[kind]} keep generated kernel lines within 100 columns",
+        e.loc(*keys, key=key),
+    )
     return True
 
 
 def text_safe(cx, e, text: str, *keys) -> None:
     """Reject text that could break out of a C comment or a Python docstring."""
-    for bad, why in (("*/", "would end a C comment"), ("/*", "would open a nested C comment"),
-                     ('"""', "would end a Python docstring"),
-                     ("??/", "is a C trigraph for a backslash (gcc -Wtrigraphs)")):
+    for bad, why in (
+        ("*/", "would end a C comment"),
+        ("/*", "would open a nested C comment"),
+        ('"""', "would end a Python docstring"),
+        ("??/", "is a C trigraph for a backslash (gcc -Wtrigraphs)"),
+    ):
         if bad in text:
-            cx.err("UNSAFE-TEXT", f"text contains '{bad}', which {why} in generated code",
-                   e.loc(*keys))
+            cx.err(
+                "UNSAFE-TEXT", f"text contains '{bad}', which {why} in generated code", e.loc(*keys)
+            )
             return
     for ch in text:
         if ch != "\n" and not ch.isprintable():
-            cx.err("UNSAFE-TEXT", f"text contains the non-printable character "
-                   f"U+{ord(ch):04X}", e.loc(*keys))
+            cx.err(
+                "UNSAFE-TEXT",
+                f"text contains the non-printable character U+{ord(ch):04X}",
+                e.loc(*keys),
+            )
             return
 
 
 def check_struct_names(cx, e, spec) -> bool:
     """The identifiers a [[struct]] makes: its readers, tables, gate and record class."""
-    ok = made_names(cx, e, ("name",), f"struct '{spec.name}'",
-                    [names.python_reader(spec.name), names.fields_table(spec.name),
-                     names.struct_gate(spec.name)], python=True)
+    ok = made_names(
+        cx,
+        e,
+        ("name",),
+        f"struct '{spec.name}'",
+        [
+            names.python_reader(spec.name),
+            names.fields_table(spec.name),
+            names.struct_gate(spec.name),
+        ],
+        python=True,
+    )
     if RE_IDENT.match(spec.c_name):
-        ok = made_names(cx, e, ("c_name",), f"C struct name '{spec.c_name}'",
-                        [names.class_name(spec.c_name)], python=True) and ok
+        ok = (
+            made_names(
+                cx,
+                e,
+                ("c_name",),
+                f"C struct name '{spec.c_name}'",
+                [names.class_name(spec.c_name)],
+                python=True,
+            )
+            and ok
+        )
     return ok
 
 
@@ -128,8 +186,18 @@ def check_field_names(cx, e, s, bits) -> bool:
     """The identifiers a [[field]] makes: its id define and its bit constants."""
     ok = made_names(cx, e, ("name",), f"field {s.name}", [names.id_define(s.name)], c=True)
     for b in bits:
-        ok = made_names(cx, e, ("bits", b.name), f"bit {b.name} of {s.name}",
-                        [names.bit_define(s.name, b.name)], c=True, python=True) and ok
+        ok = (
+            made_names(
+                cx,
+                e,
+                ("bits", b.name),
+                f"bit {b.name} of {s.name}",
+                [names.bit_define(s.name, b.name)],
+                c=True,
+                python=True,
+            )
+            and ok
+        )
     return ok
 
 
@@ -140,15 +208,23 @@ def check_collisions(cx, structs: dict, fields) -> None:
     def claim(space: str, name: str, what: str, loc) -> None:
         first = made.setdefault((space, name), (what, loc))
         if first[1] is not loc:
-            cx.err("NAME-COLLISION", f"{what} makes {name}, which {first[0]} also makes",
-                   loc, Note(f"{first[0]} is defined here", first[1]))
+            cx.err(
+                "NAME-COLLISION",
+                f"{what} makes {name}, which {first[0]} also makes",
+                loc,
+                Note(f"{first[0]} is defined here", first[1]),
+            )
 
     for name, (e, _) in structs.items():
         spec = e.spec
         for made_name in (names.fields_table(name), names.struct_gate(name)):
             claim("python", made_name, f"struct '{name}'", e.loc("name"))
-        claim("python", names.class_name(spec.c_name), f"C struct name '{spec.c_name}'",
-              e.loc("c_name"))
+        claim(
+            "python",
+            names.class_name(spec.c_name),
+            f"C struct name '{spec.c_name}'",
+            e.loc("c_name"),
+        )
     for f in fields:
         e = cx.entry_of(f)
         claim("c", names.id_define(f.name), f"field {f.name}", e.loc("name"))

@@ -31,13 +31,21 @@ def check_structs(cx) -> dict:
         ok = check_struct_names(cx, e, s) and ok
         text_safe(cx, e, s.description, "description")
         if s.name in out:
-            cx.dup("DUPLICATE-STRUCT", f"struct '{s.name}' is declared twice "
-                   "(it would be two members of struct tdx_sys_info)", e.loc("name"),
-                   out[s.name][0].loc("name"))
+            cx.dup(
+                "DUPLICATE-STRUCT",
+                f"struct '{s.name}' is declared twice "
+                "(it would be two members of struct tdx_sys_info)",
+                e.loc("name"),
+                out[s.name][0].loc("name"),
+            )
             ok = False
         if s.c_name in c_names:
-            cx.dup("DUPLICATE-STRUCT", f"C struct name '{s.c_name}' is used twice",
-                   e.loc("c_name"), c_names[s.c_name])
+            cx.dup(
+                "DUPLICATE-STRUCT",
+                f"C struct name '{s.c_name}' is used twice",
+                e.loc("c_name"),
+                c_names[s.c_name],
+            )
             ok = False
         if ok:
             out[s.name] = (e, Source(e.doc.shown, e.line, e.path))
@@ -51,9 +59,12 @@ def check_members(cx, fields) -> None:
         k = (f.struct, f.member)
         if k in seen:
             first = seen[k]
-            cx.err("DUPLICATE-MEMBER", f"{f.name} and {first.name} are both read into "
-                   f"{f.struct}.{f.member}", cx.field_loc(f, "member"),
-                   Note(f"{first.name} is defined here", cx.field_loc(first, "member")))
+            cx.err(
+                "DUPLICATE-MEMBER",
+                f"{f.name} and {first.name} are both read into {f.struct}.{f.member}",
+                cx.field_loc(f, "member"),
+                Note(f"{first.name} is defined here", cx.field_loc(first, "member")),
+            )
         else:
             seen[k] = f
 
@@ -65,13 +76,19 @@ def check_count(cx, f, by_name) -> bool:
     c = by_name.get(f.count)
     if c is None:
         if f.count not in cx.known_field_names:
-            cx.err("COUNT-UNKNOWN", f"count field '{f.count}' of {f.name} is not declared",
-                   e.loc("count"))
+            cx.err(
+                "COUNT-UNKNOWN",
+                f"count field '{f.count}' of {f.name} is not declared",
+                e.loc("count"),
+            )
         return False
     if not c.is_scalar:
-        cx.err("COUNT-NOT-SCALAR", f"count field {c.name} of {f.name} is an array; "
-               "a live count is a single element", e.loc("count"),
-               Note(f"{c.name} is defined here", cx.field_loc(c, "name")))
+        cx.err(
+            "COUNT-NOT-SCALAR",
+            f"count field {c.name} of {f.name} is an array; a live count is a single element",
+            e.loc("count"),
+            Note(f"{c.name} is defined here", cx.field_loc(c, "name")),
+        )
         return False
     return True
 
@@ -87,12 +104,19 @@ def check_struct_refs(cx, specs: dict, fields, by_name) -> dict:
             members[f.struct] += 1
         elif f.struct not in cx.known_struct_names:
             known = ", ".join(sorted(specs)) or "none"
-            cx.err("UNKNOWN-STRUCT", f"{f.name} is read into struct '{f.struct}', which no "
-                   f"[[struct]] declares (known: {known})", cx.field_loc(f, "struct"))
+            cx.err(
+                "UNKNOWN-STRUCT",
+                f"{f.name} is read into struct '{f.struct}', which no "
+                f"[[struct]] declares (known: {known})",
+                cx.field_loc(f, "struct"),
+            )
     gates = {}
     for name, (e, _) in specs.items():
-        gate = resolve_gate(cx, e, e.spec.gate, by_name, ("gate",)) \
-            if e.spec.gate is not None else None
+        gate = (
+            resolve_gate(cx, e, e.spec.gate, by_name, ("gate",))
+            if e.spec.gate is not None
+            else None
+        )
         if gate is False:
             continue
         if not members[name] and name not in cx.referenced_structs:
@@ -112,8 +136,9 @@ def check_read_order(cx, settings, structs: dict) -> None:
         # a struct read on its own is read by no one before the others
         apart = standalone(settings) if output == "kernel" else frozenset()
         if apart:
-            check_apart(cx, settings, structs, {f.name: f for s in structs.values()
-                                                for f in s.fields})
+            check_apart(
+                cx, settings, structs, {f.name: f for s in structs.values() for f in s.fields}
+            )
         position: dict[str, tuple[int, int]] = {}  # field name -> read position
         for si, sname in enumerate(names):
             struct = structs.get(sname)
@@ -124,13 +149,19 @@ def check_read_order(cx, settings, structs: dict) -> None:
                     position[f.name] = (si, fi)
         for sname in names:
             struct = structs.get(sname)
-            if struct is None or sname in apart:   # its reads: settings.check_apart
+            if struct is None or sname in apart:  # its reads: settings.check_apart
                 continue
             if struct.gate is not None:
-                s_entry = next(e for e in cx.structs
-                               if e.spec is not None and e.spec.name == sname)
-                gate_order(cx, output, struct.gate, position, (names.index(sname), -1),
-                           s_entry.loc("gate"), f"struct {sname}")
+                s_entry = next(e for e in cx.structs if e.spec is not None and e.spec.name == sname)
+                gate_order(
+                    cx,
+                    output,
+                    struct.gate,
+                    position,
+                    (names.index(sname), -1),
+                    s_entry.loc("gate"),
+                    f"struct {sname}",
+                )
             for f in struct.fields:
                 if f.name in excluded:
                     continue
@@ -139,10 +170,12 @@ def check_read_order(cx, settings, structs: dict) -> None:
                     at = position.get(f.count)
                     if at is None or at >= here:
                         where = "is not in" if at is None else "is read after it in"
-                        cx.err("COUNT-READ-LATER", f"count field {f.count} of {f.name} "
-                               f"{where} the {output} output; it must be read first (same "
-                               "struct, or a struct earlier in the structs list)",
-                               cx.field_loc(f, "count"))
+                        cx.err(
+                            "COUNT-READ-LATER",
+                            f"count field {f.count} of {f.name} "
+                            f"{where} the {output} output; it must be read first (same "
+                            "struct, or a struct earlier in the structs list)",
+                            cx.field_loc(f, "count"),
+                        )
                 if f.gate is not None:
-                    gate_order(cx, output, f.gate, position, here, cx.field_loc(f, "gate"),
-                               f.name)
+                    gate_order(cx, output, f.gate, position, here, cx.field_loc(f, "gate"), f.name)

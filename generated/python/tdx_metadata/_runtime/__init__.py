@@ -50,7 +50,7 @@ class _Row(tuple):
             setattr(cls, name, property(lambda self, i=i: self[i]))
 
     def __new__(cls, *args, **kwargs):
-        if not kwargs and len(args) == len(cls._fields):   # the generated tables' rows
+        if not kwargs and len(args) == len(cls._fields):  # the generated tables' rows
             return tuple.__new__(cls, args)
         if len(args) > len(cls._fields):
             raise TypeError(f"{cls.__name__} takes {len(cls._fields)} members")
@@ -60,8 +60,9 @@ class _Row(tuple):
                 raise TypeError(f"{cls.__name__}() got an unexpected or repeated member '{key}'")
             values[key] = value
         try:
-            return tuple.__new__(cls, [values[f] if f in values else cls._defaults[f]
-                                       for f in cls._fields])
+            return tuple.__new__(
+                cls, [values[f] if f in values else cls._defaults[f] for f in cls._fields]
+            )
         except KeyError as exc:
             raise TypeError(f"{cls.__name__}() is missing member {exc}") from None
 
@@ -103,8 +104,19 @@ class Field(_Row):
     """
 
     __slots__ = ()
-    _fields = ("name", "id", "member", "element_size", "num_fields", "num_elements", "capacity",
-               "count", "gate", "optional", "member_size")
+    _fields = (
+        "name",
+        "id",
+        "member",
+        "element_size",
+        "num_fields",
+        "num_elements",
+        "capacity",
+        "count",
+        "gate",
+        "optional",
+        "member_size",
+    )
     name: str
     id: int
     member: str
@@ -119,6 +131,7 @@ class Field(_Row):
 
 
 # -- structs -----------------------------------------------------------------
+
 
 class _DataclassFields:
     """__dataclass_fields__, built on first use (imports dataclasses only then).
@@ -230,7 +243,9 @@ def _shown(value) -> str:
         if isinstance(value, list):
             return "[" + ", ".join(_shown(v) for v in value) + "]"
         if isinstance(value, tuple):
-            return "(" + ", ".join(_shown(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+            return (
+                "(" + ", ".join(_shown(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+            )
         return repr(value)
     return f"{value:#x}" if value >= 10 else str(value)
 
@@ -259,6 +274,7 @@ def diff(old, new, path: str = "") -> list[tuple[str, object, object]]:
 
 # -- errors ------------------------------------------------------------------
 
+
 class MetadataError(Exception):
     """Reading TDX global metadata failed."""
 
@@ -269,8 +285,10 @@ class SeamcallError(MetadataError):
     def __init__(self, leaf: str, status: int, field: str, field_id: int, detail: str = ""):
         self.leaf, self.status, self.field, self.field_id = leaf, status, field, field_id
         self.status_name = _status.name(status)
-        super().__init__(f"{leaf} reading {field} ({fieldid.fmt(field_id)}) failed: "
-                         f"{self.status_name} ({status:#018x}){detail}")
+        super().__init__(
+            f"{leaf} reading {field} ({fieldid.fmt(field_id)}) failed: "
+            f"{self.status_name} ({status:#018x}){detail}"
+        )
 
 
 class CountError(MetadataError):
@@ -289,11 +307,14 @@ class ListError(MetadataError):
 def require(abi: int, package: str) -> None:
     """Refuse to run generated readers against a runtime of another ABI."""
     if abi != ABI:
-        raise ImportError(f"{package} needs runtime ABI {abi} but its runtime has ABI {ABI}; "
-                          "regenerate the package with 'tdx-codegen build'")
+        raise ImportError(
+            f"{package} needs runtime ABI {abi} but its runtime has ABI {ABI}; "
+            "regenerate the package with 'tdx-codegen build'"
+        )
 
 
 # -- sources -----------------------------------------------------------------
+
 
 def seamcall(leaf_fn, field_id: int) -> tuple:
     """leaf_fn(field_id), tried again while it answers TDX_RND_NO_ENTROPY (SEAMCALL_TRIES in all)."""
@@ -350,7 +371,7 @@ class Source:
         if values is None:
             return None
         values = [v & mask for v in values]
-        rows = values if per == 1 else [tuple(values[i:i + per]) for i in range(0, n * per, per)]
+        rows = values if per == 1 else [tuple(values[i : i + per]) for i in range(0, n * per, per)]
         return rows if f.num_fields > 1 else rows[0]
 
     def elements(self, f: Field, count: int) -> list[int] | None:
@@ -390,7 +411,7 @@ class RdallSource(Source):
 
     def __init__(self, backend, fields: dict[str, Field]):
         super().__init__(fields)
-        self.values_at: dict[tuple[int, int], int] = {}   # (class, field code) -> value
+        self.values_at: dict[tuple[int, int], int] = {}  # (class, field code) -> value
         start = fieldid.NULL_ID
         while True:
             st, next_id, page = seamcall(backend.rdall, start)
@@ -399,18 +420,22 @@ class RdallSource(Source):
             try:
                 sequences = rdall_list.parse(page)
             except rdall_list.ListFormatError as exc:
-                raise ListError(f"{RDALL} page starting at {self._name_at(start)} "
-                                f"({fieldid.fmt(start)}): {exc}") from None
+                raise ListError(
+                    f"{RDALL} page starting at {self._name_at(start)} ({fieldid.fmt(start)}): {exc}"
+                ) from None
             for seq in sequences:  # element i of a sequence has field code first + i
                 cc, fc = seq.class_code, seq.field_code
-                self.values_at.update(zip([(cc, fc + i) for i in range(len(seq.values))],
-                                          seq.values))
+                self.values_at.update(
+                    zip([(cc, fc + i) for i in range(len(seq.values))], seq.values)
+                )
             if st == _status.TDX_SUCCESS:
                 break
             if not sequences or next_id == start:
-                raise ListError(f"{RDALL} answered TDX_METADATA_LIST_OVERFLOW at "
-                                f"{fieldid.fmt(start)} without progress (next id "
-                                f"{fieldid.fmt(next_id)})")
+                raise ListError(
+                    f"{RDALL} answered TDX_METADATA_LIST_OVERFLOW at "
+                    f"{fieldid.fmt(start)} without progress (next id "
+                    f"{fieldid.fmt(next_id)})"
+                )
             start = next_id
 
     def _name_at(self, field_id: int) -> str:
@@ -418,8 +443,11 @@ class RdallSource(Source):
         if field_id == fieldid.NULL_ID:
             return "the first field"
         table = sorted(self.fields.values(), key=lambda f: fieldid.key(f.id))
-        found = fieldid.find_entry([fieldid.key(f.id) for f in table],
-                                   [f.num_fields * f.num_elements for f in table], field_id)
+        found = fieldid.find_entry(
+            [fieldid.key(f.id) for f in table],
+            [f.num_fields * f.num_elements for f in table],
+            field_id,
+        )
         return "an unknown field" if found is None else table[found[0]].name
 
     def element(self, f: Field, index: int) -> int | None:
@@ -427,8 +455,13 @@ class RdallSource(Source):
         value = self.values_at.get((class_code, field_code + index))
         if value is None and not f.optional:
             fid = fieldid.element_id(f.id, index)
-            raise SeamcallError(RDALL, _status.TDX_METADATA_FIELD_ID_INCORRECT, f.name, fid,
-                                "; the field is missing from the list")
+            raise SeamcallError(
+                RDALL,
+                _status.TDX_METADATA_FIELD_ID_INCORRECT,
+                f.name,
+                fid,
+                "; the field is missing from the list",
+            )
         return value
 
     def elements(self, f: Field, count: int) -> list[int] | None:
@@ -456,6 +489,7 @@ def read_struct(source: Source, cls, table: tuple[Field, ...], gate: Gate | None
 
 # -- named bits --------------------------------------------------------------
 
+
 def has_bit(bits: dict[str, dict[str, int]], value: int | None, name: str) -> bool:
     """Whether bit "FIELD.BIT" is set in value (False when value is None)."""
     field, _, bit = name.partition(".")
@@ -476,6 +510,7 @@ def set_bits(bits: dict[str, int], value: int | None) -> list[str]:
 
 # -- a simulated module --------------------------------------------------------
 
+
 def simulator(profile: str, schema=None, **state):
     """A simulated TDX module of a value profile: a backend for read_all_rd/read_all_rdall.
 
@@ -492,8 +527,10 @@ def simulator(profile: str, schema=None, **state):
         from codegen.sim.simulator import Simulator
         from codegen.spec.compiler import compile_or_raise
     except ImportError as exc:
-        raise ImportError("simulator() needs tdx-codegen installed (pip install tdx-codegen); "
-                          "the readers themselves need only the standard library") from exc
+        raise ImportError(
+            "simulator() needs tdx-codegen installed (pip install tdx-codegen); "
+            "the readers themselves need only the standard library"
+        ) from exc
     if schema is None:
         try:
             schema = project.find().schema

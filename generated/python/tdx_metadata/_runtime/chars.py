@@ -45,8 +45,12 @@ def utf8_error(raw: bytes, exc: UnicodeDecodeError) -> tuple[str, int, int, str]
     """(message, line, col, the line's text) for bytes that are not UTF-8."""
     start = raw.rfind(b"\n", 0, exc.start) + 1
     end = raw.find(b"\n", exc.start)
-    text = raw[start:len(raw) if end < 0 else end].decode("utf-8", "replace").rstrip("\r")
-    col = len(raw[start:exc.start].decode("utf-8", "replace")) + 1
-    bad = " ".join(f"0x{b:02X}" for b in raw[exc.start:exc.end])
-    return (f"not valid UTF-8 ({exc.reason} {bad}); save the file as UTF-8",
-            raw.count(b"\n", 0, exc.start) + 1, col, text)
+    text = raw[start : len(raw) if end < 0 else end].decode("utf-8", "replace").rstrip("\r")
+    col = len(raw[start : exc.start].decode("utf-8", "replace")) + 1
+    bad = " ".join(f"0x{b:02X}" for b in raw[exc.start : exc.end])
+    return (
+        f"not valid UTF-8 ({exc.reason} {bad}); save the file as UTF-8",
+        raw.count(b"\n", 0, exc.start) + 1,
+        col,
+        text,
+    )

@@ -38,10 +38,18 @@ class Sequence(tuple):
     __slots__ = ()
     _fields = ("header", "class_code", "field_code", "num_fields", "num_elements", "values")
 
-    def __new__(cls, header: int, class_code: int, field_code: int, num_fields: int,
-                num_elements: int, values: tuple[int, ...]) -> Sequence:
-        return tuple.__new__(cls, (header, class_code, field_code, num_fields, num_elements,
-                                   values))
+    def __new__(
+        cls,
+        header: int,
+        class_code: int,
+        field_code: int,
+        num_fields: int,
+        num_elements: int,
+        values: tuple[int, ...],
+    ) -> Sequence:
+        return tuple.__new__(
+            cls, (header, class_code, field_code, num_fields, num_elements, values)
+        )
 
     def __repr__(self) -> str:
         return "Sequence(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
@@ -65,13 +73,14 @@ def list_header(used: int, sequences: int) -> int:
 
 
 def sequence_header(first_id: int, num_fields: int, num_elements: int) -> int:
-    return fieldid.replace(first_id, LAST_ELEMENT_IN_FIELD=num_elements - 1,
-                           LAST_FIELD_IN_SEQUENCE=num_fields - 1)
+    return fieldid.replace(
+        first_id, LAST_ELEMENT_IN_FIELD=num_elements - 1, LAST_FIELD_IN_SEQUENCE=num_fields - 1
+    )
 
 
 def pack(sequences: list[tuple[int, list[int]]]) -> bytes:
     """Bytes of a list: sequences as (sequence header id, element values)."""
-    import struct   # here, not at the top: importing the readers need not load it
+    import struct  # here, not at the top: importing the readers need not load it
 
     body = b"".join(struct.pack(f"<Q{len(vals)}Q", hdr, *vals) for hdr, vals in sequences)
     used = HEADER_SIZE + len(body)
@@ -101,7 +110,9 @@ def parse(page: bytes) -> list[Sequence]:
         n_vals = fields * elements
         end = pos + HEADER_SIZE + n_vals * ELEMENT_SIZE
         if end > used:
-            raise ListFormatError(f"sequence {n} ({fieldid.fmt(sh)}) runs past the {used} bytes used")
+            raise ListFormatError(
+                f"sequence {n} ({fieldid.fmt(sh)}) runs past the {used} bytes used"
+            )
         values = struct.unpack_from(f"<{n_vals}Q", page, pos + HEADER_SIZE)
         out.append(Sequence(sh, class_code, field_code, fields, elements, values))
         pos = end

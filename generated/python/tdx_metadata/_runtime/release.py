@@ -43,13 +43,17 @@ class Release:
 
         m = re.match(_PATTERN, text) if isinstance(text, str) else None
         if not m:
-            raise ValueError(f"{text!r} is not a release (expected MAJOR.MINOR.UPDATE, "
-                             "e.g. 1.5.01, optionally +TAG)")
+            raise ValueError(
+                f"{text!r} is not a release (expected MAJOR.MINOR.UPDATE, "
+                "e.g. 1.5.01, optionally +TAG)"
+            )
         major, minor, update, tag = m.groups()
         parts = (int(major), int(minor), int(update or 0))
         if max(parts) > 255:
-            raise ValueError(f"{text!r} is not a release: each part is 0..255 (a module reports "
-                             "major, minor and update in 8 bits each)")
+            raise ValueError(
+                f"{text!r} is not a release: each part is 0..255 (a module reports "
+                "major, minor and update in 8 bits each)"
+            )
         return cls(*parts, tag or "")
 
     def _key(self):
@@ -110,11 +114,13 @@ class Since:
     def order_error(self) -> str | None:
         """Why the entries are not one per line, oldest line first (None when they are)."""
         if not self.releases:
-            return "since lists no release: give the first release with the field, e.g. \"1.5.01\""
+            return 'since lists no release: give the first release with the field, e.g. "1.5.01"'
         for a, b in zip(self.releases, self.releases[1:]):
             if self.line(a) >= self.line(b):
-                return (f"{a} and {b}: since lists one release per release line (MAJOR.MINOR), "
-                        "oldest line first")
+                return (
+                    f"{a} and {b}: since lists one release per release line (MAJOR.MINOR), "
+                    "oldest line first"
+                )
         return None
 
     def has(self, release: Release) -> bool:
