@@ -8,6 +8,7 @@ test needs no network, and the tool itself comes only from the wheel.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -81,12 +82,17 @@ def installed(tmp_path_factory):
     from setuptools import build_meta
 
     tmp = tmp_path_factory.mktemp("install")
+    # setuptools builds the sdist in ROOT (its egg-info and a release tree beside it):
+    # one xdist worker at a time, or two builds delete each other's files
+    lock = tmp_path_factory.getbasetemp().parent / "tdx-codegen-sdist.lock"
     cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        sdist = tmp / build_meta.build_sdist(str(tmp))
-    finally:
-        os.chdir(cwd)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        os.chdir(ROOT)
+        try:
+            sdist = tmp / build_meta.build_sdist(str(tmp))
+        finally:
+            os.chdir(cwd)
     with tarfile.open(sdist) as tar:
         tar.extractall(
             tmp / "src", **({"filter": "data"} if hasattr(tarfile, "data_filter") else {})
