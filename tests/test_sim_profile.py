@@ -325,3 +325,25 @@ def test_replay_errors(tmp_path, monkeypatch, catalogue):
         "dump:1:205: error[REPLAY-FIELD]: fields[2]: VENDOR_ID has id 0x0800000100000000 in the dump but "
         "0x0800000200000000 in the schema\n"
     )
+
+
+def test_values_as_strings_take_ascii_digits_only(tmp_path, monkeypatch, catalogue):
+    # int() reads '٢' and '３' as 2 and 3; a profile value must not
+    text = (
+        '[profile]\nrelease = "1.5.01"\n[values]\nNUM_PKGS = "\u0662"\n'
+        'NUM_CMRS = "\uff13"\nVENDOR_ID = "0x80_86z"\nMAX_TDMRS = "0x4_0"\n'
+    )
+    assert (
+        errors_of(tmp_path, monkeypatch, catalogue, text)
+        == """\
+p.toml:4:12: error[PROFILE-VALUE]: '\u0662' is not a number: '\u0662' is U+0662 ARABIC-INDIC DIGIT TWO, not ASCII
+    4 | NUM_PKGS = "\u0662"
+      |            ^~~
+p.toml:5:12: error[PROFILE-VALUE]: '\uff13' is not a number: '\uff13' is U+FF13 FULLWIDTH DIGIT THREE, not ASCII
+    5 | NUM_CMRS = "\uff13"
+      |            ^~~
+p.toml:6:13: error[PROFILE-VALUE]: '0x80_86z' is not a number
+    6 | VENDOR_ID = "0x80_86z"
+      |             ^~~~~~~~~~
+"""
+    )

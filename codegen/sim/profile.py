@@ -33,6 +33,7 @@ import json
 import re
 from pathlib import Path
 
+from codegen import chars
 from codegen.abi import fieldid
 from codegen.abi import rdall_list
 from codegen.spec import toml_source
@@ -224,9 +225,10 @@ class _ProfileChecker:
     def integer(self, raw, f: Field, keys: tuple) -> int:
         if isinstance(raw, str):
             try:
-                raw = int(raw.replace("_", ""), 0)
-            except ValueError:
-                self.error("PROFILE-VALUE", f"'{raw}' is not a number", *keys)
+                raw = chars.ascii_int(raw.replace("_", ""))
+            except ValueError as exc:
+                why = f": {exc}" if isinstance(exc, chars.NotAscii) else ""
+                self.error("PROFILE-VALUE", f"'{chars.escape(raw)}' is not a number{why}", *keys)
                 return 0
         if isinstance(raw, bool) or not isinstance(raw, int):
             self.error("PROFILE-VALUE", f"{f.name} takes integers, not {type(raw).__name__}", *keys)

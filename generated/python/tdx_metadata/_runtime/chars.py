@@ -41,6 +41,18 @@ def first_non_ascii(text: str) -> str | None:
     return next((ch for ch in text if not ch.isascii()), None)
 
 
+class NotAscii(ValueError):
+    """A number written with a character that is not ASCII; the message names it."""
+
+
+def ascii_int(text: str, base: int = 0) -> int:
+    """int(text, base) of ASCII digits only: int() also takes any script's digits ('٤٢', '４２')."""
+    odd = first_non_ascii(text)
+    if odd is not None:
+        raise NotAscii(f"{describe(odd)}, not ASCII")
+    return int(text, base)
+
+
 def utf8_error(raw: bytes, exc: UnicodeDecodeError) -> tuple[str, int, int, str]:
     """(message, line, col, the line's text) for bytes that are not UTF-8."""
     start = raw.rfind(b"\n", 0, exc.start) + 1
