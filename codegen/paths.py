@@ -79,10 +79,31 @@ def display_path(path: Path, base: Path | None = None) -> str:
         if root is None:
             continue
         try:
-            return str(path.resolve().relative_to(Path(root).resolve()))
-        except (ValueError, RuntimeError, OSError):  # outside root; a symlink loop
+            return str(_resolved(path).relative_to(Path(root).resolve()))
+        except (ValueError, OSError):  # outside root
             pass
     return str(path)
+
+
+def _resolved(path: Path) -> Path:
+    """path.resolve(), or for a symbolic link loop its resolved directory and its own name."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python < 3.13 raises for a loop; later ones return the path
+        return path.absolute().parent.resolve() / path.name
+
+
+def not_a_directory(path: Path) -> str:
+    """Why path cannot be used as a directory, for a message: 'does not exist', ..."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of symbolic links"
+        if exc.errno == errno.ENOTDIR:
+            return "does not exist (a part of its path is not a directory)"
+        return "does not exist" if exc.errno == errno.ENOENT else f"cannot be read ({exc.strerror})"
+    return f"is {_KINDS.get(stat.S_IFMT(mode), 'a regular file')}, not a directory"
 
 
 def relative_to_root(path: Path, root: Path | None) -> str:

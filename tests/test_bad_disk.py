@@ -51,13 +51,38 @@ def test_a_fifo_named_like_a_schema_file_is_reported_not_read(tmp_path):
     )
 
 
-def test_a_schema_directory_that_is_a_symlink_loop(tmp_path):
+def test_a_schema_directory_that_is_not_one_says_what_it_is(tmp_path):
     proj = project(tmp_path)
     (proj / "loop").symlink_to("loop")
-    done = cli("validate", "--schema", "loop", cwd=proj)
+    (proj / "file").write_text("")
+    os.mkfifo(proj / "fifo")
+    said = {}
+    for name in ("loop", "file", "fifo", "file/schema", "missing"):
+        done = cli("validate", "--schema", name, cwd=proj)
+        assert done.returncode == 1, done.stderr
+        said[name] = done.stderr
+    assert said == {
+        name: f"{name}: error[NO-SCHEMA]: schema directory {why}\n1 error, 0 warnings\n"
+        for name, why in (
+            ("loop", "is a loop of symbolic links"),
+            ("file", "is a regular file, not a directory"),
+            ("fifo", "is a FIFO, not a directory"),
+            ("file/schema", "does not exist (a part of its path is not a directory)"),
+            ("missing", "does not exist"),
+        )
+    }
+
+
+def test_schema_files_in_a_symlink_loop_are_named_relative_to_the_cwd(tmp_path):
+    proj = project(tmp_path)
+    (proj / "schema" / "a.toml").symlink_to("b.toml")
+    (proj / "schema" / "b.toml").symlink_to("a.toml")
+    done = cli("validate", cwd=proj)
     assert (done.returncode, done.stderr) == (
         1,
-        "loop: error[NO-SCHEMA]: schema directory does not exist\n1 error, 0 warnings\n",
+        "schema/a.toml: error[READ-ERROR]: Too many levels of symbolic links\n"
+        "schema/b.toml: error[READ-ERROR]: Too many levels of symbolic links\n"
+        "2 errors, 0 warnings\n",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codegen import paths
 from codegen.spec import shapes
 from codegen.spec import toml_source
 from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
@@ -65,7 +66,9 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     errors_before = len(rep.errors)
     if not schema_dir.is_dir():
         rep.error(
-            "NO-SCHEMA", "schema directory does not exist", Location(display_path(schema_dir))
+            "NO-SCHEMA",
+            f"schema directory {paths.not_a_directory(schema_dir)}",
+            Location(display_path(schema_dir)),
         )
         return Loaded(entries, sources, schema_dir)
     files = schema_files(schema_dir)
