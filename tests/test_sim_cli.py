@@ -245,7 +245,8 @@ def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
 
 def dump_with(tmp_path, edit) -> Path:
     """A 1.5.01 dump as sim dump writes it, passed through edit(doc) -> text."""
-    from codegen.sim.profile import dump_json, load_profile, resolve
+    from codegen.sim.profile import load_profile, resolve
+    from codegen.sim.replay import dump_json
     from codegen.sim.simulator import Simulator
     from codegen.spec.compiler import compile_or_raise
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 import tdx_metadata as md
 from codegen.spec.compiler import compile_or_raise
-from codegen.sim.profile import dump_json, load_profile
+from codegen.sim.profile import load_profile
+from codegen.sim.replay import dump_json
 from codegen.sim.simulator import Simulator
 from kernel import cbuild
 from sim.serving import Serving

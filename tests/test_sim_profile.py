@@ -12,7 +12,7 @@ from codegen.abi import fieldid
 from codegen.abi.release import Release
 from codegen.spec.compiler import compile_or_raise
 from codegen.spec.diagnostics import format_text
-from codegen.sim import profile
+from codegen.sim import profile, replay
 from codegen.sim.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,13 +249,13 @@ def test_json_dump_replays_the_same_module(tmp_path, catalogue, name):
     sim = Simulator(profile.load_profile(PROFILES / f"{name}.toml", catalogue))
     sim.set_value("NUM_CPUID_CONFIG", 200)  # overrides are part of the dump
     path = tmp_path / "dump.json"
-    path.write_text(profile.dump_json(sim))
-    again = Simulator(profile.load_replay(path, catalogue))
+    path.write_text(replay.dump_json(sim))
+    again = Simulator(replay.load_replay(path, catalogue))
     assert list(again.walk()) == list(sim.walk())
     assert again.dump_pages() == sim.dump_pages()
     assert again.module.first_element_only == sim.module.first_element_only
     assert str(again.module.release) == name and again.module.name == name
-    assert profile.dump_json(again) == path.read_text()
+    assert replay.dump_json(again) == path.read_text()
 
 
 @pytest.mark.parametrize("name,size", [("1.5.01", 4096), ("2.0.08", 4096)])
@@ -264,7 +264,7 @@ def test_rdall_pages_replay_the_fields_and_values(tmp_path, catalogue, name, siz
     path = tmp_path / "pages.bin"
     path.write_bytes(b"".join(sim.dump_pages()))
     assert path.stat().st_size == size
-    module = profile.load_replay(path, catalogue)
+    module = replay.load_replay(path, catalogue)
     assert [f.name for f in module.fields] == [f.name for f in sim.fields]
     assert list(Simulator(module).walk()) == list(sim.walk())
     assert str(module.release) == name
@@ -276,14 +276,14 @@ def test_pages_across_several_rdall_calls_replay(tmp_path, catalogue):
     assert len(pages) == 7
     path = tmp_path / "pages.bin"
     path.write_bytes(b"".join(pages))
-    assert list(Simulator(profile.load_replay(path, catalogue)).walk()) == list(sim.walk())
+    assert list(Simulator(replay.load_replay(path, catalogue)).walk()) == list(sim.walk())
 
 
 def replay_errors(tmp_path, monkeypatch, catalogue, data: bytes) -> str:
     monkeypatch.chdir(tmp_path)
     Path("dump").write_bytes(data)
     with pytest.raises(profile.ProfileError) as exc:
-        profile.load_replay(Path("dump"), catalogue)
+        replay.load_replay(Path("dump"), catalogue)
     return format_text(exc.value.diagnostics)
 
 
@@ -311,7 +311,7 @@ def test_replay_errors(tmp_path, monkeypatch, catalogue):
         said = f"dump:{exc.lineno}:{exc.colno}: error[REPLAY-JSON]: not valid JSON: {exc.msg}\n"
     assert replay_errors(tmp_path, monkeypatch, catalogue, b'{"format": 1,\n ]') == said
     doc = {
-        "format": profile.DUMP_FORMAT,
+        "format": replay.DUMP_FORMAT,
         "version": 1,
         "fields": [
             {"name": "NUM_PKGS", "id": "0x0000000200000000", "values": ["0x1", "0x2"]},

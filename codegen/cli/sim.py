@@ -163,6 +163,7 @@ def build_simulator(args):
     from codegen.cli.common import EXIT_INVALID, UsageError, load_catalogue
     from codegen.spec.diagnostics import format_text, summary
     from codegen.sim import profile
+    from codegen.sim import replay as replay_module
     from codegen.sim.simulator import Simulator
 
     spec, replay = getattr(args, "profile", None), getattr(args, "replay", None)
@@ -181,7 +182,7 @@ def build_simulator(args):
         module = (
             profile.load_profile(path, catalogue)
             if spec is not None
-            else profile.load_replay(replay, catalogue)
+            else replay_module.load_replay(replay, catalogue)
         )
     except profile.ProfileError as exc:
         sys.stderr.write(format_text(exc.diagnostics))
@@ -359,14 +360,14 @@ def cmd_walk(args) -> int:
 
 def cmd_dump(args) -> int:
     from codegen.cli.common import UsageError
-    from codegen.sim import profile
+    from codegen.sim import replay
 
     if args.format == "pages" and args.output is None and sys.stdout.isatty():
         raise UsageError("--format pages writes binary: give -o FILE or redirect stdout")
 
     def body(sim) -> int:
         if args.format == "json":
-            data = profile.dump_json(sim).encode()
+            data = replay.dump_json(sim).encode()
         else:
             sim.lp_init, sim.shutdown = True, False  # a dump is of the values, not the state
             data = b"".join(sim.dump_pages())

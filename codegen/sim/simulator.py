@@ -10,6 +10,9 @@ generated readers.
 Physical memory is simulated too (codegen.sim.memory): RDALL writes its
 list into a sparse page store, and only into pages that pass the module's
 address checks.
+
+Over 400 lines on purpose: RD and RDALL share the id checks and the order
+of their statuses, which must stay side by side to stay the module's.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ These models say which keys exist and what type each holds; nothing here
 looks across entries (that is codegen.rules).  Each [[field]], [[struct]]
 and [class] table is validated on its own so one bad entry does not hide
 the problems of the others.
+
+Over 400 lines on purpose: every key of every table is declared here with
+the description the JSON Schema and the docs give it, so the reference of
+the schema format reads in one module.
 """
 
 from __future__ import annotations

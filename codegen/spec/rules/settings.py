@@ -1,4 +1,9 @@
-"""settings.toml: which structs each output carries, and the kernel's options."""
+"""settings.toml: which structs each output carries, and the kernel's options.
+
+Over 400 lines on purpose: the kernel options ([kernel].print, gates,
+require_features, flavour) are checked against each other and against the
+structs of the outputs, so their rules live together.
+"""
 
 from __future__ import annotations
 
