@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.schema import NEW_FIELD
 
 from codegen.cli import main
 from codegen.spec.compiler import compile_or_raise
@@ -106,21 +107,6 @@ def test_build_twice_writes_nothing_the_second_time(work, capsys):
 def add_field(schema: Path) -> None:
     path = schema / "18-td-control-structures.toml"
     path.write_text(path.read_text() + NEW_FIELD)
-
-
-NEW_FIELD = """
-[[field]]
-name = "TDVPS_PAGES"
-id = "0x9800000100000202"
-class = 0x18
-element_size = 2
-struct = "td_ctrl"
-member = "tdvps_pages"
-type = "u16"
-since = "2.0.08"
-guest_readable = false
-description = "Pages of a vCPU's TDVPS | one per L2 VM more."
-"""
 
 
 def test_check_and_diff_report_stale_files_and_write_nothing(work, capsys):

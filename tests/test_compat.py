@@ -2,53 +2,10 @@
 
 import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "schema"
-
-
-def run(*args, cwd=ROOT):
-    """tdx-codegen of this interpreter: (exit status, stdout, stderr)."""
-    p = subprocess.run(
-        [sys.executable, "-m", "codegen", *map(str, args)], capture_output=True, text=True, cwd=cwd
-    )
-    return p.returncode, p.stdout, p.stderr
-
-
-def edited_schema(tmp_path: Path, name: str, edits: dict[str, list[tuple[str, str]]]) -> Path:
-    """A copy of the shipped schema with (old, new) text replacements per file."""
-    dest = tmp_path / name
-    shutil.copytree(SCHEMA, dest)
-    for file, pairs in edits.items():
-        path = dest / file
-        text = path.read_text()
-        for old, new in pairs:
-            assert old in text, (file, old)
-            text = text.replace(old, new, 1)
-        path.write_text(text)
-    return dest
-
-
-def table_line(path: Path, name: str, table: str = "[[field]]") -> int:
-    """Line of the [[field]] (or [[struct]]) table that declares name: where changes point."""
-    lines = path.read_text().splitlines()
-    at = lines.index(f'name = "{name}"')
-    return max(i for i in range(at) if lines[i] == table) + 1
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@t", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
+from helpers.commands import git, run
+from helpers.schema import SCHEMA, edited_schema, table_line
 
 BREAKS = {
     "10-cmr-info.toml": [

@@ -23,18 +23,16 @@ import threading
 from pathlib import Path
 
 import pytest
+from kernel import cbuild
 
 import tdx_metadata as md
-from codegen.abi import fieldid
-from codegen.abi import rdall_list
+from codegen.abi import fieldid, rdall_list
 from codegen.abi import status as st
-from codegen.spec.compiler import compile_or_raise
 from codegen.runtime import RD, RDALL, SEAMCALL_TRIES
 from codegen.sim.profile import load_profile
 from codegen.sim.protocol import REQUEST, pack_response
 from codegen.sim.simulator import Simulator
-from kernel import cbuild
-from test_sim_diff import harnesses  # noqa: F401 (fixture: kernel readers over the C client)
+from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
 FLAVORS = ("map", "functions")

@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from test_compat import ROOT, SCHEMA, edited_schema, run, table_line
+from helpers.commands import run
+from helpers.schema import ROOT, SCHEMA, edited_schema, table_line
 
 DATA = Path("tests/data/intel-json")  # as the CLI is given it (run() works in ROOT); read ROOT / it
 OLD, NEW, DRIFTED = (

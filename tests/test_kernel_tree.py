@@ -3,8 +3,8 @@
 import subprocess
 
 import pytest
-
-from test_compat import edited_schema, git, run
+from helpers.commands import git, run
+from helpers.schema import edited_schema
 
 HEADER = "arch/x86/include/asm/tdx_global_metadata.h"
 SOURCE = "arch/x86/virt/vmx/tdx/tdx_global_metadata.c"

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.schema import NEW_FIELD
 
 from codegen import project
 from codegen.spec.compiler import compile_or_raise
-from test_build import NEW_FIELD
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "schema"

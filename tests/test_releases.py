@@ -4,16 +4,16 @@ give for the fields a release lacks."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers.commands import run
+from helpers.schema import SCHEMA, edited_schema, table_line
 
 import tdx_metadata as md
 from codegen.abi.release import Release
 from codegen.sim import profile
 from codegen.sim.simulator import Simulator
 from codegen.spec.compiler import compile_or_raise
-from test_compat import ROOT, SCHEMA, edited_schema, run, table_line
 
 RELEASES = profile.profile_names(SCHEMA)
 

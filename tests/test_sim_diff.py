@@ -17,17 +17,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import tdx_metadata as md
-from codegen.spec.compiler import compile_or_raise
-from codegen.sim.profile import load_profile
-from codegen.sim.replay import dump_json
-from codegen.sim.simulator import Simulator
 from kernel import cbuild
 from sim.serving import Serving
 
+import tdx_metadata as md
+from codegen.sim.profile import load_profile
+from codegen.sim.replay import dump_json
+from codegen.sim.simulator import Simulator
+from codegen.spec.compiler import compile_or_raise
+
 ROOT = Path(__file__).resolve().parent.parent
-CDIR = ROOT / "tests" / "sim"
 FLAVORS = ("map", "functions")
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -39,22 +38,6 @@ COUNT_MAX = {}
 for _f in BASE.fields:
     if _f.count:
         COUNT_MAX[_f.count] = min(COUNT_MAX.get(_f.count, _f.num_fields), _f.num_fields)
-
-
-@pytest.fixture(scope="module")
-def harnesses(tmp_path_factory):
-    """The kernel reader of each flavour, linked with fake_read.c over the C client."""
-    exes = {}
-    for flavor in FLAVORS:
-        root = tmp_path_factory.mktemp(f"kernel-{flavor}")
-        out, build = root / "out", root / "build"
-        build.mkdir()
-        cbuild.generate(CATALOGUE, out, flavor)
-        (build / "tdx_dump.h").write_text(cbuild.dump_header(CATALOGUE))
-        exes[flavor] = cbuild.compile_reader(
-            build, out, CDIR / "fake_read.c", (CDIR / "simclient.c",)
-        )
-    return exes
 
 
 @pytest.fixture(scope="module")
