@@ -170,9 +170,12 @@ def reference(catalogue: Catalogue) -> dict:
     releases = [
         (r, frozenset(f.name for f in catalogue.fields_of(r.release))) for r in catalogue.releases
     ]
+    by_class: dict[int, list[Field]] = {}
+    for f in fields:
+        by_class.setdefault(f.class_code, []).append(f)
     classes = []
     for md_class in catalogue.classes:
-        mine = [f for f in fields if f.class_code == md_class.code]
+        mine = by_class.get(md_class.code, [])
         if not mine:
             continue
         title = f"Class {md_class.code:#04x}: {md_class.name}"

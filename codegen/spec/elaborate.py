@@ -63,7 +63,12 @@ def release_gate(release) -> Gate:
 
 def resolve_refs(fields: list[Field], gates: dict) -> list[Field]:
     """The fields whose references checked out (gates: name -> Gate or None), gated."""
-    return [replace(f, gate=gates[f.name]) for f in fields if f.name in gates]
+    # replace() only where a gate is added: rebuilding every Field is most of this phase
+    return [
+        f if gates[f.name] is None else replace(f, gate=gates[f.name])
+        for f in fields
+        if f.name in gates
+    ]
 
 
 def build_structs(specs: dict, gates: dict, fields: list[Field]) -> dict[str, Struct]:
@@ -123,8 +128,14 @@ def catalogue(
     done = {}
     for f in fields:
         nullable = own[f.name] or (f.count is not None and own[f.count])
-        done[f.name] = replace(f, optional=optional[f.name], nullable=nullable)
-    structs = [replace(s, fields=tuple(done[f.name] for f in s.fields)) for s in structs]
+        changed = (optional[f.name], nullable) != (f.optional, f.nullable)
+        done[f.name] = replace(f, optional=optional[f.name], nullable=nullable) if changed else f
+    structs = [
+        s
+        if all(done[f.name] is f for f in s.fields)
+        else replace(s, fields=tuple(done[f.name] for f in s.fields))
+        for s in structs
+    ]
     return Catalogue(
         classes=tuple(sorted(classes, key=lambda c: c.code)),
         fields=tuple(sorted(done.values(), key=lambda f: f.key)),

@@ -10,9 +10,14 @@ again, so one mistake gives one error.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codegen.spec import elaborate
 from codegen.spec.model import Field, MdClass, Source
 from codegen.spec.rules import gates, ids, names, settings, sizes, structs
+
+if TYPE_CHECKING:
+    from codegen.spec.compiler import Entry
 
 
 def run(loaded, rep):
@@ -46,7 +51,7 @@ def run(loaded, rep):
 
 def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
     out: list[Field] = []
-    seen_names: dict[str, object] = {}
+    seen_names: dict[str, Entry] = {}
     for e in cx.fields:
         s = e.spec
         if s is None:
@@ -57,11 +62,11 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
                 "DUPLICATE-FIELD",
                 f"field {s.name} is declared twice",
                 e.loc("name"),
-                seen_names[s.name],
+                seen_names[s.name].loc("name"),
             )
             ok = False
         else:
-            seen_names[s.name] = e.loc("name")
+            seen_names[s.name] = e  # its location is looked up only for a duplicate
         names.text_safe(cx, e, s.description, "description")
         if s.unverified is not None:
             names.text_safe(cx, e, s.unverified, "unverified")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codegen.abi import fieldid
 from codegen.spec import elaborate
 from codegen.spec.diagnostics import Note
 from codegen.spec.model import MdClass, Source
 from codegen.spec.rules import error
 from codegen.spec.rules.names import text_safe
+
+if TYPE_CHECKING:
+    from codegen.spec.compiler import Entry
 
 RULES = (
     error("DUPLICATE-CLASS", "Each class code and class name is declared once."),
@@ -60,8 +65,8 @@ RULES = (
 
 def check_classes(cx) -> dict[int, MdClass]:
     out: dict[int, MdClass] = {}
-    names: dict[str, object] = {}
-    code_locs: dict[int, object] = {}
+    names: dict[str, Entry] = {}
+    code_locs: dict[int, Entry] = {}
     for e in cx.classes:
         spec = e.spec
         if spec is None:
@@ -73,14 +78,14 @@ def check_classes(cx) -> dict[int, MdClass]:
                 "DUPLICATE-CLASS",
                 f"class code {spec.code:#04x} is declared twice",
                 e.loc("code"),
-                code_locs[spec.code],
+                code_locs[spec.code].loc("code"),
             )
             if spec.name in names:
                 cx.dup(
                     "DUPLICATE-CLASS",
                     f"class name '{spec.name}' is declared twice",
                     e.loc("name"),
-                    names[spec.name],
+                    names[spec.name].loc("name"),
                 )
             continue
         if spec.name in names:
@@ -88,12 +93,12 @@ def check_classes(cx) -> dict[int, MdClass]:
                 "DUPLICATE-CLASS",
                 f"class name '{spec.name}' is declared twice",
                 e.loc("name"),
-                names[spec.name],
+                names[spec.name].loc("name"),
             )
         else:
-            names[spec.name] = e.loc("name")
+            names[spec.name] = e  # locations are looked up only for a duplicate
         out[spec.code] = elaborate.md_class(spec, Source(e.doc.shown, e.line, e.path))
-        code_locs[spec.code] = e.loc("code")
+        code_locs[spec.code] = e
     return out
 
 
@@ -203,14 +208,13 @@ def check_id_ranges(cx, fields) -> None:
     prev = None
     for f in ordered:
         if prev is not None and prev.class_code == f.class_code:
-            loc = cx.field_loc(f, "id")
             if prev.field_code == f.field_code:
                 cx.err(
                     "DUPLICATE-ID",
                     f"{f.name} has the same id as {prev.name} "
                     f"(class {f.class_code:#04x}, field code {f.field_code:#x}; bit 63 is "
                     "not part of the lookup key)",
-                    loc,
+                    cx.field_loc(f, "id"),
                     Note(f"{prev.name} is defined here", cx.field_loc(prev, "id")),
                 )
             elif prev.field_code + prev.num_ids > f.field_code:
@@ -220,7 +224,7 @@ def check_id_ranges(cx, fields) -> None:
                     f"{f.name} (field code {f.field_code:#x}) lies "
                     f"inside {prev.name}, which covers field codes "
                     f"{prev.field_code:#x}..{last:#x}",
-                    loc,
+                    cx.field_loc(f, "id"),
                     Note(f"{prev.name} is defined here", cx.field_loc(prev, "id")),
                 )
         if (

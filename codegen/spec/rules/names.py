@@ -143,6 +143,8 @@ def text_safe(cx, e, text: str, *keys) -> None:
                 "UNSAFE-TEXT", f"text contains '{bad}', which {why} in generated code", e.loc(*keys)
             )
             return
+    if text.isprintable():  # the common case, without a Python-level loop
+        return
     for ch in text:
         if ch != "\n" and not ch.isprintable():
             cx.err(
@@ -203,33 +205,35 @@ def check_field_names(cx, e, s, bits) -> bool:
 
 def check_collisions(cx, structs: dict, fields) -> None:
     """No two schema names make one generated identifier (C defines, Python module names)."""
-    made: dict[tuple[str, str], tuple[str, object]] = {}
+    # (space, made name) -> (what, entry, keys, key?): a location is looked up only for a clash
+    made: dict[tuple[str, str], tuple] = {}
 
-    def claim(space: str, name: str, what: str, loc) -> None:
-        first = made.setdefault((space, name), (what, loc))
-        if first[1] is not loc:
+    def claim(space: str, name: str, what: str, e, *keys, key: bool = False) -> None:
+        mine = (what, e, keys, key)
+        first = made.setdefault((space, name), mine)
+        if first is not mine:
             cx.err(
                 "NAME-COLLISION",
                 f"{what} makes {name}, which {first[0]} also makes",
-                loc,
-                Note(f"{first[0]} is defined here", first[1]),
+                e.loc(*keys, key=key),
+                Note(f"{first[0]} is defined here", first[1].loc(*first[2], key=first[3])),
             )
 
     for name, (e, _) in structs.items():
         spec = e.spec
         for made_name in (names.fields_table(name), names.struct_gate(name)):
-            claim("python", made_name, f"struct '{name}'", e.loc("name"))
+            claim("python", made_name, f"struct '{name}'", e, "name")
         claim(
             "python",
             names.class_name(spec.c_name),
             f"C struct name '{spec.c_name}'",
-            e.loc("c_name"),
+            e,
+            "c_name",
         )
     for f in fields:
         e = cx.entry_of(f)
-        claim("c", names.id_define(f.name), f"field {f.name}", e.loc("name"))
+        claim("c", names.id_define(f.name), f"field {f.name}", e, "name")
         for b in f.bits:
-            loc = e.loc("bits", b.name, key=True)
             made_name = names.bit_define(f.name, b.name)
-            claim("c", made_name, f"bit {b.name} of {f.name}", loc)
-            claim("python", made_name, f"bit {b.name} of {f.name}", loc)
+            claim("c", made_name, f"bit {b.name} of {f.name}", e, "bits", b.name, key=True)
+            claim("python", made_name, f"bit {b.name} of {f.name}", e, "bits", b.name, key=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codegen.spec.diagnostics import Note
 from codegen.spec.model import Source
 from codegen.spec.rules import error, warning
 from codegen.spec.rules.names import check_struct_names, identifier, text_safe
+
+if TYPE_CHECKING:
+    from codegen.spec.compiler import Entry
 
 RULES = (
     error("DUPLICATE-STRUCT", "Each struct name and C struct name is declared once."),
@@ -21,7 +26,7 @@ RULES = (
 def check_structs(cx) -> dict:
     """Struct entries that passed, by name: name -> (entry, source)."""
     out: dict[str, tuple] = {}
-    c_names: dict[str, object] = {}
+    c_names: dict[str, Entry] = {}
     for e in cx.structs:
         s = e.spec
         if s is None:
@@ -44,12 +49,12 @@ def check_structs(cx) -> dict:
                 "DUPLICATE-STRUCT",
                 f"C struct name '{s.c_name}' is used twice",
                 e.loc("c_name"),
-                c_names[s.c_name],
+                c_names[s.c_name].loc("c_name"),
             )
             ok = False
         if ok:
             out[s.name] = (e, Source(e.doc.shown, e.line, e.path))
-            c_names[s.c_name] = e.loc("c_name")
+            c_names[s.c_name] = e  # its location is looked up only for a duplicate
     return out
 
 
@@ -98,7 +103,7 @@ def check_struct_refs(cx, specs: dict, fields, by_name) -> dict:
     empty ones are reported."""
     from codegen.spec.rules.gates import resolve_gate
 
-    members = {name: 0 for name in specs}
+    members = dict.fromkeys(specs, 0)
     for f in fields:
         if f.struct in members:
             members[f.struct] += 1

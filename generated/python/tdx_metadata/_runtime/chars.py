@@ -38,6 +38,8 @@ def describe(ch: str) -> str:
 
 
 def first_non_ascii(text: str) -> str | None:
+    if text.isascii():  # the common case, without a Python-level loop
+        return None
     return next((ch for ch in text if not ch.isascii()), None)
 
 
