@@ -525,6 +525,37 @@ def test_the_runtime_copy_is_the_runtime_with_relative_imports():
         ), name
 
 
+def test_the_runtime_copy_takes_every_module_an_import_names():
+    # as an import sorter writes them: several modules in one statement, wrapped in parentheses
+    text = textwrap.dedent(
+        """\
+        from codegen.abi import fieldid, rdall_list
+        from codegen.abi import (
+            release,
+            status as _status,
+        )
+
+
+        def simulator():
+            from codegen import chars
+            from codegen.sim import profile
+        """
+    )
+    assert sorted(python_readers._portable_imports(text)) == [
+        (0, "from . import", ["abi/fieldid.py", "abi/rdall_list.py"]),
+        (1, "from . import", ["abi/release.py", "abi/status.py"]),
+        (8, "from . import", ["chars.py"]),
+    ]
+    assert python_readers._relative(text, "runtime.py").splitlines()[:2] == [
+        "from . import fieldid, rdall_list",
+        "from . import (",
+    ]
+    assert python_readers._relative(text, "runtime.py").splitlines()[-2:] == [
+        "    from . import chars",
+        "    from codegen.sim import profile",
+    ]
+
+
 def test_simulator_gives_a_backend_in_one_call(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no project here: the built-in catalogue
     info = md.read_all_rdall(md.simulator("2.0.08"))

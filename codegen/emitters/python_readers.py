@@ -10,14 +10,15 @@ the package stands alone on the standard library; py.typed marks it typed.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 from codegen.abi import fieldid
 from codegen.emitters.render import banner_lines, render
+from codegen.outputs.writer import Output
 from codegen.spec import names
 from codegen.spec.model import Catalogue, Field, Gate, Struct
-from codegen.outputs.writer import Output
 
 
 def docstring(text: str) -> str:
@@ -67,7 +68,7 @@ def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
         line += f"{item}, "
     return (
         f"{' ' * indent}{head}\n"
-        + "\n".join(lines + [line.rstrip()])
+        + "\n".join([*lines, line.rstrip()])
         + f"\n{' ' * indent}{tail.lstrip()}"
     )
 
@@ -75,7 +76,7 @@ def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
 def signature(members: list[dict]) -> str:
     """The generated __init__: one parameter per member, each set by _rt.init."""
     names_ = [m["member"] for m in members]
-    values = names_ + [""] if len(names_) == 1 else names_  # a 1-tuple: (x,)
+    values = [*names_, ""] if len(names_) == 1 else names_  # a 1-tuple: (x,)
     return (
         wrapped(
             "def __init__(",
@@ -205,15 +206,30 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The stdlib-only modules the runtime may take with it (by path under codegen/); an import
 # of any other codegen module must sit inside a function (simulator(): the tool's own).
 PORTABLE = re.compile(r"(abi/\w+|chars)\.py")
-_IMPORT = re.compile(r"^([ \t]*)from codegen(\.abi)?(?:\.(\w+))? import (\w+)", re.M)
+_HEAD = re.compile(r"from codegen(?:\.\w+)* import")
 _TOP_IMPORT = re.compile(r"^(from|import) codegen\b", re.M)
 
 
-def _portable(m: re.Match) -> str | None:
-    """The codegen/ path an import names when the runtime takes that module along."""
-    module = m.group(3) or m.group(4)
-    path = f"{'abi/' if m.group(2) else ''}{module}.py"
-    return path if PORTABLE.fullmatch(path) and (PACKAGE_DIR / path).is_file() else None
+def _portable_imports(text: str) -> list[tuple[int, str, list[str]]]:
+    """(line index, relative head, codegen/ paths) of each `from codegen... import` in text
+    that names portable modules only; `from codegen.abi import a, b` names two."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+            continue
+        parts = node.module.split(".")
+        if parts[0] != "codegen":
+            continue
+        if parts[1:] in ([], ["abi"]):  # from codegen[.abi] import modules
+            package = "/".join(parts[1:])
+            paths = [f"{package}/{a.name}.py".lstrip("/") for a in node.names]
+            head = "from . import"
+        else:  # from codegen[.abi].module import names
+            paths = ["/".join(parts[1:]) + ".py"]
+            head = f"from .{parts[-1]} import"
+        if all(PORTABLE.fullmatch(p) and (PACKAGE_DIR / p).is_file() for p in paths):
+            found.append((node.lineno - 1, head, paths))
+    return found
 
 
 def sealed_comment(ctx, what: str, source: str | None = None) -> str:
@@ -228,14 +244,10 @@ def sealed_comment(ctx, what: str, source: str | None = None) -> str:
 def _relative(text: str, source: str) -> str:
     """Imports of portable modules made relative; a top-level import of another is a bug."""
 
-    def swap(m: re.Match) -> str:
-        if _portable(m) is None:
-            return m.group(0)
-        if m.group(3):  # from codegen.abi.X import names
-            return f"{m.group(1)}from .{m.group(3)} import {m.group(4)}"
-        return f"{m.group(1)}from . import {m.group(4)}"
-
-    text = _IMPORT.sub(swap, text)
+    lines = text.splitlines(keepends=True)
+    for index, head, _ in _portable_imports(text):
+        lines[index] = _HEAD.sub(head, lines[index], count=1)
+    text = "".join(lines)
     left = _TOP_IMPORT.search(text)
     if left:
         raise RuntimeError(
@@ -256,12 +268,8 @@ def runtime_modules() -> dict[str, str]:
             continue
         found[name] = source
         text = (PACKAGE_DIR / source).read_text(encoding="utf-8")
-        for m in _IMPORT.finditer(text):
-            if _portable(m):
-                todo.append(_portable(m))
-            elif m.group(2) and not m.group(3):  # from codegen.abi import a, b
-                line = text[m.start() : text.index("\n", m.start())].split(" import ", 1)[1]
-                todo.extend(f"abi/{part.split()[0]}.py" for part in line.split("#")[0].split(","))
+        for _, _, paths in _portable_imports(text):
+            todo.extend(paths)
     return dict(sorted(found.items()))
 
 
