@@ -74,19 +74,19 @@ def bench_build(res: Results, runs: int) -> None:
         baseline = lambda: timed(
             [
                 PY,
-                str(ROOT / "benchmarks" / "baseline_header.py"),  # noqa: E731
+                str(ROOT / "benchmarks" / "baseline_header.py"),
                 str(ROOT / "schema"),
                 str(base_out),
             ]
         )
         build = lambda *extra: (
             lambda: timed(
-                [*CLI, "build", "--out", str(out), *extra],  # noqa: E731
+                [*CLI, "build", "--out", str(out), *extra],
                 env=env,
             )
         )
-        wipe = lambda: shutil.rmtree(out, ignore_errors=True)  # noqa: E731
-        wipe_all = lambda: (wipe(), shutil.rmtree(cache, ignore_errors=True))  # noqa: E731
+        wipe = lambda: shutil.rmtree(out, ignore_errors=True)
+        wipe_all = lambda: (wipe(), shutil.rmtree(cache, ignore_errors=True))
 
         t_build, t_base = side_by_side(build(), baseline, runs, setup_a=wipe)
         res.add(
@@ -204,10 +204,10 @@ def bench_scale(res: Results, quick: bool) -> None:
 
 
 def bench_simulator(res: Results, quick: bool) -> None:
-    from codegen.spec.compiler import compile_or_raise
+    import tdx_metadata
     from codegen.sim.profile import load_profile, resolve
     from codegen.sim.simulator import Simulator
-    import tdx_metadata
+    from codegen.spec.compiler import compile_or_raise
 
     cat = compile_or_raise(ROOT / "schema")
     sim = Simulator(load_profile(resolve("2.0.08", ROOT / "schema"), cat))

@@ -18,11 +18,9 @@ so it stays one module the readers import in one step.
 
 from __future__ import annotations
 
-from codegen.abi import fieldid
-from codegen.abi import rdall_list
+from codegen.abi import fieldid, rdall_list
 from codegen.abi import status as _status
-
-from codegen.abi.release import VERSION_FIELDS, release_code  # noqa: F401  (the readers use both)
+from codegen.abi.release import VERSION_FIELDS, release_code
 
 # What a generated package and this runtime agree on (the Field and Gate rows, Record,
 # the reader functions): raised on any change a package generated earlier cannot use.
@@ -52,7 +50,7 @@ class _Row(tuple):
             return tuple.__new__(cls, args)
         if len(args) > len(cls._fields):
             raise TypeError(f"{cls.__name__} takes {len(cls._fields)} members")
-        values = dict(zip(cls._fields, args))
+        values = dict(zip(cls._fields, args, strict=False))  # fewer args: kwargs give the rest
         for key, value in kwargs.items():
             if key not in cls._fields or key in values:
                 raise TypeError(f"{cls.__name__}() got an unexpected or repeated member '{key}'")
@@ -65,7 +63,7 @@ class _Row(tuple):
             raise TypeError(f"{cls.__name__}() is missing member {exc}") from None
 
     def __repr__(self):
-        inner = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self))
+        inner = ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self, strict=True))
         return f"{type(self).__name__}({inner})"
 
 
@@ -122,7 +120,7 @@ class Field(_Row):
     num_fields: int
     num_elements: int
     capacity: int
-    count: str | None
+    count: str | None  # type: ignore[assignment]  # the member shadows tuple.count on purpose
     gate: Gate | None
     optional: bool
     member_size: int
@@ -175,13 +173,13 @@ class Record:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._members = tuple(cls.__annotations__)
-        cls.__match_args__ = cls._members
+        cls.__match_args__ = cls._members  # type: ignore[misc]  # per class, as @dataclass sets it
 
     def __init__(self, *args, **kwargs):
         name, members = type(self).__name__, self._members
         if len(args) > len(members):
             raise TypeError(f"{name}() takes {len(members)} members, {len(args)} given")
-        values = dict(zip(members, args))
+        values = dict(zip(members, args, strict=False))  # fewer args: kwargs give the rest
         for key, value in kwargs.items():
             if key not in members or key in values:
                 raise TypeError(f"{name}() got an unexpected or repeated member '{key}'")
@@ -219,7 +217,7 @@ class Record:
 
 def init(record: Record, values: tuple) -> None:
     """Set a new record's members (what the generated __init__ methods call)."""
-    record.__dict__.update(zip(record._members, values))
+    record.__dict__.update(zip(record._members, values, strict=True))
 
 
 def _plain(value):
@@ -315,7 +313,7 @@ def require(abi: int, package: str) -> None:
 
 
 def seamcall(leaf_fn, field_id: int) -> tuple:
-    """leaf_fn(field_id), tried again while it answers TDX_RND_NO_ENTROPY (SEAMCALL_TRIES in all)."""
+    """leaf_fn(field_id), retried while it answers TDX_RND_NO_ENTROPY (SEAMCALL_TRIES in all)."""
     for _ in range(SEAMCALL_TRIES):
         result = leaf_fn(field_id)
         if result[0] != _status.TDX_RND_NO_ENTROPY:
@@ -424,7 +422,7 @@ class RdallSource(Source):
             for seq in sequences:  # element i of a sequence has field code first + i
                 cc, fc = seq.class_code, seq.field_code
                 self.values_at.update(
-                    zip([(cc, fc + i) for i in range(len(seq.values))], seq.values)
+                    zip([(cc, fc + i) for i in range(len(seq.values))], seq.values, strict=True)
                 )
             if st == _status.TDX_SUCCESS:
                 break
@@ -465,9 +463,13 @@ class RdallSource(Source):
     def elements(self, f: Field, count: int) -> list[int] | None:
         class_code, field_code = fieldid.key(f.id)
         get = self.values_at.get
-        out = [get((class_code, field_code + i)) for i in range(count)]
-        if None in out:  # a missing element: absent, or the error element() reports
-            return None if f.optional else [self.element(f, i) for i in range(count)]
+        got = [get((class_code, field_code + i)) for i in range(count)]
+        out = [v for v in got if v is not None]
+        if len(out) < count:  # a missing element: absent, or the error element() reports
+            if not f.optional:
+                for i in range(count):
+                    self.element(f, i)  # raises at the first missing element
+            return None
         return out
 
 

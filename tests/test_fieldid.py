@@ -18,6 +18,14 @@ def test_decode_then_reassemble_is_identity(value):
     assert rebuilt == value
 
 
+def test_declared_attributes_are_the_layout():
+    # FieldId declares its attributes for type checkers: they are LAYOUT's, in its order
+    assert tuple(fieldid.FieldId.__annotations__) == fieldid.FieldId._fields
+    d = fieldid.decode(0x9100000100000008)
+    assert [getattr(d, name) for name in d._fields] == list(d)
+    assert type(d).class_code.__doc__ == "CLASS_CODE"
+
+
 @given(
     st.integers(0, fieldid.MAX_CLASS),
     st.integers(0, fieldid.MAX_FIELD_CODE),

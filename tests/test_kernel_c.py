@@ -12,7 +12,7 @@ import pytest
 
 from codegen.emitters import EmitContext, c_writer, kernel_c
 from codegen.spec.compiler import compile_or_raise
-from codegen.spec.model import KernelPrint
+from codegen.spec.model import KernelPrint, KernelStructGiven
 from kernel import cbuild
 from kernel.today import KERNEL_STRUCTS
 
@@ -444,11 +444,7 @@ def test_struct_of_one_array_and_struct_with_nothing_to_read(small, tmp_path, fl
 
 def with_structs(cat, **per_struct):
     """cat with [kernel.struct.NAME] tables: per_struct = {name: {key: value}}."""
-    keys = ("init", "in_sysinfo", "member", "reader", "errors")
-    given = tuple(
-        (name, tuple((k, opts.get(k, True if k == "in_sysinfo" else None)) for k in keys))
-        for name, opts in sorted(per_struct.items())
-    )
+    given = tuple((name, KernelStructGiven(**opts)) for name, opts in sorted(per_struct.items()))
     return cbuild.with_kernel(cat, struct_settings=given)
 
 

@@ -50,7 +50,11 @@ class Sequence(tuple):
         )
 
     def __repr__(self) -> str:
-        return "Sequence(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
+        return (
+            "Sequence("
+            + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self, strict=True))
+            + ")"
+        )
 
     header = property(lambda self: self[0])
     class_code = property(lambda self: self[1])

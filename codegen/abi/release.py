@@ -30,13 +30,13 @@ _PATTERN = r"([0-9]{1,3})\.([0-9]{1,3})(?:\.([0-9]{1,3}))?(?:\+([0-9A-Za-z][0-9A
 
 
 class Release:
-    __slots__ = ("major", "minor", "update", "tag")
+    __slots__ = ("major", "minor", "tag", "update")
 
     def __init__(self, major: int, minor: int, update: int = 0, tag: str = ""):
         self.major, self.minor, self.update, self.tag = major, minor, update, tag
 
     @classmethod
-    def parse(cls, text: str) -> "Release":
+    def parse(cls, text: str) -> Release:
         import re
 
         m = re.match(_PATTERN, text) if isinstance(text, str) else None
@@ -113,7 +113,9 @@ class Since:
         """Why the entries are not one per line, oldest line first (None when they are)."""
         if not self.releases:
             return 'since lists no release: give the first release with the field, e.g. "1.5.01"'
-        for a, b in zip(self.releases, self.releases[1:]):
+        from itertools import pairwise  # here: the readers' import need not load it
+
+        for a, b in pairwise(self.releases):
             if self.line(a) >= self.line(b):
                 return (
                     f"{a} and {b}: since lists one release per release line (MAJOR.MINOR), "

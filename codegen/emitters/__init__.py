@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from types import ModuleType
 
 from codegen import __version__
 from codegen.spec.model import Catalogue
@@ -35,9 +36,9 @@ class EmitContext:
     kernel_names: tuple = ()
 
 
-def available() -> dict[str, object]:
+def available() -> dict[str, ModuleType]:
     """Emitter modules that exist in this tree (outputs land one issue at a time)."""
-    found = {}
+    found: dict[str, ModuleType] = {}
     for name, module in EMITTERS.items():
         try:
             found[name] = importlib.import_module(module)

@@ -12,13 +12,13 @@ way (Markdown here, HTML by the template's autoescape).
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from codegen.abi import fieldid
 from codegen.emitters import html, svg
 from codegen.emitters.render import banner_lines, render
-from codegen.spec.model import Catalogue, Field, Struct
 from codegen.outputs.writer import Output
+from codegen.spec.model import Catalogue, Field, Struct
 
 PATH = "docs/global-metadata.md"
 SVG_PATH = "docs/field-id.svg"
@@ -173,7 +173,7 @@ def reference(catalogue: Catalogue) -> dict:
     by_class: dict[int, list[Field]] = {}
     for f in fields:
         by_class.setdefault(f.class_code, []).append(f)
-    classes = []
+    classes: list[dict[str, Any]] = []  # the templates' view of each class
     for md_class in catalogue.classes:
         mine = by_class.get(md_class.code, [])
         if not mine:
@@ -215,7 +215,7 @@ def reference(catalogue: Catalogue) -> dict:
             }
         )
     example = example_field(fields)
-    toc = [
+    toc: list[tuple[str, str, list[tuple[str, str]]]] = [  # (title, anchor, sub-entries)
         ("Field id layout", slug("Field id layout"), []),
         ("Availability by release", slug("Availability by release"), []),
     ]
@@ -244,7 +244,7 @@ def reference(catalogue: Catalogue) -> dict:
 
 def markdown(ref: dict) -> dict:
     """ref with every cell and text escaped for Markdown."""
-    rows = lambda rows: [" | ".join(md(c) for c in row) for row in rows]  # noqa: E731
+    rows = lambda rows: [" | ".join(md(c) for c in row) for row in rows]
     return {
         **ref,
         "toc": [(label(t), a, [(label(bt), ba) for bt, ba in sub]) for t, a, sub in ref["toc"]],

@@ -31,7 +31,7 @@ from codegen.emitters.c_writer import CodeWriter
 from codegen.emitters.render import banner_lines
 from codegen.outputs.writer import Output
 from codegen.spec import names
-from codegen.spec.model import Catalogue, Field, Gate, Struct
+from codegen.spec.model import Catalogue, Field, Gate, KernelPrint, Struct
 
 HEADER_PATH, SOURCE_PATH = names.KERNEL_HEADER, names.KERNEL_SOURCE
 FLAVORS = ("map", "functions")
@@ -134,12 +134,12 @@ class _Kernel:
         gates = [s.gate for s in self.called] + [
             f.gate for s in self.read_structs for f in self.fields[s.name]
         ]
-        used = [
-            (self.by_name[g.feature_field], g.feature_bit)
+        features = [
+            g.feature
             for g in gates
             if g is not None and g.release is None and self.opts.gate_helper(g) is None
         ]
-        used += [(self.by_name[n], b) for n, b in self.opts.require_features]
+        used = [(self.by_name[n], b) for n, b in features + list(self.opts.require_features)]
         return used
 
     def bit_groups(self) -> list[tuple[Field, list[tuple[str, str]]]]:
@@ -169,7 +169,7 @@ class _Kernel:
         groups = self.bit_groups()
         includes = list(o.includes)
         if groups and "linux/bits.h" not in includes:
-            includes = sorted(includes + ["linux/bits.h"])
+            includes = sorted([*includes, "linux/bits.h"])
         w.blank()
         for inc in includes:
             w.line(f"#include <{inc}>")
@@ -242,8 +242,9 @@ class _Kernel:
             return f"{helper}(sysinfo)"
         if gate.release is not None:
             return f"tdx_module_release(sysinfo) >= {gate.release.code:#08x}"
-        flag = self.by_name[gate.feature_field]
-        return f"{self.ref(flag, here)} & {bit_define(flag, gate.feature_bit)}"
+        field, bit = gate.feature
+        flag = self.by_name[field]
+        return f"{self.ref(flag, here)} & {bit_define(flag, bit)}"
 
     def needs_sysinfo(self, s: Struct) -> bool:
         """A struct reader needs the whole sysinfo for gates or counts in other structs, a
@@ -344,8 +345,8 @@ class _Kernel:
         if loops:
             w.line(f"{self.loop_type(s)} {', '.join(loops)};")
         w.line("")
-        for gate, group in groupby(fields, key=lambda f: f.gate):
-            group = list(group)
+        for gate, same_gate in groupby(fields, key=lambda f: f.gate):
+            group = list(same_gate)
             if gate is None:
                 for f in group:
                     self.read_elements(w, f, s, chain)
@@ -383,7 +384,7 @@ class _Kernel:
             heads.append(f"for (j = 0; j < {f.num_elements}; j++)")
             target += "[j]"
             offset.append("j")
-        id_expr = " + ".join([self.id_text(f)] + offset)
+        id_expr = " + ".join([self.id_text(f), *offset])
         value = f"({f.ctype})val" if f.truncates else "val"
 
         def read():
@@ -486,20 +487,19 @@ class _Kernel:
             self.signature(
                 w, all(either), "void", "tdx_store_member", ["void *member", "int size", "u64 val"]
             )
-            with w.block(None):
-                with w.block("switch (size)"):
-                    w.level -= 1
-                    for case, ctype in (
-                        ("case 1:", "u8"),
-                        ("case 2:", "u16"),
-                        ("case 4:", "u32"),
-                        ("default:", "u64"),
-                    ):
-                        w.line(case)
-                        with w.block(None):
-                            w.line(f"*({ctype} *)member = val;")
-                            w.line("break;")
-                    w.level += 1
+            with w.block(None), w.block("switch (size)"):
+                w.level -= 1
+                for case, ctype in (
+                    ("case 1:", "u8"),
+                    ("case 2:", "u16"),
+                    ("case 4:", "u32"),
+                    ("default:", "u64"),
+                ):
+                    w.line(case)
+                    with w.block(None):
+                        w.line(f"*({ctype} *)member = val;")
+                        w.line("break;")
+                w.level += 1
             w.line("}")
         if scalars:
             w.blank()
@@ -651,7 +651,7 @@ class _Kernel:
     def top_chain(self, w: CodeWriter) -> None:
         w.line("int ret = 0;")
         w.line("")
-        after, requires = self.print_after(), self.requires()
+        after, requires, p = self.print_after(), self.requires(), self.opts.print
         apart = False  # the previous statement stands apart, with a blank line after it
         for i, s in enumerate(self.called):
             if s.gate is not None:
@@ -664,14 +664,14 @@ class _Kernel:
                     w.blank()
                 w.fill("ret = ret ?: ", [self.call(s)], ";")
                 apart = False
-            if after == i:
+            if p is not None and after == i:
                 w.blank()
-                if self.opts.print.when == "ok":
+                if p.when == "ok":
                     w.line("if (!ret)")
                     with w.block(braces=False):
-                        self.pr_info(w)
+                        self.pr_info(w, p)
                 else:
-                    self.pr_info(w)
+                    self.pr_info(w, p)
                 apart = True
             for f, bit in requires.get(s.name, []):
                 w.blank()
@@ -687,7 +687,7 @@ class _Kernel:
         if not called:
             w.line("return 0;")
             return
-        after, requires = self.print_after(), self.requires()
+        after, requires, p = self.print_after(), self.requires(), self.opts.print
         w.line("int ret;")
         for i, s in enumerate(called):
             w.blank()
@@ -699,9 +699,9 @@ class _Kernel:
                     self.checked_call(w, s)
             else:
                 self.checked_call(w, s)
-            if after == i:
+            if p is not None and after == i:
                 w.blank()
-                self.pr_info(w)
+                self.pr_info(w, p)
             for f, bit in requires.get(s.name, []):
                 w.blank()
                 with w.block(f"if (!({self.ref(f, None)} & {bit_define(f, bit)}))"):
@@ -715,8 +715,7 @@ class _Kernel:
         w.line("if (ret)")
         w.line("\treturn ret;")
 
-    def pr_info(self, w: CodeWriter) -> None:
-        p = self.opts.print
+    def pr_info(self, w: CodeWriter, p: KernelPrint) -> None:
         members = [next(f for f in self.fields[sn] if f.member == m) for sn, m in p.members]
         fmt = p.format or " ".join("0x%llx" if f.ctype == "u64" else "%u" for f in members)
         if re.fullmatch(r"[A-Za-z]\w*", fmt):  # a macro the kernel defines

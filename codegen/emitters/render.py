@@ -10,12 +10,12 @@ is keyed by each template's source, so an edited template is recompiled.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from codegen.paths import templates
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment():
     import jinja2
 

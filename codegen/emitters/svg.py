@@ -45,7 +45,9 @@ def _label_rows(subs: list[tuple[str, int, int]]) -> dict[str, int]:
     the first row where it overlaps no name placed before and no leader
     placed before passes through or ends at it, so no line crosses a name.
     """
-    rows, placed, leaders = {}, [], []  # placed: (row, start, end); leaders: (x, row)
+    rows: dict[str, int] = {}
+    placed: list[tuple[int, int, int]] = []  # (row, start, end)
+    leaders: list[tuple[int, int]] = []  # (x, row)
     for name, x, w in reversed(subs):
         tw, cx = _text_w(name), x + w // 2
         if tw + 4 <= w:
@@ -130,7 +132,8 @@ def layout_svg(example: int, title: str) -> str:
         # scoped to this picture: the HTML page inlines it
         "svg.fid text { font-family: 'DejaVu Sans Mono', monospace; fill: #111827; "
         "text-anchor: middle; }",
-        "svg.fid .fid-bit { font-size: 12px; } svg.fid .fid-num { font-size: 10px; fill: #4b5563; }",
+        "svg.fid .fid-bit { font-size: 12px; } "
+        "svg.fid .fid-num { font-size: 10px; fill: #4b5563; }",
         "svg.fid .fid-value { font-size: 11px; font-weight: bold; fill: #1d4ed8; }",
         "svg.fid .fid-name { font-size: 11px; } svg.fid .fid-title { font-size: 13px; "
         "font-weight: bold; }",

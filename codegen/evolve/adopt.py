@@ -203,10 +203,10 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
         if f.name not in read_fields
     )
     kernel["exclude_fields"] = excluded
-    inits = [o.get("init") for o in struct_settings.values() if "init" in o]
+    inits = [o["init"] for o in struct_settings.values() if "init" in o]
     common_init = max(set(inits), key=inits.count) if inits else True
     kernel["init"] = common_init
-    idioms = [o.get("errors") for o in struct_settings.values() if "errors" in o]
+    idioms = [o["errors"] for o in struct_settings.values() if "errors" in o]
     common_idiom = max(sorted(set(idioms)), key=idioms.count) if idioms else "chain"
     kernel["errors"] = common_idiom
     for opts in struct_settings.values():
@@ -496,7 +496,7 @@ def schema_texts(
         target = _class_file(catalogue, schema_dir, entry["class"], new_class_files)
         shown = dict(entry, **{"class": f"0x{entry['class']:02x}"})
         body = [f"{k} = {v if k == 'class' else toml_value(v)}" for k, v in shown.items()]
-        appended.setdefault(target, []).append("\n".join(["[[field]]"] + body))
+        appended.setdefault(target, []).append("\n".join(["[[field]]", *body]))
     out = {p: "\n".join(ls) for p, ls in texts.items()}
     for path, blocks in appended.items():
         base = out.get(path)

@@ -202,26 +202,26 @@ def _field(a: Field, b: Field, d: _Diff) -> None:
     old_bits = {x.bit: x.name for x in a.bits}
     new_bits = {x.bit: x.name for x in b.bits}
     for bit in sorted(old_bits.keys() | new_bits.keys()):
-        was, now = old_bits.get(bit), new_bits.get(bit)
-        if was == now:
+        old, new = old_bits.get(bit), new_bits.get(bit)
+        if old == new:
             continue
-        if was is None:
-            add("ADDITIVE", "bit-added", f"new bit {now} = {bit}")
-        elif now is None:
-            add("KERNEL_API", "bit-removed", f"bit {was} = {bit} was removed")
+        if old is None:
+            add("ADDITIVE", "bit-added", f"new bit {new} = {bit}")
+        elif new is None:
+            add("KERNEL_API", "bit-removed", f"bit {old} = {bit} was removed")
         else:
-            add("KERNEL_API", "bit-renamed", f"bit {bit} renamed {was} -> {now}")
+            add("KERNEL_API", "bit-renamed", f"bit {bit} renamed {old} -> {new}")
 
 
 def _gate(a: Gate | None, b: Gate | None, add) -> None:
     if a == b:
         return
-    if a is None:
-        add("KERNEL_API", "gate-added", f"now read only when {b.text} (was read unconditionally)")
-    elif b is None:
-        add("ADDITIVE", "gate-removed", f"no longer gated on {a.text}")
-    else:
+    if a is not None and b is not None:
         add("KERNEL_API", "gate-changed", f"gate {a.text} -> {b.text}")
+    elif b is not None:
+        add("KERNEL_API", "gate-added", f"now read only when {b.text} (was read unconditionally)")
+    elif a is not None:
+        add("ADDITIVE", "gate-removed", f"no longer gated on {a.text}")
 
 
 def _struct(a: Struct, b: Struct, d: _Diff) -> None:
@@ -379,7 +379,7 @@ def release_diff(a, b) -> list[ReleaseChange]:
         if f.num_ids == 1:
             what = f"{old[0]:#x} -> {new[0]:#x}"
         else:
-            differ = [i for i, (x, y) in enumerate(zip(old, new)) if x != y]
+            differ = [i for i, (x, y) in enumerate(zip(old, new, strict=True)) if x != y]
             k = differ[0]
             what = (
                 f"{len(differ)} of its {f.num_ids} elements differ (element {k}: "

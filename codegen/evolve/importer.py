@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 
 from codegen.abi import fieldid
+from codegen.abi.release import Release
 from codegen.evolve.intel_json import JsonField, JsonRelease
 from codegen.spec.model import Catalogue
-from codegen.abi.release import Release
 
 
 def records(rel: JsonRelease) -> dict:

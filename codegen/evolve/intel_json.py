@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import json.scanner
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,7 @@ class _Obj(dict):
 class _List(list):
     """A JSON list that remembers the line of each element."""
 
-    lines: list[int] = []
+    lines: list[int]  # set by the decoder on every list it makes
 
 
 def _decode(text: str, duplicates: list) -> object:
@@ -90,17 +91,21 @@ def _decode(text: str, duplicates: list) -> object:
     """
     starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     decoder = json.JSONDecoder()
-    plain_object, plain_array = decoder.parse_object, decoder.parse_array
+    # the pure-Python scanner's hooks, which typeshed does not declare
+    plain_object, plain_array = decoder.parse_object, decoder.parse_array  # type: ignore[attr-defined]
     twice: list[str] = []  # keys given twice in the object just parsed
 
     def line_of(index: int) -> int:
         return bisect.bisect_right(starts, index)
 
-    def pairs_hook(pairs):
+    def pairs_hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
         out = dict(pairs)
         if len(out) < len(pairs):
-            seen: set = set()
-            twice.extend(k for k, _ in pairs if k in seen or seen.add(k))
+            seen: set[str] = set()
+            for k, _ in pairs:
+                if k in seen:
+                    twice.append(k)
+                seen.add(k)
         return out
 
     def parse_object(s_and_end, *args):
@@ -111,10 +116,10 @@ def _decode(text: str, duplicates: list) -> object:
         twice.clear()
         return out, end
 
-    def parse_array(s_and_end, scan_once):
+    def parse_array(s_and_end: tuple[str, int], scan_once: Callable) -> tuple[_List, int]:
         at: list[int] = []
 
-        def scan(s, index):
+        def scan(s: str, index: int) -> tuple[object, int]:
             at.append(index)
             return scan_once(s, index)
 
@@ -123,9 +128,9 @@ def _decode(text: str, duplicates: list) -> object:
         out.lines = [line_of(i) for i in at]
         return out, end
 
-    decoder.parse_object, decoder.parse_array = parse_object, parse_array
+    decoder.parse_object, decoder.parse_array = parse_object, parse_array  # type: ignore[attr-defined]
     decoder.object_pairs_hook = pairs_hook
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     return decoder.decode(text)
 
 
@@ -177,12 +182,12 @@ def parse(text: str, shown: str) -> JsonRelease:
         "one object; JSON keys must be unique"
         for line, key in duplicates
     ]
-    if not isinstance(doc, dict):
+    if not isinstance(doc, _Obj):  # every object the decoder makes is an _Obj
         raise IntelJsonError(
-            problems
-            + [
+            [
+                *problems,
                 f'{shown}:1: the top level must be an object with "Header" and '
-                f'"Fields", not {_kind(doc)}'
+                f'"Fields", not {_kind(doc)}',
             ]
         )
     header = doc.get("Header", {})
@@ -192,9 +197,9 @@ def parse(text: str, shown: str) -> JsonRelease:
     else:
         info, version = str(header.get("Info", "")), str(header.get("Version", ""))
     entries = doc.get("Fields")
-    if not isinstance(entries, list):
+    if not isinstance(entries, _List):
         what = "is missing" if entries is None else f"must be a list, not {_kind(entries)}"
-        raise IntelJsonError(problems + [f'{shown}:{doc.line}: "Fields" {what}'])
+        raise IntelJsonError([*problems, f'{shown}:{doc.line}: "Fields" {what}'])
     fields: list[JsonField] = []
     names: dict[str, JsonField] = {}
     keys: dict[tuple[int, int], JsonField] = {}
@@ -276,6 +281,15 @@ def _field(entry, index: int, shown: str, line: int, problems: list[str]) -> Jso
         bad(f'"Description" must be a list of strings, not {_kind(desc)}')
         desc = []
     if len(problems) > before:
+        return None
+    # each part that is None here came with a problem above: this narrows the types
+    if (
+        not isinstance(name, str)
+        or fid is None
+        or size is None
+        or num_fields is None
+        or num_elements is None
+    ):
         return None
     return JsonField(
         name.strip(),

@@ -294,16 +294,16 @@ def _body(lines: list[str], n: int) -> int:
     return end
 
 
-def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
-    static, init, name, struct, param = bool(m.group(1)), bool(m.group(2)), *m.group(3, 4, 5)
-    init = init or "__init" in lines[n]
+def _read_reader(tf: TreeFiles, lines: list[str], n: int, m: re.Match[str]) -> int:
+    static, init = bool(m.group(1)), bool(m.group(2)) or "__init" in lines[n]
+    name, struct, param = m.group(3, 4, 5)
     end = _body(lines, n)
     two = m.group(6) == ","
     reader = Reader(name, struct, param, static, init, "chain", False, [], n + 1 - two, two)
     pending: tuple[int, int, int, int] | None = None  # id, indices, stride, line
     loop_count: str | None = None
     gate: str | None = None
-    gate_indent = None
+    gate_indent = ""  # of the gate's if, while gate is set
     saw_early = saw_chain = False
     for k in range(n + 1, end):
         text = lines[k]
@@ -337,7 +337,7 @@ def _read_reader(tf: TreeFiles, lines: list[str], n: int, m) -> int:
             continue
         a = RE_ASSIGN.match(text)
         if a and pending is not None:
-            target, member, idx, cast, source = a.groups()
+            target, member, idx, cast, _source = a.groups()
             if target != param:
                 tf.problem(
                     tf.source_path,

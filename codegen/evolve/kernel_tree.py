@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field as dc_field
+from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
+from typing import TypeVar
 
 from codegen.abi import fieldid
 from codegen.outputs import writer
@@ -50,7 +53,7 @@ _INCLUDES_SOURCE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"tdx_global_metadata\
 _TYPE_ANY = re.compile(r"^[ \t]*(?:typedef[ \t]+)?(?:struct|union|enum)[ \t]+(\w+)[ \t]*\{", re.M)
 
 
-def tree_names(tree: Path, skip: set[str] = frozenset()) -> dict[str, tuple[str, str]]:
+def tree_names(tree: Path, skip: Set[str] = frozenset()) -> dict[str, tuple[str, str]]:
     """Macros and struct/union/enum tags the tree's TDX files define where the generated files
     meet them: name -> (value, file:line).  Headers count whole; a .c file only up to its
     #include "tdx_global_metadata.c".
@@ -87,7 +90,7 @@ def kernel_outputs(catalogue, flavor: str, tree: Path | None = None) -> list[wri
     from codegen.emitters import EmitContext, emit_all
     from codegen.emitters.kernel_c import HEADER_PATH, SOURCE_PATH, NameClash
 
-    names = ()
+    names: tuple[tuple[str, tuple[str, str]], ...] = ()
     if tree is not None:
         own = {HEADER_PATH[len(PREFIX) :], SOURCE_PATH[len(PREFIX) :]}
         names = tuple(sorted(tree_names(tree, own).items()))
@@ -207,24 +210,35 @@ def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
     """Section -> lines: fields (by name and id), struct members (type and dims), readers
     (__init or not) and the conditions get_tdx_sys_info() reads a struct under."""
     out: dict[str, list[str]] = {}
-    for what, before, after, show in (
-        ("Fields", old.ids, new.ids, fieldid.fmt),
-        ("Struct members", old.members, new.members, "".join),
-        ("Readers", old.readers, new.readers, lambda v: v or "not __init"),
-        ("Gates", old.gates, new.gates, str),
-    ):
-        for key in sorted(before.keys() | after.keys()):
-            was, now = before.get(key), after.get(key)
-            if was is None:
-                section, text = "added", f"{key} ({show(now)})"
-            elif now is None:
-                section, text = "removed", f"{key} ({show(was)})"
-            elif was != now:
-                section, text = "changed", f"{key}: {show(was)} -> {show(now)}"
-            else:
-                continue
-            out.setdefault(f"{what} {section}", []).append(text)
+    _changes(out, "Fields", old.ids, new.ids, fieldid.fmt)
+    _changes(out, "Struct members", old.members, new.members, "".join)
+    _changes(out, "Readers", old.readers, new.readers, lambda v: v or "not __init")
+    _changes(out, "Gates", old.gates, new.gates, str)
     return {s: out[s] for s in SECTIONS if s in out}
+
+
+_V = TypeVar("_V")
+
+
+def _changes(
+    out: dict[str, list[str]],
+    what: str,
+    before: Mapping[str, _V],
+    after: Mapping[str, _V],
+    show: Callable[[_V], str],
+) -> None:
+    """Lines of what was added, removed and changed in one kind of declaration, into out."""
+    for key in sorted(before.keys() | after.keys()):
+        was, now = before.get(key), after.get(key)
+        if was is None and now is not None:
+            section, text = "added", f"{key} ({show(now)})"
+        elif now is None and was is not None:
+            section, text = "removed", f"{key} ({show(was)})"
+        elif was is not None and now is not None and was != now:
+            section, text = "changed", f"{key}: {show(was)} -> {show(now)}"
+        else:
+            continue
+        out.setdefault(f"{what} {section}", []).append(text)
 
 
 # -- the patch -------------------------------------------------------------------

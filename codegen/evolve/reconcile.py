@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen.abi import fieldid
+from codegen.abi.release import Release
 from codegen.evolve.intel_json import JsonField, JsonRelease
 from codegen.spec.model import Catalogue, Field
-from codegen.abi.release import Release
 
 
 @dataclass(frozen=True)

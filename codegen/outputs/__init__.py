@@ -1,1 +1,1 @@
-"""Writing generated files: a manifest of what was written, atomic all-or-nothing builds, the result cache."""
+"""Writing generated files: a manifest of what was written, all-or-nothing builds, the cache."""

@@ -19,9 +19,10 @@ import errno
 import hashlib
 import json
 import os
-from codegen.paths import read_text
 from pathlib import Path
 from typing import NamedTuple
+
+from codegen.paths import read_text
 
 MANIFEST_NAME = ".tdx-codegen-manifest.json"
 TMP_PREFIX = ".tdx-codegen-"
@@ -144,7 +145,7 @@ def diff(p: Plan, prefix: str = "") -> str:
     """Unified diff of what would change; paths are prefix + the output's path (git style)."""
     import difflib
 
-    chunks = []
+    chunks: list[str] = []
     for out in p.changes:
         if out.path == MANIFEST_NAME:  # the tool's record, not for review
             continue
@@ -299,7 +300,7 @@ def apply(p: Plan, *, force: bool = False) -> list[str]:
             s.drop()
         raise
     written = []
-    for s, out in zip(staged, todo):
+    for s, out in zip(staged, todo, strict=True):
         s.commit()
         written.append(out.path)
     for rel in p.stale:

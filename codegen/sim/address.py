@@ -59,10 +59,7 @@ def check_unix_path(path: Path) -> None:
 
 
 def unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    path.unlink(missing_ok=True)
 
 
 def claim_socket_path(path: Path) -> None:
@@ -105,6 +102,8 @@ def listen(unix: Path | None, tcp: tuple[str, int] | None) -> tuple[socket.socke
             listener.close()
             raise
         return listener, f"unix:{unix}"
+    if tcp is None:
+        raise ValueError("listen: give unix=PATH or tcp=(HOST, PORT)")
     family = socket.AF_INET6 if ":" in tcp[0] else socket.AF_INET
     listener = socket.create_server(tcp, family=family, backlog=BACKLOG)
     host, port = listener.getsockname()[:2]

@@ -31,7 +31,8 @@ class Client(Backend):
     ):
         if (unix is None) == (tcp is None):
             raise ValueError("give unix=PATH or tcp=(HOST, PORT)")
-        if unix is not None:
+        address: str | tuple[str, int]
+        if tcp is None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address = str(unix)
         else:

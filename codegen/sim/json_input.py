@@ -52,9 +52,10 @@ def load(text: str) -> tuple[object, dict[int, tuple[int, int]]]:
 
         return parse_nested
 
-    decoder.parse_object = nested(json.decoder.JSONObject)
-    decoder.parse_array = nested(decoder.parse_array)
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    # the pure-Python scanner's hooks, which typeshed does not declare
+    decoder.parse_object = nested(json.decoder.JSONObject)  # type: ignore[attr-defined]
+    decoder.parse_array = nested(decoder.parse_array)  # type: ignore[attr-defined]
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
     try:
         return decoder.decode(text), where
     except json.JSONDecodeError as exc:

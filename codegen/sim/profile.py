@@ -28,6 +28,7 @@ Every problem is reported with its file:line through codegen.diagnostics.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 
 from codegen import chars
@@ -81,6 +82,7 @@ def load_profile(path: Path, catalogue: Catalogue) -> Module:
     module = _ProfileChecker(doc, catalogue, rep, Path(path).stem).run()
     if rep.errors:
         raise ProfileError(rep.sorted())
+    assert module is not None  # run() gives None only with an error reported
     return module
 
 
@@ -131,7 +133,7 @@ class _ProfileChecker:
                 )
             elif f is not None:
                 fill[fname] = self.integer(raw, f, ("fill", fname))
-        given: dict[str, list[list[int]]] = {}
+        given: dict[str, list[list[int]] | None] = {}
         for fname, raw in data.get("values", {}).items():
             f = self.field(fname, names, release, "values")
             rows = None if f is None else self.shape(raw, f)
@@ -247,14 +249,15 @@ class _ProfileChecker:
             what = f"{f.num_fields} fields" if f.is_array else f"{f.num_elements} elements"
             self.error("PROFILE-SHAPE", f"{f.name} has {what}: give a list", *keys)
             return None
+        keys_of: Callable[[int, int], tuple[str | int, ...]]  # a value's key path
         if not f.is_array:  # one field of several elements: a flat list
             raw = [raw]
-            keys_of = lambda i, e: keys + (e,)  # noqa: E731
+            keys_of = lambda i, e: (*keys, e)
         elif f.num_elements == 1:
             raw = [[v] for v in raw]
-            keys_of = lambda i, e: keys + (i,)  # noqa: E731
+            keys_of = lambda i, e: (*keys, i)
         else:
-            keys_of = lambda i, e: keys + (i, e)  # noqa: E731
+            keys_of = lambda i, e: (*keys, i, e)
         if len(raw) > f.num_fields:
             self.error(
                 "PROFILE-CAPACITY",
@@ -269,7 +272,7 @@ class _ProfileChecker:
                     "PROFILE-SHAPE",
                     f"each field of {f.name} has {f.num_elements} "
                     f"elements: give a list of {f.num_elements} integers",
-                    *keys + (i,),
+                    *(*keys, i),
                 )
                 return None
             rows.append([self.integer(v, f, keys_of(i, e)) for e, v in enumerate(row)])
@@ -288,7 +291,7 @@ class _ProfileChecker:
         out = []
         for n, fname in enumerate(raw):
             f = self.by_name.get(fname)
-            if f is None or fname not in present and release is not None:
+            if f is None or (fname not in present and release is not None):
                 self.error(
                     "PROFILE-FIELD",
                     f"'{fname}' is not a field of this module",

@@ -88,7 +88,7 @@ def refuse(sock: socket.socket) -> None:
 class Connection:
     """One client: its requests answered in order, from the server's loop."""
 
-    def __init__(self, server: "Server", sock: socket.socket):
+    def __init__(self, server: Server, sock: socket.socket):
         self.server, self.sock, self.fd = server, sock, sock.fileno()
         self.inbuf = bytearray()  # a partial request
         self.outbuf = b""  # answers the client has not taken yet

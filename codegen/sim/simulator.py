@@ -18,15 +18,15 @@ of their statuses, which must stay side by side to stay the module's.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
-from codegen.abi import fieldid
-from codegen.abi import rdall_list
+from codegen.abi import fieldid, rdall_list
 from codegen.abi import status as st
-from codegen.spec.model import Field
 from codegen.abi.release import Release
 from codegen.sim.memory import PhysicalMemory
+from codegen.spec.model import Field
 
 __all__ = ["Backend", "Fault", "Module", "PhysicalMemory", "Regs", "Simulator"]
 
@@ -339,7 +339,7 @@ class Simulator(Backend):
     def _plan(self, pos):
         """Sequences (lists of field positions) that fit, and the first field left out."""
         budget = self.list_size - rdall_list.HEADER_SIZE
-        per_field = lambda p: self.fields[p[0]].num_elements * rdall_list.ELEMENT_SIZE  # noqa: E731
+        per_field = lambda p: self.fields[p[0]].num_elements * rdall_list.ELEMENT_SIZE
         sequences = []
         while pos is not None and budget >= rdall_list.HEADER_SIZE + per_field(pos):
             budget -= rdall_list.HEADER_SIZE
@@ -411,7 +411,7 @@ class Simulator(Backend):
         try:
             while True:
                 self.memory = PhysicalMemory(max_pages=1)
-                regs, written = self.call(st.TDH_SYS_RDALL, 0, self.scratch_page, start)
+                regs, _ = self.call(st.TDH_SYS_RDALL, 0, self.scratch_page, start)
                 if regs.rax not in (st.TDX_SUCCESS, st.TDX_METADATA_LIST_OVERFLOW):
                     raise RuntimeError(
                         f"TDH.SYS.RDALL at {fieldid.fmt(start)} answered {st.name(regs.rax)}"

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen import paths
-from codegen.spec import shapes
-from codegen.spec import toml_source
+from codegen.spec import shapes, toml_source
 from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
 
 SETTINGS_FILE = "settings.toml"
@@ -86,7 +85,7 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
             Location(display_path(settings_path)),
         )
     else:
-        files = files + [settings_path]
+        files = [*files, settings_path]
     for path in files:
         # generated banners name files relative to the schema dir's parent,
         # so output does not depend on the cwd or on absolute paths
@@ -101,8 +100,7 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     incomplete = any(
         d.rule in ("TOML-SYNTAX", "READ-ERROR", "NO-SCHEMA")
         or d.message.startswith("unknown top-level")
-        or d.rule == "BAD-VALUE"
-        and "array of tables" in d.message
+        or (d.rule == "BAD-VALUE" and "array of tables" in d.message)
         for d in rep.errors[errors_before:]
     )
     return Loaded(
@@ -199,7 +197,7 @@ def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
     return Entry(kind, spec, data, doc, path)
 
 
-def compile_schema(schema_dir: Path) -> tuple["object | None", Reporter]:
+def compile_schema(schema_dir: Path) -> tuple[object | None, Reporter]:
     """Load and check a schema directory: (Catalogue or None, reporter)."""
     from codegen.spec import rules
 

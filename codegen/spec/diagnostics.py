@@ -138,7 +138,7 @@ def format_text(diags: list[Diagnostic]) -> str:
 def summary(diags: list[Diagnostic]) -> str:
     errors = sum(d.severity == "error" for d in diags)
     warnings = len(diags) - errors
-    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"
     return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
 
 

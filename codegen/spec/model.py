@@ -52,7 +52,14 @@ class Gate:
     @property
     def reads(self) -> tuple[str, ...]:
         """Fields whose values decide the gate: the flag field, or the release fields."""
-        return VERSION_FIELDS if self.release is not None else (self.feature_field,)
+        return VERSION_FIELDS if self.release is not None else (self.feature[0],)
+
+    @property
+    def feature(self) -> tuple[str, str]:
+        """(flag field, bit name) of a feature gate."""
+        if self.feature_field is None or self.feature_bit is None:
+            raise ValueError(f"{self.text} is not a feature gate")
+        return self.feature_field, self.feature_bit
 
     @property
     def text(self) -> str:
@@ -202,6 +209,17 @@ class KernelStruct:
 
 
 @dataclass(frozen=True)
+class KernelStructGiven:
+    """[kernel.struct.NAME] as written: None where KernelOptions' default applies."""
+
+    init: bool | None = None
+    in_sysinfo: bool = True
+    member: str | None = None
+    reader: str | None = None
+    errors: str | None = None
+
+
+@dataclass(frozen=True)
 class KernelPrint:
     members: tuple[tuple[str, str], ...]  # (struct, member)
     prefix: str = ""
@@ -228,16 +246,16 @@ class KernelOptions:
     guard: str = "_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H"
     includes: tuple[str, ...] = ("linux/types.h",)
     top_init: bool | None = None  # None: as init
-    struct_settings: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+    struct_settings: tuple[tuple[str, KernelStructGiven], ...] = ()
 
     def struct_options(self, name: str) -> KernelStruct:
-        given = dict(dict(self.struct_settings).get(name, ()))
+        given = dict(self.struct_settings).get(name) or KernelStructGiven()
         return KernelStruct(
-            init=self.init if given.get("init") is None else given["init"],
-            in_sysinfo=given.get("in_sysinfo", True),
-            member=given.get("member") or name,
-            reader=given.get("reader") or names.c_reader(name),
-            errors=given.get("errors") or self.errors,
+            init=self.init if given.init is None else given.init,
+            in_sysinfo=given.in_sysinfo,
+            member=given.member or name,
+            reader=given.reader or names.c_reader(name),
+            errors=given.errors or self.errors,
         )
 
     @property

@@ -13,15 +13,16 @@ the schema format reads in one module.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 # tdx-codegen uses no pydantic plugin; without this, pydantic's plugin loader reads the
 # entry points of every installed distribution on the first validation (about a fifth
 # of a cold build).  setdefault: a user who does want plugins can still say so.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field as PField, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import Field as PField
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from codegen import chars
 
@@ -63,7 +64,7 @@ class GateSpec(_Strict):
     )
 
 
-GateValue = Union[str, GateSpec]
+GateValue = str | GateSpec
 
 
 class OverrideSpec(_Strict):
@@ -293,7 +294,7 @@ class SettingsSpec(_Strict):
     docs: OutputSettings = PField(description="[docs]: the Markdown and HTML reference")
 
 
-def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[dict]]:
+def validate(model: type[BaseModel], data) -> tuple[BaseModel | None, list[ErrorDetails]]:
     """Validate data; return (instance, []) or (None, pydantic error dicts)."""
     try:
         return model.model_validate(data), []
@@ -322,15 +323,16 @@ def _split(loc) -> tuple[tuple, str | None, tuple]:
             and n
             and (
                 parts[n - 1] in ("class", "gate", "json", "print")
-                or n >= 2
-                and parts[n - 2] == "bits"
+                or (n >= 2 and parts[n - 2] == "bits")
             )
         ):
             return tuple(parts[:n]), part, tuple(parts[n + 1 :])
     return tuple(parts), None, ()
 
 
-def problems(errors: list[dict], model: type[BaseModel]) -> list[tuple[str, str, tuple, str]]:
+def problems(
+    errors: list[ErrorDetails], model: type[BaseModel]
+) -> list[tuple[str, str, tuple, str]]:
     """(rule, message, key path, pydantic error type) for each problem in pydantic's errors.
 
     A value that fits none of a union's members is one problem ("must be an
@@ -364,7 +366,9 @@ def problems(errors: list[dict], model: type[BaseModel]) -> list[tuple[str, str,
     return out
 
 
-def describe_error(err: dict, model: type[BaseModel], keys: tuple | None = None) -> tuple[str, str]:
+def describe_error(
+    err: ErrorDetails, model: type[BaseModel], keys: tuple | None = None
+) -> tuple[str, str]:
     """(rule, message) for one pydantic error, in the schema's own words."""
     if keys is None:
         keys = _split(err["loc"])[0]

@@ -14,17 +14,13 @@ else is a bug here, raised as PositionReaderError).
 from __future__ import annotations
 
 import re
-import sys
+import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the same parser, packaged for older Pythons
-    import tomli as tomllib
-
 from codegen import chars
-from codegen.spec.diagnostics import Location
 from codegen.paths import read_bytes
+from codegen.spec.diagnostics import Location
 
 KeyPath = tuple  # of str keys and int array indices
 BOM = "\ufeff"
@@ -36,7 +32,7 @@ class Document:
     def __init__(self, path: Path, shown: str, text: str, data: dict):
         self.path, self.shown, self.text, self.data = path, shown, text, data
         self._read = None
-        self._lines = None
+        self._lines: list[str] | None = None
 
     @property
     def positions(self) -> dict:
@@ -133,6 +129,7 @@ def _split_toml_error(text: str) -> tuple[str, int, int]:
 
 def key_paths(value, prefix: KeyPath = ()):
     """Every key path in parsed TOML data: each table key and each array index."""
+    items: Iterable[tuple[str | int, object]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -140,7 +137,7 @@ def key_paths(value, prefix: KeyPath = ()):
     else:
         return
     for k, v in items:
-        path = prefix + (k,)
+        path = (*prefix, k)
         yield path
         yield from key_paths(v, path)
 
@@ -214,8 +211,15 @@ class _Reader:
             self.line_start = self.s.rindex("\n", self.i, j) + 1
         self.i = j
 
-    def skip(self, pattern: re.Pattern) -> None:
-        self.advance_to(pattern.match(self.s, self.i).end())
+    def match(self, pattern: re.Pattern[str]) -> re.Match[str]:
+        """pattern at the cursor, which it matches: tomllib accepted the text."""
+        m = pattern.match(self.s, self.i)
+        if m is None:
+            raise AssertionError(f"{pattern.pattern!r} does not match at {self.pos()}")
+        return m
+
+    def skip(self, pattern: re.Pattern[str]) -> None:
+        self.advance_to(self.match(pattern).end())
 
     def span(self, line: int, col: int, start: int) -> tuple[int, int, int]:
         """(line, col, length) from start to here, cut at the end of the first line."""
@@ -235,14 +239,14 @@ class _Reader:
         where = self.span(line, col, start)
         path: KeyPath = ()
         for name in names[:-1]:
-            path = self.implicit(path + (name,), where)
-        path = path + (names[-1],)
+            path = self.implicit((*path, name), where)
+        path = (*path, names[-1])
         if aot:
             count = self.aot.get(path, 0)
             self.aot[path] = count + 1
             self.keys.setdefault(path, where)  # the array itself: its first header
             self.values.setdefault(path, where)
-            path = path + (count,)
+            path = (*path, count)
         self.keys[path] = self.values[path] = where
         return path
 
@@ -251,7 +255,7 @@ class _Reader:
         if m is None:
             return False
         col = self.i - self.line_start + 1
-        path = table + (m.group(1),)
+        path = (*table, m.group(1))
         self.keys[path] = (self.line, col, m.end(1) - m.start(1))
         self.values[path] = (self.line, col + m.start(2) - m.start(), m.end(2) - m.start(2))
         self.i = m.end()
@@ -262,7 +266,7 @@ class _Reader:
         self.keys.setdefault(path, where)
         self.values.setdefault(path, where)
         if path in self.aot:
-            path = path + (self.aot[path] - 1,)
+            path = (*path, self.aot[path] - 1)
         return path
 
     def keyval(self, table: KeyPath) -> None:
@@ -271,7 +275,7 @@ class _Reader:
         segments = self.key()
         path = table
         for n, (name, end) in enumerate(segments):
-            path = path + (name,)
+            path = (*path, name)
             where = (line, col, end - start)  # the key as far as this segment
             if n < len(segments) - 1:
                 self.implicit(path, where)
@@ -293,7 +297,7 @@ class _Reader:
                     raw[1:-1] if c == "'" or "\\" not in raw else tomllib.loads(f"k = {raw}")["k"]
                 )
             else:
-                m = _BARE_KEY.match(self.s, self.i)
+                m = self.match(_BARE_KEY)
                 name = m.group()
                 self.advance_to(m.end())
             parts.append((name, self.i))
@@ -315,7 +319,7 @@ class _Reader:
         elif c == "{":
             self.inline_table(path)
         else:
-            m = _DATETIME.match(self.s, self.i) or _BARE_VALUE.match(self.s, self.i)
+            m = _DATETIME.match(self.s, self.i) or self.match(_BARE_VALUE)
             self.advance_to(m.end())
         self.values[path] = self.span(line, col, start)
 
@@ -327,7 +331,7 @@ class _Reader:
             if self.s[self.i] == "]":
                 self.advance_to(self.i + 1)
                 return
-            element = path + (index,)
+            element = (*path, index)
             self.value(element)
             self.keys[element] = self.values[element]  # an element has no key: its value stands in
             index += 1
@@ -351,6 +355,6 @@ class _Reader:
         """Move past a string of any of the four kinds; return its text with the quotes."""
         q = self.s[self.i]
         kind = q * 3 if self.s.startswith(q * 3, self.i) else q
-        m = _STRINGS[kind].match(self.s, self.i)
+        m = self.match(_STRINGS[kind])
         self.advance_to(m.end())
         return m.group()

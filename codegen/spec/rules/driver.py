@@ -92,6 +92,8 @@ def check_fields(cx, classes: dict[int, MdClass]) -> list[Field]:
         overrides = sizes.check_overrides(cx, e, s, fid)
         if not ok or overrides is None or (s.since is not None and since is None):
             continue
+        if fid is None or member is None:  # not ok then: this narrows the types
+            continue
         out.append(
             elaborate.field(
                 s,

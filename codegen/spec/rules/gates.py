@@ -47,7 +47,7 @@ def resolve_since(cx, e, spec: str | list[str]) -> Since | None:
     return since
 
 
-def resolve_gate(cx, e, spec, by_name, keys) -> Gate | None | bool:
+def resolve_gate(cx, e, spec, by_name, keys) -> Gate | bool | None:
     """The Gate of a gate spec; False when it is invalid (already reported)."""
     from codegen.spec.shapes import GateSpec
 

@@ -8,14 +8,13 @@ structs of the outputs, so their rules live together.
 from __future__ import annotations
 
 import keyword
-import sys
-
 import re
+import sys
 
 from codegen.spec import elaborate
 from codegen.spec import names as generated
 from codegen.spec.diagnostics import Note
-from codegen.spec.model import KernelPrint
+from codegen.spec.model import KernelPrint, KernelStructGiven
 from codegen.spec.rules import error, names, warning
 from codegen.spec.rules.names import RE_IDENT
 
@@ -208,7 +207,7 @@ def check_kernel_layout(cx, e, k, kernel_structs: tuple[str, ...], fields) -> di
             (member, "member", members, "member of struct tdx_sys_info"),
             (reader, "reader", readers, "reader"),
         ):
-            keys = (
+            keys: tuple[str | int, ...] = (
                 ("struct", name, key)
                 if spec is not None and getattr(spec, key)
                 else ("structs", kernel_structs.index(name))
@@ -268,20 +267,20 @@ def check_kernel_layout(cx, e, k, kernel_structs: tuple[str, ...], fields) -> di
     base = ("print",) if isinstance(p, list) else ("print", "members")
     pairs = []
     members_of = {(f.struct, f.member): f for f in fields}
-    seen: dict[str, int] = {}
+    listed: dict[str, int] = {}  # entry -> its index
     for i, text in enumerate(entries):
         struct, _, member = text.partition(".")
         f = members_of.get((struct, member))
-        if text in seen:
+        if text in listed:
             bad(
                 "SETTINGS-DUPLICATE",
                 f"[kernel].print lists '{text}' twice",
                 *base,
                 i,
-                notes=(Note("first listed here", e.loc("kernel", *base, seen[text])),),
+                notes=(Note("first listed here", e.loc("kernel", *base, listed[text])),),
             )
             continue
-        seen[text] = i
+        listed[text] = i
         if f is None or struct not in kernel_structs or f.name in excluded:
             bad(
                 "SETTINGS-BAD-PRINT",
@@ -380,29 +379,23 @@ def check_kernel_layout(cx, e, k, kernel_structs: tuple[str, ...], fields) -> di
     if not ok:
         return None
     struct_settings = tuple(
-        (
-            name,
-            tuple(
-                (key, getattr(spec, key))
-                for key in ("init", "in_sysinfo", "member", "reader", "errors")
-            ),
-        )
+        (name, KernelStructGiven(spec.init, spec.in_sysinfo, spec.member, spec.reader, spec.errors))
         for name, spec in sorted(structs.items())
     )
-    return dict(
-        print=printed,
-        errors=k.errors,
-        bit_defines=k.bit_defines,
-        struct_comments=k.struct_comments,
-        provenance=k.provenance,
-        gate_helpers=tuple(sorted(helpers)),
-        header_banner=tuple(h.banner),
-        source_banner=tuple(k.source.banner),
-        guard=h.guard,
-        includes=tuple(h.includes),
-        top_init=k.top.init,
-        struct_settings=struct_settings,
-    )
+    return {
+        "print": printed,
+        "errors": k.errors,
+        "bit_defines": k.bit_defines,
+        "struct_comments": k.struct_comments,
+        "provenance": k.provenance,
+        "gate_helpers": tuple(sorted(helpers)),
+        "header_banner": tuple(h.banner),
+        "source_banner": tuple(k.source.banner),
+        "guard": h.guard,
+        "includes": tuple(h.includes),
+        "top_init": k.top.init,
+        "struct_settings": struct_settings,
+    }
 
 
 def check_apart(cx, settings, structs: dict, by_name: dict) -> None:

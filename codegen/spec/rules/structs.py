@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codegen.spec.diagnostics import Note
-from codegen.spec.model import Source
+from codegen.spec.model import Field, Source
 from codegen.spec.rules import error, warning
 from codegen.spec.rules.names import check_struct_names, identifier, text_safe
 
@@ -59,7 +59,7 @@ def check_structs(cx) -> dict:
 
 
 def check_members(cx, fields) -> None:
-    seen: dict[tuple[str, str], object] = {}
+    seen: dict[tuple[str, str], Field] = {}
     for f in fields:
         k = (f.struct, f.member)
         if k in seen:

@@ -70,6 +70,20 @@ class FieldId(tuple):
 
     __slots__ = ()
     _fields = tuple(name.lower() for name, _, _ in LAYOUT)
+    # the properties the loop below sets, for type checkers (tests check they match LAYOUT)
+    field_code: int
+    reserved_31_24: int
+    element_size_code: int
+    last_element_in_field: int
+    last_field_in_sequence: int
+    reserved_49_47: int
+    inc_size: int
+    write_mask_valid: int
+    context_code: int
+    reserved_55: int
+    class_code: int
+    reserved_62: int
+    non_arch: int
 
     def __new__(cls, *parts: int) -> FieldId:
         return cls._make(parts)
@@ -82,15 +96,23 @@ class FieldId(tuple):
         return self
 
     def __repr__(self) -> str:
-        return "FieldId(" + ", ".join(f"{n}={v}" for n, v in zip(self._fields, self)) + ")"
+        return (
+            "FieldId("
+            + ", ".join(f"{n}={v}" for n, v in zip(self._fields, self, strict=True))
+            + ")"
+        )
 
     @property
     def element_size(self) -> int:
         return ELEMENT_SIZES[self[2]]  # element_size_code
 
 
+def _part(index: int) -> property:
+    return property(lambda self: self[index], doc=LAYOUT[index][0])
+
+
 for _index, _name in enumerate(FieldId._fields):
-    setattr(FieldId, _name, property(lambda self, i=_index: self[i], doc=f"{_name.upper()}"))
+    setattr(FieldId, _name, _part(_index))
 del _index, _name
 
 
