@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -242,3 +243,70 @@ def test_the_generated_readers_stand_alone_in_a_venv_without_the_tool(installed,
     assert json.loads(recorded)["expected"]["version"]["major_version"] == 2
     p = sh(bare / "bin" / "python", "-c", "import codegen", env=env, check=False, cwd=tmp_path)
     assert "No module named 'codegen'" in p.stderr
+
+
+def test_pipx_install_then_a_pre_commit_hook_gates_the_generated_files(installed, tmp_path):
+    """As README says: pipx installs the wheel, `init` starts a project in the user's git
+    repository, and pre-commit's hook (from this repository) fails on a stale or edited file."""
+    _, wheel, _ = installed
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(
+        PIPX_HOME=str(tmp_path / "pipx"),
+        PIPX_BIN_DIR=str(tmp_path / "bin"),
+        PIPX_MAN_DIR=str(tmp_path / "man"),
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
+        PATH=f"{tmp_path / 'bin'}:/usr/bin:/bin",
+    )
+    sh(sys.executable, "-m", "pipx", "install", wheel, env=env)
+    exe = tmp_path / "bin" / "tdx-codegen"
+    proj = tmp_path / "repo"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", proj]
+    sh("git", "init", "-q", "-b", "main", proj)
+    sh(exe, "init", cwd=proj, env=env)
+    sh(*git, "add", ".")
+    sh(*git, "commit", "-q", "-m", "start")
+
+    # the hook as README's snippet adds it: this checkout, uncommitted changes included,
+    # as a repository at a revision (pre-commit installs it once, then reuses it)
+    snippet = re.search(r"^- repo: .*\n(?:  .*\n)+", (ROOT / "README.md").read_text(), flags=re.M)
+    files = sh("git", "-C", ROOT, "ls-files", "-co", "--exclude-standard").stdout.split()
+    upstream = tmp_path / "tdx-codegen"
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (upstream / rel).parent.mkdir(parents=True, exist_ok=True)
+            (upstream / rel).write_bytes((ROOT / rel).read_bytes())
+    sh("git", "init", "-q", "-b", "main", upstream)
+    sh(*git[:-1], upstream, "add", ".")
+    sh(*git[:-1], upstream, "commit", "-q", "-m", "tdx-codegen")
+    sh(*git[:-1], upstream, "tag", "v0")
+    config = snippet.group(0).replace("<tdx-codegen's repository>", str(upstream))
+    (proj / ".pre-commit-config.yaml").write_text("repos:\n" + config.replace("<a tag>", "v0"))
+    sh(*git, "add", ".pre-commit-config.yaml")
+    sh(*git, "commit", "-q", "-m", "pre-commit")
+
+    def hook_run():
+        return sh(
+            sys.executable, "-m", "pre_commit", "run", "--all-files", cwd=proj, env=env, check=False
+        )
+
+    p = hook_run()
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert re.search(r"^tdx-codegen build --check\.+Passed$", p.stdout, flags=re.M), p.stdout
+
+    source = proj / "generated/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
+    source.write_text(source.read_text() + "/* a hand edit */\n")
+    p = hook_run()
+    assert p.returncode == 1
+    assert (
+        "tdx-codegen: error: generated/linux/arch/x86/virt/vmx/tdx/tdx_global_metadata.c was "
+        "edited by hand" in p.stdout
+    ), p.stdout
+    sh(*git, "checkout", "--", ".")
+
+    tdmr = proj / "schema" / "11-tdmr-info.toml"
+    tdmr.write_text(tdmr.read_text().replace("Maximum number of TDMRs", "Most TDMRs", 1))
+    p = hook_run()
+    assert p.returncode == 1
+    assert "generated files do not match the schema: run 'tdx-codegen build'" in p.stdout
+    sh(exe, "build", cwd=proj, env=env)
+    assert hook_run().returncode == 0
