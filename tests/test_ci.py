@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -165,6 +166,38 @@ def test_taplo_maps_the_schema_files_to_them():
     for rule in rules:
         assert (ROOT / rule["schema"]["path"]).is_file(), rule
     assert [r["include"] for r in rules] == [["schema/settings.toml"], ["schema/*.toml"]]
+
+
+def taplo(*args, cwd) -> subprocess.CompletedProcess:
+    """The real Taplo CLI (the engine of Even Better TOML), from the test extras."""
+    exe = Path(sys.executable).parent / "taplo"
+    return subprocess.run(
+        [str(exe if exe.exists() else "taplo"), "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "RUST_LOG": "error"},
+    )
+
+
+def test_taplo_checks_the_schema_files_against_the_json_schemas(tmp_path):
+    # as an editor does it: the project's .taplo.toml, the JSON Schemas build wrote
+    files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "schema").rglob("*.toml"))
+    p = taplo(*files, cwd=ROOT)
+    assert (p.returncode, p.stderr) == (0, ""), p.stderr
+    for rel in (".taplo.toml", "schema", "generated/json-schema"):
+        copy = shutil.copytree if (ROOT / rel).is_dir() else shutil.copy
+        copy(ROOT / rel, tmp_path / rel)
+    tdmr = tmp_path / "schema" / "11-tdmr-info.toml"
+    text = tdmr.read_text()
+    assert text.count("\nelement_size = 2\n") >= 1
+    tdmr.write_text(text.replace("\nelement_size = 2\n", '\nelement_size = "two"\ncolour = 1\n', 1))
+    line = text[: text.index("\nelement_size = 2\n")].count("\n") + 2
+    p = taplo(*files, cwd=tmp_path)
+    assert p.returncode == 1
+    where = f"{tdmr}:{line}:16"
+    assert f'error: "two" is not of type "integer"\n   ┌─ {where}\n' in p.stderr, p.stderr
+    assert "error: Additional properties are not allowed ('colour' was unexpected)" in p.stderr
 
 
 def test_dash_reads_intel_json_from_stdin():
