@@ -6,6 +6,11 @@ from pathlib import Path
 from helpers.commands import run
 from helpers.schema import ROOT, SCHEMA, edited_schema, table_line
 
+from codegen.abi import fieldid
+from codegen.abi.release import Release
+from codegen.evolve import intel_json
+from codegen.spec.compiler import compile_or_raise
+
 DATA = Path("tests/data/intel-json")  # as the CLI is given it (run() works in ROOT); read ROOT / it
 OLD, NEW, DRIFTED = (
     DATA / n
@@ -131,6 +136,48 @@ def reconcile_lines(json_file):
     return code, out.splitlines()
 
 
+def about(lines, names):
+    """The difference lines ("explained: NAME: ...") about the fields named, in order."""
+    return [x for x in lines if x.split(": ")[1] in names]
+
+
+def added_fields(json_file, known):
+    """The schema's fields a test does not name that json_file lacks: fields added to the
+    schema after the file was written (README's "Adding a field"), each one "only in the schema"
+    (explained when its since is later than the file's release)."""
+    cat = compile_or_raise(SCHEMA)
+    rel = intel_json.load(ROOT / json_file, str(json_file))
+    keys = {j.key for j in rel.fields}
+    release = Release.parse(rel.version)
+    out = []
+    for f in cat.fields:
+        if f.name in known or fieldid.key(f.id) in keys:
+            continue
+        if f.unverified:
+            why = f"explained: {f.name}: {{}}: unverified: {f.unverified}"
+        elif f.since is None:
+            why = f"explained: {f.name}: {{}}: in no public module release"
+        elif not f.since.has(release):
+            why = (
+                f"explained: {f.name}: {{}}: not in this JSON's release {release}: first in "
+                f"{f.since.describe()}"
+            )
+        else:
+            why = (
+                f"UNEXPLAINED: {f.name}: {{}}: the schema says the module has it since "
+                f"{f.since.describe()}"
+            )
+        file = Path(f.source.file).name
+        where = f"only in the schema ({fieldid.fmt(f.id)}) [schema/{file}:{f.source.line}]"
+        out.append(why.format(where))
+    return len(cat.fields), out
+
+
+def counted(lines):
+    n, bad = len(lines), sum(x.startswith("UNEXPLAINED") for x in lines)
+    return f"{n} difference(s): {n - bad} explained, {bad} unexplained"
+
+
 def test_reconcile_passes_when_every_difference_is_explained():
     code, lines = reconcile_lines(NEW)
     conf = SCHEMA / "19-td-configurability.toml"
@@ -151,9 +198,7 @@ def test_reconcile_passes_when_every_difference_is_explained():
             ("NUM_MEM_SCAN_CONTEXTS", "0xA000000100000032"),
         )
     ]
-    assert code == 0
-    assert lines == [
-        f"reconcile with {NEW} (release 2.0.08): 77 schema fields, 72 JSON fields",
+    expected = [
         f"explained: CPUID_CONFIG_LEAVES: capacity: schema 128, JSON 32 "
         f"[schema/19-td-configurability.toml:{at['CPUID_CONFIG_LEAVES']} / {NEW}:624]: "
         f"{CPUID_REASON}",
@@ -166,22 +211,56 @@ def test_reconcile_passes_when_every_difference_is_explained():
         f"{unverified}",
         f"explained: EXT_REQUIRED: only in the schema (0x3100000000000001) "
         f"[schema/31-module-extensions.toml:{table_line(ext, 'EXT_REQUIRED')}]: {unverified}",
-        "7 difference(s): 7 explained, 0 unexplained",
     ]
+    names = {x.split(": ")[1] for x in expected}
+    total, added = added_fields(NEW, names)
+    assert code == 0
+    assert (
+        lines[0] == f"reconcile with {NEW} (release 2.0.08): {total} schema fields, 72 JSON fields"
+    )
+    assert about(lines, names) == expected
+    assert [x for x in lines[1:-1] if x not in expected] == added
+    assert lines[-1] == counted(expected + added)
+
+
+# What 1.5.01's JSON lacks of the schema, in the order reconcile lists it
+LATER_THAN_1_5_01 = [
+    "PAMT_PAGE_BITMAP_ENTRY_BITS",
+    "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
+    "MAX_VCPUS_PER_TD",
+    "MIN_VIRT_MAXPA",
+    "MAX_EVENT_FILTERS",
+    "CPUID_CONFIG_LEAVES",  # capacity, explained by its override
+    "CPUID_CONFIG_VALUES",
+    "GUEST_GPA_ATTR_MASK",
+    "NUM_MEM_SCAN_CONTROL_PAGES",
+    "MAX_MEM_SCAN_RANGES",
+    "NUM_MEM_SCAN_CONTEXTS",
+    "TDX_CONNECT_FEATURES",
+    "MEMORY_POOL_REQUIRED_PAGES",
+    "EXT_REQUIRED",
+]
 
 
 def test_reconcile_older_release_explains_later_fields():
     code, lines = reconcile_lines(OLD)
+    known = about(lines, LATER_THAN_1_5_01)
+    _, added = added_fields(OLD, LATER_THAN_1_5_01)
     assert code == 0
-    assert lines[-1] == "14 difference(s): 14 explained, 0 unexplained"
-    assert lines[3].startswith(
+    assert [x.split(": ")[1] for x in known] == LATER_THAN_1_5_01
+    assert [x for x in lines[1:-1] if x not in known] == added
+    assert lines[-1] == counted(known + added)
+    [vcpus, filters, gpa] = about(
+        lines, ["MAX_VCPUS_PER_TD", "MAX_EVENT_FILTERS", "GUEST_GPA_ATTR_MASK"]
+    )
+    assert vcpus.startswith(
         "explained: MAX_VCPUS_PER_TD: only in the schema "
         "(0x9900000100000008) [schema/19-td-configurability.toml:"
     )
-    assert lines[3].endswith("]: not in this JSON's release 1.5.01: first in 1.5.05")
+    assert vcpus.endswith("]: not in this JSON's release 1.5.01: first in 1.5.05")
     # fields the 2.0 line gained first, and those the lines gained at different releases
-    assert lines[8].endswith("]: not in this JSON's release 1.5.01: first in 2.0.02")
-    assert lines[5].endswith(
+    assert gpa.endswith("]: not in this JSON's release 1.5.01: first in 2.0.02")
+    assert filters.endswith(
         "]: not in this JSON's release 1.5.01: first in 1.5.34 on the 1.5 line and 2.0.04"
     )
 
@@ -190,8 +269,7 @@ def test_reconcile_reports_unexplained_differences():
     code, lines = reconcile_lines(DRIFTED)
     tdmr = SCHEMA / "11-tdmr-info.toml"
     leaves = table_line(SCHEMA / "19-td-configurability.toml", "CPUID_CONFIG_LEAVES")
-    assert code == 1
-    assert [x for x in lines if x.startswith("UNEXPLAINED")] == [
+    drift = [
         f"UNEXPLAINED: NUM_PKGS: only in the schema (0x0000000200000000) "
         f"[schema/00-platform-info.toml:{table_line(SCHEMA / '00-platform-info.toml', 'NUM_PKGS')}]"
         f": the schema says the module has it since 1.5.01",
@@ -211,7 +289,16 @@ def test_reconcile_reports_unexplained_differences():
         f"UNEXPLAINED: CPUID_CONFIG_LEAVES: num_fields: schema 32, JSON 64 "
         f"[schema/19-td-configurability.toml:{leaves} / {DRIFTED}:624]: no override in the schema",
     ]
-    assert lines[-1] == "10 difference(s): 3 explained, 7 unexplained"
+    names = {x.split(": ")[1] for x in drift}
+    names |= {"CPUID_CONFIG_VALUES", "MEMORY_POOL_REQUIRED_PAGES", "EXT_REQUIRED"}  # explained
+    known = about(lines, names)
+    _, added = added_fields(DRIFTED, names)
+    assert code == 1
+    assert [x for x in known if x.startswith("UNEXPLAINED")] == drift
+    assert len(known) == len(drift) + 3
+    # a field added since 2.0.99's file was written is one its release should have had
+    assert [x for x in lines[1:-1] if x not in known] == added
+    assert lines[-1] == counted(known + added)
 
 
 def test_reconcile_without_the_override_fails(tmp_path):
