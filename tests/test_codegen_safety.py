@@ -25,6 +25,7 @@ from codegen.abi import status as st
 from codegen.cli import main
 from codegen.spec.compiler import compile_or_raise
 from codegen.spec.rules.names import MAX_NAME
+from helpers.commands import run
 from kernel import cbuild
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,22 +68,10 @@ def problems(proc: subprocess.CompletedProcess) -> list[str]:
 
 
 def build(schema: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "codegen",
-            "build",
-            "--schema",
-            str(schema),
-            "--out",
-            str(out),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    """tdx-codegen build, in this process from the project root (what it writes and says is
+    under test, not the process)."""
+    argv = ["build", "--schema", str(schema), "--out", str(out), *args]
+    return subprocess.CompletedProcess(argv, *run(*argv))
 
 
 # -- rejected ------------------------------------------------------------------

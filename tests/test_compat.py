@@ -1,4 +1,4 @@
-"""tdx-codegen compat OLD NEW: schema directories and git revisions, run as a user runs it."""
+"""tdx-codegen compat OLD NEW: schema directories and git revisions, with the exact report."""
 
 import json
 import shutil
