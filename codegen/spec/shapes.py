@@ -41,7 +41,12 @@ ElementSize = Annotated[Literal[1, 2, 4, 8], BeforeValidator(_exact_int)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built when it is first used, so the tables
+    # validated only inside another (BitSpec, GateSpec, the [kernel] sub-tables) never
+    # build one of their own, and a command that validates nothing builds none
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=True, defer_build=True
+    )
 
 
 class BitSpec(_Strict):
