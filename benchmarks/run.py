@@ -70,7 +70,9 @@ def bench_build(res: Results, runs: int) -> None:
         tmp = Path(tmp)
         out, base_out = tmp / "out", tmp / "base" / "tdx_global_metadata.h"
         cache = tmp / "cache"
-        env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+        # the tool as installed: its modules' bytecode written once and reused, as pip does
+        # (with PYTHONDONTWRITEBYTECODE set, every run would compile tdx-codegen's sources)
+        env = dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONDONTWRITEBYTECODE="")
         baseline = lambda: timed(
             [
                 PY,
@@ -159,7 +161,7 @@ def child(args: list[str]) -> dict:
         [PY, "-c", CHILD, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=dict(os.environ, TDX_CODEGEN_NO_CACHE="1"),
+        env=dict(os.environ, TDX_CODEGEN_NO_CACHE="1", PYTHONDONTWRITEBYTECODE=""),
     )
     last = p.stderr.decode().strip().splitlines()[-1]
     result = json.loads(last)
