@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from codegen import chars
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")
 
@@ -220,7 +224,48 @@ def test_a_schema_file_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path):
     done = cli("validate", "--schema", "schema", cwd=proj)
     assert done.returncode == 1
     assert done.stderr.startswith(
+        "schema/12-copy\\udcff.toml: error[FILE-NAME]: the file name is not UTF-8 (byte 0xFF): "
+        "the generated files name it in their banners; rename it\n"
         "schema/12-copy\\udcff.toml:4:8: error[DUPLICATE-CLASS]: class "
         "code 0x11 is declared twice\n"
     ), done.stderr
-    assert "internal error" not in done.stderr
+
+
+FILE_NAMES = {
+    b"10-cmr\xff.toml": "is not UTF-8 (byte 0xFF)",
+    b"10-cmr\nimport os.toml": "holds the control character \\x0a (U+000A)",
+}
+
+
+@pytest.mark.parametrize("raw", FILE_NAMES)
+def test_a_file_name_the_banners_cannot_carry_stops_the_build(tmp_path, raw):
+    """The banners of the generated files name every schema file: a newline there was code."""
+    proj = project(tmp_path)
+    name = os.fsdecode(raw)
+    (proj / "schema" / "10-cmr-info.toml").rename(proj / "schema" / name)
+    before = snapshot(proj)
+    done = cli("build", cwd=proj)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"{chars.escape(f'schema/{name}')}: error[FILE-NAME]: the file name "
+        f"{FILE_NAMES[raw]}: the generated files name it in their banners; rename it\n"
+        "1 error, 0 warnings\n",
+    )
+    assert snapshot(proj) == before
+
+
+def test_a_profile_or_schema_directory_name_with_a_control_character_is_named(tmp_path):
+    proj = project(tmp_path)
+    profiles = proj / "schema" / "profiles"
+    (profiles / "2.0.08.toml").rename(profiles / "2.0.08\x1b[2J.toml")
+    (proj / "schema").rename(proj / "sch\tema")
+    done = cli("validate", "--schema", "sch\tema", cwd=proj)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "sch\\x09ema: error[FILE-NAME]: the schema directory name holds the control character "
+        "\\x09 (U+0009): the generated files name it in their banners; rename it\n"
+        "sch\\x09ema/profiles/2.0.08\\x1b[2J.toml: error[FILE-NAME]: the file name holds the "
+        "control character \\x1b (U+001B): the generated files name it in their banners; "
+        "rename it\n"
+        "2 errors, 0 warnings\n",
+    )

@@ -338,21 +338,25 @@ SCHEMA_CASES = {
         "tdmr\x1b[2J.toml",
         "[class]\ncode = 0x11\nname = 1\n",
         "exit 1\n"
+        "schema/tdmr\\x1b[2J.toml: error[FILE-NAME]: the file name holds the control character "
+        "\\x1b (U+001B): the generated files name it in their banners; rename it\n"
         "schema/tdmr\\x1b[2J.toml:3:8: error[BAD-VALUE]: 'name': input should be a valid string, "
         "got integer 1\n"
         "    3 | name = 1\n"
         "      |        ^\n"
-        "1 error, 0 warnings\n",
+        "2 errors, 0 warnings\n",
     ),
     "newline-in-file-name": (
         "x\ny.toml",
         "[class]\ncode = 0x30\nname = true\n",
         "exit 1\n"
+        "schema/x\\x0ay.toml: error[FILE-NAME]: the file name holds the control character "
+        "\\x0a (U+000A): the generated files name it in their banners; rename it\n"
         "schema/x\\x0ay.toml:3:8: error[BAD-VALUE]: 'name': input should be a valid string, "
         "got boolean True\n"
         "    3 | name = true\n"
         "      |        ^~~~\n"
-        "1 error, 0 warnings\n",
+        "2 errors, 0 warnings\n",
     ),
     # -- very long lines ----------------------------------------------------------------------
     "long-line-value-at-the-start": (

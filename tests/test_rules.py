@@ -21,6 +21,7 @@ CODEGEN = TESTS.parent / "codegen"
 # Rules whose bad input is not a schema directory: the test file asserting the exact output.
 ELSEWHERE = {
     "READ-ERROR": "test_bad_schemas.py",  # a directory where a schema file should be
+    "FILE-NAME": "test_bad_disk.py",  # names git and a checkout may not carry
     **{
         name: "test_sim_profile.py" for name in REGISTRY if name.startswith(("PROFILE-", "REPLAY-"))
     },

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen import paths
+from codegen import chars, paths
 from codegen.spec import shapes, toml_source
 from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
 
@@ -86,10 +86,12 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
         )
     else:
         files = [*files, settings_path]
+    unsafe_name(schema_dir.resolve(), rep, "schema directory", display_path(schema_dir))
     for path in files:
         # generated banners name files relative to the schema dir's parent,
         # so output does not depend on the cwd or on absolute paths
         sources.append(f"{schema_dir.resolve().name}/{path.name}")
+        unsafe_name(path, rep)
         doc = read(path, rep)
         if doc is None:
             continue
@@ -106,6 +108,26 @@ def load(schema_dir: Path, rep: Reporter) -> Loaded:
     return Loaded(
         entries, sorted(sources), schema_dir, incomplete, profile_releases(schema_dir, rep)
     )
+
+
+def unsafe_name(path: Path, rep: Reporter, what: str = "file", shown: str = "") -> None:
+    """Report a name the generated banners could not carry: not UTF-8, or a control character.
+
+    The file is still read, so its other errors are reported in the same run.
+    """
+    for ch in path.name:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:  # os.fsdecode's stand-in for a byte that is not UTF-8
+            why = f"is not UTF-8 (byte 0x{ord(ch) - 0xDC00:02X})"
+        elif chars.is_unsafe(ch):
+            why = f"holds the control character {chars.escape(ch)} (U+{ord(ch):04X})"
+        else:
+            continue
+        rep.error(
+            "FILE-NAME",
+            f"the {what} name {why}: the generated files name it in their banners; rename it",
+            Location(shown or display_path(path)),
+        )
+        return
 
 
 def read(path: Path, rep: Reporter) -> toml_source.Document | None:
@@ -131,6 +153,7 @@ def profile_releases(schema_dir: Path, rep: Reporter) -> list:
 
     out = []
     for path in sorted((schema_dir / PROFILE_DIR).glob("*.toml")):
+        unsafe_name(path, rep)
         doc = read(path, rep)
         if doc is None:
             continue

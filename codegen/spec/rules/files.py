@@ -10,6 +10,10 @@ RULES = (
     error("NO-SCHEMA", "The schema directory exists and holds `*.toml` class files."),
     error("SETTINGS-MISSING", "The schema directory has a `settings.toml`."),
     error("READ-ERROR", "Every schema file can be read."),
+    error(
+        "FILE-NAME",
+        "Schema and profile file names are printable UTF-8: the generated files name them.",
+    ),
     error("TOML-SYNTAX", "Every schema file is valid TOML 1.0."),
     error("UNKNOWN-KEY", "Every key and table is one the schema defines."),
     error("MISSING-KEY", "Every required key of a table is given."),
