@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from codegen.outputs import writer
 from codegen.outputs.writer import MANIFEST_NAME, Output
 
@@ -71,8 +73,13 @@ def test_a_manifest_kept_elsewhere_is_no_change_of_the_tree(tmp_path):
     assert sorted(q.name for q in tree.iterdir()) == ["f.c"]
 
 
-def test_an_unreadable_manifest_records_nothing(tmp_path):
-    (tmp_path / MANIFEST_NAME).write_text("{not json")
+@pytest.mark.parametrize(
+    "text",
+    [b"{not json", b"[" * 100_000, b'["files"]', b'{"files": [1]}', b"\xff{}"],
+    ids=["not-json", "nested-deep", "a-list", "files-a-list", "not-utf8"],
+)
+def test_an_unreadable_manifest_records_nothing(tmp_path, text):
+    (tmp_path / MANIFEST_NAME).write_bytes(text)
     (tmp_path / "f.c").write_text("x\n")
     p = writer.plan(tmp_path, [Output("f.c", "y\n")])
     assert [o.path for o in p.update] == ["f.c", MANIFEST_NAME]

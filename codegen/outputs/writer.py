@@ -50,7 +50,7 @@ def read_manifest(path: Path | None) -> dict[str, str]:
         return {}
     try:
         files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):  # deep nesting: not ours
         return {}
     return (
         {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
