@@ -169,3 +169,18 @@ def test_names_that_are_not_fields():
     )
     p = explain("MAX_TDMRS", "--color", "sometimes")
     assert p.returncode == 2 and "invalid choice: 'sometimes'" in p.stderr
+
+
+def test_an_index_in_digits_of_another_script_is_no_index():
+    """Python's \\d and int() take any script's digits: RANGE_BASE[٣] is not RANGE_BASE[3]."""
+    for given, digit in (
+        ("RANGE_BASE[\u0663]", "'\u0663' is U+0663 ARABIC-INDIC DIGIT THREE"),
+        ("RANGE_BASE[1][\uff10]", "'\uff10' is U+FF10 FULLWIDTH DIGIT ZERO"),
+    ):
+        p = explain(given)
+        assert (p.returncode, p.stdout, p.stderr) == (
+            2,
+            "",
+            f"tdx-codegen: error: cannot explain '{given}': '{given}' is not a number: "
+            f"{digit}, not ASCII (write ids as 0x followed by hex digits)\n",
+        )

@@ -265,7 +265,8 @@ def parse(text: str) -> int:
 
     from codegen import chars
 
-    text = text.strip(" \t").replace("_", "")
+    given = text.strip(" \t")
+    text = given.replace("_", "")
     if text in ("-1", "-0x1"):
         return NULL_ID
     odd = chars.first_non_ascii(text)
@@ -276,7 +277,7 @@ def parse(text: str) -> int:
     except ValueError:
         why = f": {chars.describe(odd)}, not ASCII" if odd else ""
         raise ValueError(
-            f"'{chars.escape(text)}' is not a number{why} (write ids as 0x followed by hex digits)"
+            f"'{chars.escape(given)}' is not a number{why} (write ids as 0x followed by hex digits)"
         ) from None
     if not 0 <= value <= MASK64:
         raise ValueError(f"{text} does not fit in 64 bits")

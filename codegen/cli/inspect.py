@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 # A field name, optionally with an element index: MAX_TDMRS, CMR_BASE[3], CPUID_CONFIG_VALUES[1][0]
-_FIELD_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\](?:\[(\d+)\])?)?\Z")
+_FIELD_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]+)\](?:\[([0-9]+)\])?)?\Z")
 # SGR colours of the sub-fields on a terminal, in turn; reserved ones are dim
 _COLOURS = ("36", "33", "32", "35", "34", "31")
 _DIM = "2"
