@@ -95,6 +95,22 @@ def test_checkpatch_on_the_patch(case, kernel):
     assert [w for _, w, _ in run.totals] == [0], run.output
 
 
+def test_kernel_doc_of_the_header(case, kernel):
+    """struct_comments (on in all-options) are kernel-doc: the tree's scripts/kernel-doc finds
+    every struct and every member described; with them off there is no kernel-doc at all."""
+    done = subprocess.run(
+        ["perl", str(kernel / "scripts/kernel-doc"), "-none", "-Wall", HEADER],
+        cwd=case.tree,
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), done.stderr
+    text = (case.tree / HEADER).read_text()
+    documented = re.findall(r"^ \* struct (\w+) - ", text, flags=re.M)
+    declared = re.findall(r"^struct (\w+) \{$", text, flags=re.M)
+    assert documented == (declared if case.settings == "all-options" else [])
+
+
 # -- the checks themselves see what they are for -----------------------------------------------
 
 GENERATED = ROOT / "generated" / "linux"

@@ -424,6 +424,46 @@ def test_comment_wraps_within_the_limit_and_banners_are_kept():
     assert w.text() == "/*\n * Short line.\n *\n * Another, kept as it is.\n */\n"
 
 
+def test_kerneldoc_names_every_member_and_wraps_one_tab_in():
+    w = c_writer.CodeWriter()
+    w.kerneldoc("struct s", "What s holds.", [("a", "One."), ("b", "word " * 20 + "end.")])
+    assert w.text() == (
+        "/**\n * struct s - What s holds.\n * @a: One.\n"
+        " * @b: " + "word " * 17 + "word\n"
+        " *\tword word end.\n */\n"
+    )
+    assert all(c_writer.columns(line) <= 100 for line in w.lines)
+
+
+def test_struct_comments_are_kernel_doc_with_each_field_description(small, tmp_path):
+    cat = cbuild.with_kernel(small, struct_comments=True)
+    header = cbuild.generate(cat, tmp_path)[kernel_c.HEADER_PATH]
+    assert (
+        """
+/**
+ * struct tdx_sys_info_tables - Shapes.
+ * @num_entries: Live count of ENTRY_BASE and ENTRY_PAIR.
+ * @byte_wide: A 1-byte element in a wider member.
+ * @short_trunc: A 2-byte element the schema allows into a u8.
+ * @word: A 4-byte element.
+ * @entry_base: Counted array, capacity larger than the module table.
+ * @entry_pair: Counted array of two-element fields.
+ * @small_array: Array without a count: every field is read.
+ * @dyn_bits: Read only with the DYNAMIC_PAMT feature. Read only when TDX_FEATURES0.DYNAMIC_PAMT is
+ *\tset.
+ * @new_limit: Read only from module release 1.5.06. Read only when the module release is 1.5.06 or
+ *\tlater.
+ */
+struct tdx_sys_info_tables {
+"""
+        in header
+    )
+    assert (
+        "\n/**\n * struct tdx_sys_info - All TDX global metadata the kernel reads, one member per "
+        "struct.\n * @version: " in header
+    )
+
+
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 def test_struct_of_one_array_and_struct_with_nothing_to_read(small, tmp_path, flavor):
     """Excluding fields may leave a struct with only an uncounted array, or with nothing."""

@@ -119,6 +119,30 @@ class CodeWriter:
             body.extend(f"{lead} * {w}".rstrip() for w in wrapped or [""])
         self.lines.extend([f"{lead}/*", *body, f"{lead} */"])
 
+    def kerneldoc(self, what: str, purpose: str, members: list[tuple[str, str]]) -> None:
+        """A kernel-doc comment: '/**', 'what - purpose', an '@member: text' line per member.
+
+        Long texts wrap onto continuation lines one tab in, which kernel-doc joins back.
+        """
+        lead = self.lead
+        width = MAX_COLUMNS - columns(f"{lead} * ")
+        pad = " " * (TAB - columns(" * "))  # ' * ' and pad reach the tab stop ' *\t' does
+
+        def para(first: str, text: str) -> list[str]:
+            wrapped = textwrap.wrap(
+                f"{first}{text}",
+                width,
+                subsequent_indent=pad,
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+            return [f"{lead} * {wrapped[0]}"] + [f"{lead} *\t{w[len(pad) :]}" for w in wrapped[1:]]
+
+        body = para(f"{what} - ", purpose)
+        for name, text in members:
+            body.extend(para(f"@{name}: ", text))
+        self.lines.extend([f"{lead}/**", *body, f"{lead} */"])
+
     def defines(self, pairs: list[tuple[str, str]]) -> None:
         """#define NAME<tabs>VALUE lines with every value starting at the same tab stop."""
         if pairs:

@@ -157,6 +157,21 @@ class _Kernel:
                     groups.append((f, pairs))
         return groups
 
+    # -- kernel-doc of the structs (struct_comments) -------------------------------------
+    @staticmethod
+    def struct_text(s) -> str:
+        return s.description + (f" Read only when {gate_text(s.gate)}." if s.gate else "")
+
+    def member_docs(self, s) -> list[tuple[str, str]]:
+        """@member lines: the field's description, and what its reader leaves out."""
+        docs = []
+        for f in self.fields[s.name]:
+            text = f.description
+            if f.gate is not None:
+                text += f" Read only when {gate_text(f.gate)}."
+            docs.append((f.member, text))
+        return docs
+
     # -- header -------------------------------------------------------------------------
     def header(self, banner: list[str]) -> str:
         o = self.opts
@@ -181,16 +196,21 @@ class _Kernel:
             self.claim(s.c_name)
             w.blank()
             if o.struct_comments:
-                text = s.description
-                if s.gate is not None:
-                    text += f" Read only when {gate_text(s.gate)}."
-                w.comment(text)
+                w.kerneldoc(f"struct {s.c_name}", self.struct_text(s), self.member_docs(s))
             with w.block(f"struct {s.c_name}", tail=";"):
                 for f in self.fields[s.name]:
                     w.line(f"{f.ctype} {f.member}{''.join(f'[{n}]' for n in f.dims)};")
         w.blank()
         if o.struct_comments:
-            w.comment("All TDX global metadata the kernel reads, one member per struct.")
+            w.kerneldoc(
+                "struct tdx_sys_info",
+                "All TDX global metadata the kernel reads, one member per struct.",
+                [
+                    (self.so[s.name].member, self.struct_text(s))
+                    for s in self.structs
+                    if self.so[s.name].in_sysinfo
+                ],
+            )
         with w.block("struct tdx_sys_info", tail=";"):
             for s in self.structs:
                 if self.so[s.name].in_sysinfo:

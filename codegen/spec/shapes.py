@@ -250,7 +250,10 @@ class KernelSettings(_Strict):
     bit_defines: bool = PField(
         default=False, description="define every named bit the kernel does not define itself"
     )
-    struct_comments: bool = PField(default=False, description="a comment on every struct")
+    struct_comments: bool = PField(
+        default=False,
+        description="a kernel-doc comment on every struct: its description and each member's",
+    )
     provenance: bool = PField(
         default=False, description="banners naming tdx-codegen and the schema files"
     )
