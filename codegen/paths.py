@@ -68,12 +68,26 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
+STDIN = "-"  # a file argument that means standard input, shown as <stdin>
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of an input file the user names: '-' is standard input, else read_bytes."""
+    if str(path) == STDIN:
+        import sys
+
+        return sys.stdin.buffer.read()
+    return read_bytes(path)
+
+
 def read_text(path: Path) -> str:
     return read_bytes(path).decode("utf-8")
 
 
 def display_path(path: Path, base: Path | None = None) -> str:
     """A path as the user should see it: relative to the cwd when inside it."""
+    if str(path) == STDIN:
+        return "<stdin>"
     path = Path(path)
     for root in (base, Path.cwd()):
         if root is None:

@@ -84,9 +84,11 @@ def test_json_format(tmp_path, capsys):
     code, out, err = run_validate(tmp_path, capsys, "--format", "json")
     import json
 
-    records = json.loads(out)
+    doc = json.loads(out)
     assert code == 1 and err == ""
-    assert records == [
+    assert list(doc) == ["verb", "ok", "diagnostics"]
+    assert doc["verb"] == "validate" and doc["ok"] is False
+    assert doc["diagnostics"] == [
         {
             "severity": "error",
             "rule": "DUPLICATE-ID",

@@ -123,7 +123,10 @@ def test_explain_reserved_bits_note():
 def test_list_json():
     p = run("list", "--format", "json")
     assert p.returncode == 0
-    rows = json.loads(p.stdout)
+    doc = json.loads(p.stdout)
+    assert list(doc)[:3] == ["verb", "ok", "diagnostics"] and doc["verb"] == "list"
+    assert doc["ok"] is True and doc["diagnostics"] == [] and p.stderr == ""
+    rows = doc["fields"]
     assert len(rows) == len(compile_or_raise(ROOT / "schema").fields)
     by_name = {r["name"]: r for r in rows}
     assert {

@@ -19,9 +19,12 @@ from codegen.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
+    Envelope,
     InputError,
     UsageError,
     fill_project_defaults,
+    json_mode,
+    problem,
 )
 
 # The command modules, in the order --help lists their verbs.
@@ -35,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "envelope_verb", False) and args.format == "json":
+        args.envelope = Envelope(args.verb)
+    status = _run(args)
+    if json_mode(args) and status != 130:
+        sys.stdout.write(args.envelope.text(status))
+    return status
+
+
+def _run(args) -> int:
+    """The verb's exit status; its errors reported as problems (JSON with --format json)."""
     try:
         if args.directory is not None:
             _change_directory(args.directory)
@@ -42,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         fill_project_defaults(args)
         return args.func(args)
     except UsageError as exc:
-        print(f"tdx-codegen: error: {exc}", file=sys.stderr)
+        problem(args, "USAGE", str(exc))
         return EXIT_USAGE
     except InputError as exc:
-        print(f"tdx-codegen: error: {exc}", file=sys.stderr)
+        problem(args, "INPUT", str(exc))
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
@@ -59,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             "(set TDX_CODEGEN_DEBUG=1 for the traceback and report it)",
             file=sys.stderr,
         )
+        if json_mode(args):
+            problem(args, "INTERNAL", f"internal error: {type(exc).__name__}: {exc}")
         return EXIT_INTERNAL
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,28 +9,52 @@ from codegen.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     UsageError,
+    add_command,
     add_flavor_arg,
     add_format_arg,
     add_kernel_tree_arg,
     add_schema_arg,
+    annotate,
     build_kernel_tree,
     build_report,
+    emit,
     emit_cached,
     load_catalogue,
+    problem,
     report_hand_edits,
     say,
     shown_path,
-    annotate,
+    stale,
 )
 
 
 def register(sub) -> None:
-    p = sub.add_parser("validate", help="check the schema and report every problem")
+    p = add_command(
+        sub,
+        "validate",
+        help="check the schema and report every problem",
+        description="Check the schema against every rule and report every problem, "
+        "as file:line:col.\nWrites nothing; exit 1 when the schema has an error.",
+        examples=["tdx-codegen validate", "tdx-codegen validate --schema schema --format json"],
+    )
     add_schema_arg(p)
     add_format_arg(p, github=True)
-    p.set_defaults(func=cmd_validate, json_always=True)
+    p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("build", help="validate, then write the generated files")
+    p = add_command(
+        sub,
+        "build",
+        help="validate, then write the generated files",
+        description="Validate the schema, then write every generated file whose bytes "
+        "change (all or\nnothing; a file edited by hand stops the build). --check and "
+        "--diff write nothing\nand exit 1 when a file would change.",
+        examples=[
+            "tdx-codegen build",
+            "tdx-codegen build --check",
+            "tdx-codegen build --diff | git apply",
+            "tdx-codegen build --kernel-tree ~/linux",
+        ],
+    )
     add_schema_arg(p)
     p.add_argument(
         "--out",
@@ -55,7 +78,14 @@ def register(sub) -> None:
     add_format_arg(p, github=True)
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("init", help="start a project from the built-in catalogue")
+    p = add_command(
+        sub,
+        "init",
+        help="start a project from the built-in catalogue",
+        description="Copy the built-in catalogue (the shipped schema and profiles) to "
+        "DIR/schema/, write\nDIR/.taplo.toml for editors, and build DIR/generated/.",
+        examples=["tdx-codegen init", "tdx-codegen init my-project"],
+    )
     p.add_argument(
         "dir",
         nargs="?",
@@ -64,6 +94,7 @@ def register(sub) -> None:
         metavar="DIR",
         help="the project's root (default: the current directory)",
     )
+    add_format_arg(p)
     p.set_defaults(func=cmd_init)
 
 
@@ -91,20 +122,20 @@ def cmd_init(args) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
     except OSError as exc:
-        print(
-            f"tdx-codegen: error: cannot create {shown_path(root / 'schema')}: "
-            f"{exc.strerror or exc}",
-            file=sys.stderr,
+        problem(
+            args,
+            "WRITE-ERROR",
+            f"cannot create {shown_path(root / 'schema')}: {exc.strerror or exc}",
+            file=shown_path(root / "schema"),
         )
         return EXIT_INVALID
     from codegen.emitters.json_schema import TAPLO
 
     if not (root / ".taplo.toml").exists():  # editors: the JSON Schemas of schema/*.toml
         (root / ".taplo.toml").write_text(TAPLO, encoding="utf-8")
-    print(
-        f"created {shown_path(root / 'schema')}: {len(files)} files of the built-in catalogue",
-        file=sys.stderr,
-    )
+    created = shown_path(root / "schema")
+    say(args, f"created {created}: {len(files)} files of the built-in catalogue")
+    emit(args, created=created, files=len(files))
     root = root.resolve()
     project = Project(root, root / "schema", root / "generated")
     return cmd_build(
@@ -118,7 +149,8 @@ def cmd_init(args) -> int:
             check=False,
             diff=False,
             force=False,
-            format="text",
+            format=args.format,
+            envelope=getattr(args, "envelope", None),
         )
     )
 
@@ -127,10 +159,9 @@ def cmd_validate(args) -> int:
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
-    if args.format != "json":  # the verb's result, so on stdout
-        print(
-            f"{len(catalogue.fields)} fields in {len(catalogue.structs)} structs: schema is valid"
-        )
+    counts = {"fields": len(catalogue.fields), "structs": len(catalogue.structs)}
+    if not emit(args, counts=counts):  # the verb's result, so on stdout
+        print(f"{counts['fields']} fields in {counts['structs']} structs: schema is valid")
     return EXIT_OK
 
 
@@ -156,18 +187,21 @@ def cmd_build(args) -> int:
     plan = writer.plan(args.out, outputs)
     out_shown = shown_path(args.out)
     result = build_report(plan)
+    emit(args, **result)
     if args.force:
         result["hand_edited"] = []
     if args.diff:  # paths from the project root, so `git apply` works there
         from codegen.paths import relative_to_root
 
         rel = relative_to_root(args.out, args.project.root if args.project is not None else None)
-        sys.stdout.write(writer.diff(plan, "" if rel == "." else rel + "/"))
+        text = writer.diff(plan, "" if rel == "." else rel + "/")
+        if not emit(args, diff=text):
+            sys.stdout.write(text)
     status = EXIT_OK
     if args.check or args.diff:
         result["would_change"] = [o.path for o in plan.changes] + plan.stale
         for rel in result["would_change"]:
-            say(args, f"{out_shown}/{rel}: out of date")
+            stale(args, f"{out_shown}/{rel}")
             annotate(
                 args,
                 "error",
@@ -189,10 +223,12 @@ def cmd_build(args) -> int:
         try:
             written = writer.apply(plan, force=args.force)
         except OSError as exc:
-            print(
-                f"tdx-codegen: error: cannot write under {out_shown}: {exc.strerror or exc}"
+            problem(
+                args,
+                "WRITE-ERROR",
+                f"cannot write under {out_shown}: {exc.strerror or exc}"
                 f"{f' ({exc.filename})' if exc.filename else ''}",
-                file=sys.stderr,
+                file=out_shown,
             )
             return EXIT_INVALID
         result["written"] = written
@@ -206,7 +242,7 @@ def cmd_build(args) -> int:
         if not written:
             say(args, f"{len(plan.unchanged)} generated files up to date")
     if plan.edited and not args.force:
-        report_hand_edits(plan.edited, out_shown)
+        report_hand_edits(args, plan.edited, out_shown)
         for out in plan.edited:
             annotate(
                 args,
@@ -215,12 +251,11 @@ def cmd_build(args) -> int:
                 f"{out_shown}/{out.path}",
             )
         if not (args.check or args.diff) and len(plan.changes) > len(plan.edited):
-            print(
+            say(
+                args,
                 "tdx-codegen: nothing was written, so the generated files stay consistent "
                 "with each other",
-                file=sys.stderr,
             )
         status = EXIT_INVALID
-    if args.format == "json":
-        print(json.dumps(result, indent=2))
+    emit(args, **result)
     return status

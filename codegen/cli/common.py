@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +24,103 @@ class UsageError(Exception):
 
 class InputError(Exception):
     """Input that cannot be used (a kernel tree that defines clashing names): exit 1."""
+
+
+# -- the convention every verb follows (docs/cli.md) ---------------------------
+#
+# --help: a description and an example: block (add_command).  Data on stdout,
+# status on stderr (say).  With --format json, stdout is exactly one object,
+# the envelope {"verb", "ok", "diagnostics", ...the verb's keys}, in success and
+# in failure; what went wrong is in "diagnostics", never only on stderr.
+
+# Rules of the problems the command line itself reports (the schema's rules are
+# codegen.spec.rules.REGISTRY); each is a "rule" of an envelope's diagnostics.
+CLI_RULES = {
+    "USAGE": "a usage error (exit 2): a bad option value, a missing project or file",
+    "INPUT": "input that cannot be used (exit 1), such as a kernel tree with clashing names",
+    "INTERNAL": "a bug in tdx-codegen (exit 3)",
+    "OUT-OF-DATE": "a generated file that does not match the schema (--check, --diff, diff)",
+    "HAND-EDITED": "a generated file edited by hand since tdx-codegen wrote it",
+    "WRITE-ERROR": "a file that could not be written (nothing was changed)",
+    "NO-FIELD": "explain: no field of the schema holds the id",
+    "SEAMCALL-ERROR": "sim: a TDH.SYS.RD or TDH.SYS.RDALL answered an error status",
+    "FAIL-ON": "compat: a change at or above --fail-on",
+    "UNEXPLAINED": "reconcile: a difference from Intel's JSON that no override explains",
+    "INTEL-JSON": "import-json, reconcile: the file is not usable as Intel's JSON",
+    "ADOPT": "adopt: something of the tree the settings cannot say",
+}
+
+
+def add_command(sub, name: str, *, help: str, description: str, examples, verb=None, **kw):
+    """A subcommand whose --help has a description and an example: block.
+
+    verb: the envelope's "verb" (default name; "sim rd" for sim's rd).
+    """
+    text = description.rstrip() + "\n\nexample:\n" + "".join(f"  {e}\n" for e in examples)
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kw,
+    )
+    p.set_defaults(verb=verb or name)
+    return p
+
+
+class Envelope:
+    """What a verb run with --format json prints: filled as it runs, printed once by main."""
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb
+        self.diagnostics: list[dict] = []
+        self.data: dict = {}
+
+    def text(self, status: int) -> str:
+        whole = {"verb": self.verb, "ok": status == EXIT_OK, "diagnostics": self.diagnostics}
+        return json.dumps({**whole, **self.data}, indent=2) + "\n"
+
+
+def json_mode(args) -> bool:
+    return getattr(args, "envelope", None) is not None
+
+
+def emit(args, **keys) -> bool:
+    """Add the verb's keys to the envelope; True with --format json (the caller prints no text)."""
+    if json_mode(args):
+        args.envelope.data.update(keys)
+        return True
+    return False
+
+
+def problem(
+    args,
+    rule: str,
+    message: str,
+    *,
+    severity: str = "error",
+    file: str = "",
+    line: int = 0,
+    col: int = 0,
+    text: str | None = None,
+) -> None:
+    """A problem of the run: a diagnostic in the envelope with --format json, else on stderr
+    (text, by default 'tdx-codegen: SEVERITY: MESSAGE'; severity "note" is a warning in JSON)."""
+    assert rule in CLI_RULES, rule
+    if json_mode(args):
+        args.envelope.diagnostics.append(
+            {
+                "severity": "error" if severity == "error" else "warning",
+                "rule": rule,
+                "message": message,
+                "file": file,
+                "line": line,
+                "col": col,
+                "notes": [],
+            }
+        )
+    else:
+        print(f"tdx-codegen: {severity}: {message}" if text is None else text, file=sys.stderr)
 
 
 def fill_project_defaults(args) -> None:
@@ -59,13 +157,17 @@ def add_schema_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_format_arg(p: argparse.ArgumentParser, github: bool = False) -> None:
-    choices = ("text", "json", "github") if github else ("text", "json")
+def add_format_arg(
+    p: argparse.ArgumentParser, github: bool = False, extra=(), help: str | None = None
+) -> None:
+    """--format text|json[|github|extra...]: json is the envelope (docs/cli.md)."""
+    choices = ("text", "json", *(("github",) if github else ()), *extra)
     p.add_argument(
         "--format",
         choices=choices,
         default="text",
-        help="output format (default: text)"
+        help=help
+        or "output format (default: text); json: one JSON object on stdout (docs/cli.md)"
         + (
             "; github: GitHub Actions annotations (::error file=...,line=...::) on "
             "stdout, the text on stderr"
@@ -73,6 +175,7 @@ def add_format_arg(p: argparse.ArgumentParser, github: bool = False) -> None:
             else ""
         ),
     )
+    p.set_defaults(envelope_verb=True)
 
 
 def add_flavor_arg(p: argparse.ArgumentParser) -> None:
@@ -85,6 +188,90 @@ def add_flavor_arg(p: argparse.ArgumentParser) -> None:
 
 def add_kernel_tree_arg(p: argparse.ArgumentParser, required: bool, help: str) -> None:
     p.add_argument("--kernel-tree", type=Path, required=required, metavar="PATH", help=help)
+
+
+# file:line:col: message, file:line: message or file: message
+_WHERE = re.compile(r"([^\s:][^:]*?):(?:(\d+):(?:(\d+):)?)? (.*)\Z", re.S)
+
+
+def problem_line(args, rule: str, text: str, severity: str = "error") -> None:
+    """A problem a module gives as 'file:line:col: message' text: that line on stderr, or a
+    diagnostic with its file, line and column."""
+    m = _WHERE.match(text)
+    file, line, col, message = m.groups() if m else ("", 0, 0, text)
+    problem(
+        args,
+        rule,
+        message,
+        severity=severity,
+        file=file,
+        line=int(line or 0),
+        col=int(col or 0),
+        text=text,
+    )
+
+
+# -- field ids given by number or by name -------------------------------------
+
+# A field name, optionally with an element index: MAX_TDMRS, CMR_BASE[3], CPUID_CONFIG_VALUES[1][0]
+_FIELD_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]+)\](?:\[([0-9]+)\])?)?\Z")
+
+
+def is_field_name(text: str) -> bool:
+    return _FIELD_REF.match(text.strip()) is not None
+
+
+def parse_id(text: str, what: str | None = None) -> int | None:
+    """The id text gives as a number (None for a field name, resolved by field_id); UsageError
+    ('cannot WHAT ...: ' first when what is given) when it is neither."""
+    if is_field_name(text):
+        return None
+    from codegen.abi import fieldid
+    from codegen.chars import escape
+
+    try:
+        return fieldid.parse(text)
+    except ValueError as exc:
+        raise UsageError((f"cannot {what} '{escape(text)}': " if what else "") + str(exc)) from None
+
+
+def field_id(text: str, catalogue, what: str = "read") -> int:
+    """The id of TEXT: a number (0x..., -1), a field name (its base id) or NAME[i] /
+    NAME[i][j] (that element's id); UsageError 'cannot WHAT ...' otherwise.  Every verb that
+    takes an id takes a name this way."""
+    import difflib
+
+    fid = parse_id(text)
+    if fid is not None:
+        return fid
+    name, index, element = _FIELD_REF.match(text.strip()).groups()
+    try:
+        f = catalogue.field(name)
+    except KeyError:
+        close = difflib.get_close_matches(name, [f.name for f in catalogue.fields], 1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(
+            f"cannot {what} '{text}': no field named {name} in the schema{hint}; "
+            "ids are written as 0x followed by hex digits"
+        ) from None
+    i, j = int(index or 0), int(element or 0)
+    if i >= f.num_fields or j >= f.num_elements:
+        raise UsageError(
+            f"cannot {what} '{text}': {name} has {f.num_fields} field(s) of "
+            f"{f.num_elements} element(s)"
+        )
+    return f.element_id(i, j)
+
+
+def profile_path(spec: str, schema_dir: Path) -> Path:
+    """The file of a profile given by name or path ('-': standard input); UsageError if none."""
+    from codegen.sim import profile
+
+    path = profile.resolve(spec, schema_dir)
+    if str(path) != "-" and not path.exists():
+        names = ", ".join(profile.profile_names(schema_dir)) or "none"
+        raise UsageError(f"no profile '{spec}' ({path} does not exist; profiles: {names})")
+    return path
 
 
 # -- schema loading shared by the verbs --------------------------------------
@@ -107,26 +294,25 @@ def compile_cached(schema_dir: Path, use_cache: bool = True):
     return result
 
 
-def rendered(diags) -> tuple[str, str, bool, str]:
-    """Diagnostics as (text, JSON, failed, annotations): what report() prints, as plain strings."""
+def rendered(diags) -> tuple[str, list[dict], bool, str]:
+    """Diagnostics as (text, JSON records, failed, annotations): what report() shows."""
     from codegen.annotations import diagnostics
-    from codegen.spec.diagnostics import format_json, format_text, summary
+    from codegen.spec.diagnostics import format_text, records, summary
 
     text = format_text(diags) + f"{summary(diags)}\n" if diags else ""
-    return (text, format_json(diags), any(d.severity == "error" for d in diags), diagnostics(diags))
+    return (text, records(diags), any(d.severity == "error" for d in diags), diagnostics(diags))
 
 
 def report(args, diags) -> None:
     show(args, rendered(diags))
 
 
-def show(args, shown: tuple[str, str, bool]) -> None:
-    """Print rendered diagnostics: JSON on stdout with --format json, else text on stderr
+def show(args, shown: tuple[str, list[dict], bool, str]) -> None:
+    """Show rendered diagnostics: into the envelope with --format json, else text on stderr
     (and with --format github, annotations on stdout)."""
-    text, as_json, failed, annotations = shown
-    if getattr(args, "format", "text") == "json":
-        if failed or getattr(args, "json_always", False):
-            sys.stdout.write(as_json)
+    text, as_json, _failed, annotations = shown
+    if json_mode(args):
+        args.envelope.diagnostics.extend(as_json)
     else:
         sys.stderr.write(text)
         if getattr(args, "format", "text") == "github":
@@ -167,7 +353,7 @@ def emit_cached(args):
 
 def say(args, text: str) -> None:
     """A status line: on stderr (stdout is for data), not with --format json."""
-    if getattr(args, "format", "text") != "json":
+    if not json_mode(args):
         print(text, file=sys.stderr)
 
 
@@ -185,13 +371,15 @@ def shown_path(path: Path) -> str:
     return display_path(path)
 
 
-def report_hand_edits(edited, root_shown: str) -> None:
+def report_hand_edits(args, edited, root_shown: str) -> None:
     for out in edited:
-        print(
-            f"tdx-codegen: error: {root_shown}/{out.path} was edited by hand (its content hash "
+        problem(
+            args,
+            "HAND-EDITED",
+            f"{root_shown}/{out.path} was edited by hand (its content hash "
             "does not match); not overwritten. Move the change into the schema, or run with "
             "--force to discard it.",
-            file=sys.stderr,
+            file=f"{root_shown}/{out.path}",
         )
 
 
@@ -237,21 +425,24 @@ def build_kernel_tree(args, catalogue, flavor: str) -> int:
 
     plan = tree_plan(args, catalogue, flavor)
     report = build_report(plan)
+    emit(args, **report)
     if args.check or args.diff:
-        if args.diff:
+        if args.diff and not emit(args, diff=writer.diff(plan)):
             sys.stdout.write(writer.diff(plan))
         report["would_change"] = [o.path for o in plan.changes]
         for out in plan.changes:
-            say(args, f"{plan.root / out.path}: out of date")
+            stale(args, f"{plan.root / out.path}")
         status = EXIT_INVALID if plan.changes else EXIT_OK
     else:
         try:
             report["written"] = writer.apply(plan, force=args.force)
         except OSError as exc:
-            print(
-                f"tdx-codegen: error: cannot write into {plan.root}: {exc.strerror or exc}"
+            problem(
+                args,
+                "WRITE-ERROR",
+                f"cannot write into {plan.root}: {exc.strerror or exc}"
                 f"{f' ({exc.filename})' if exc.filename else ''}; no file was changed",
-                file=sys.stderr,
+                file=str(plan.root),
             )
             return EXIT_INVALID
         for rel in report["written"]:
@@ -260,10 +451,17 @@ def build_kernel_tree(args, catalogue, flavor: str) -> int:
             say(args, f"{len(plan.unchanged)} kernel files in {plan.root} up to date")
         status = EXIT_INVALID if plan.edited and not args.force else EXIT_OK
     if plan.edited and not args.force:
-        report_hand_edits(plan.edited, str(plan.root))
-    if args.format == "json":
-        print(json.dumps(report, indent=2))
+        report_hand_edits(args, plan.edited, str(plan.root))
+    emit(args, **report)
     return status
+
+
+def stale(args, shown: str) -> None:
+    """A generated file that would change: a status line, or a diagnostic with --format json."""
+    if json_mode(args):
+        problem(args, "OUT-OF-DATE", f"{shown}: out of date", file=shown)
+    else:
+        say(args, f"{shown}: out of date")
 
 
 def tree_catalogue(args):

@@ -8,8 +8,7 @@ hand-edited file, invalid input), 2 usage error.
 
 from __future__ import annotations
 
-import argparse
-import json
+import contextlib
 import sys
 from pathlib import Path
 
@@ -17,11 +16,17 @@ from codegen.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     UsageError,
+    add_command,
     add_format_arg,
     add_schema_arg,
+    emit,
+    json_mode,
     load_catalogue,
+    problem,
+    problem_line,
+    profile_path,
+    report,
 )
-
 
 COMPAT_HELP = """\
 Compare two schemas and report every change, strictest category first:
@@ -42,11 +47,15 @@ profile files; the releases need not be on one release line."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "compat",
         help="compare two schemas and sort the changes by how much they break",
         description=COMPAT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=[
+            "tdx-codegen compat HEAD~1 HEAD",
+            "tdx-codegen compat main schema --fail-on KERNEL_API --format json",
+        ],
     )
     p.add_argument("old", metavar="OLD", help="schema directory or git revision (e.g. HEAD~1)")
     p.add_argument("new", metavar="NEW", help="schema directory or git revision (e.g. main)")
@@ -58,13 +67,12 @@ def register(sub) -> None:
         help="exit 1 when a change of this category or a stricter one is found: "
         "MODULE_ABI (default), KERNEL_API or ADDITIVE",
     )
-    p.add_argument(
-        "--format",
-        choices=("text", "json", "github"),
-        default="text",
-        help="output format (default: text); github: a GitHub Actions annotation per "
-        "change (error at or above --fail-on, else notice) on stdout, the text on "
-        "stderr",
+    add_format_arg(
+        p,
+        github=True,
+        help="output format (default: text); json: one JSON object on stdout (docs/cli.md); "
+        "github: a GitHub Actions annotation per change (error at or above --fail-on, else "
+        "notice) on stdout, the text on stderr",
     )
     p.add_argument(
         "--repo",
@@ -74,33 +82,58 @@ def register(sub) -> None:
     )
     p.set_defaults(func=cmd_compat)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "release-diff",
         help="compare two module releases (profiles): fields added, removed, and values changed",
         description=RELEASE_DIFF_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=[
+            "tdx-codegen release-diff 1.5.06 2.0.08",
+            "tdx-codegen release-diff 2.0.08 2.0.18 --format json",
+        ],
     )
-    p.add_argument("old", metavar="A", help="profile name (schema/profiles/NAME.toml) or file")
-    p.add_argument("new", metavar="B", help="profile name or file")
+    p.add_argument(
+        "old", metavar="A", help="profile name (schema/profiles/NAME.toml) or file (-: stdin)"
+    )
+    p.add_argument("new", metavar="B", help="profile name or file (-: stdin)")
     add_schema_arg(p)
     add_format_arg(p)
     p.set_defaults(func=cmd_release_diff)
 
-    p = sub.add_parser("import-json", help="read Intel's global metadata JSON")
+    p = add_command(
+        sub,
+        "import-json",
+        help="read Intel's global metadata JSON",
+        description="Read one release of Intel's global_metadata.json, check it, and print "
+        "its fields: as a\ntable, as normalised records (json), or as [[field]] tables of "
+        "the fields the schema\nlacks (toml), ready to paste into schema/.",
+        examples=[
+            "tdx-codegen import-json global_metadata.json",
+            "tdx-codegen import-json global_metadata.json --format toml",
+            "curl -s URL | tdx-codegen import-json - --format json",
+        ],
+    )
     p.add_argument("file", type=Path, metavar="FILE", help="global_metadata.json; - reads stdin")
     add_schema_arg(p)
-    p.add_argument(
-        "--format",
-        choices=("text", "json", "toml"),
-        default="text",
-        help="text: a table; json: normalised records; toml: [[field]] tables for the "
-        "fields the schema lacks",
+    add_format_arg(
+        p,
+        extra=("toml",),
+        help="text: a table; json: normalised records, in one JSON object (docs/cli.md); "
+        "toml: [[field]] tables for the fields the schema lacks",
     )
     p.set_defaults(func=cmd_import_json)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "reconcile",
         help="report field by field where the schema and one release of Intel's JSON differ",
+        description="Compare the schema with one release of Intel's global_metadata.json, "
+        "field by field.\nA difference an override of the schema explains is reported as "
+        "such; exit 1 when\nany is unexplained.",
+        examples=[
+            "tdx-codegen reconcile global_metadata.json",
+            "tdx-codegen reconcile - --format json < global_metadata.json",
+        ],
     )
     p.add_argument("file", type=Path, metavar="FILE", help="global_metadata.json; - reads stdin")
     add_schema_arg(p)
@@ -126,20 +159,18 @@ def cmd_compat(args) -> int:
     (old, old_label), (new, new_label) = sides
     changes = compat.compare(old, new, old_label, new_label)
     failing = any(compat.at_or_above(c.category, args.fail_on) for c in changes)
-    if args.format == "json":
-        print(
-            json.dumps(
-                {
-                    "old": args.old,
-                    "new": args.new,
-                    "fail_on": args.fail_on,
-                    "failed": failing,
-                    "counts": {c: sum(x.category == c for x in changes) for c in compat.CATEGORIES},
-                    "changes": [c.to_dict() for c in changes],
-                },
-                indent=2,
-            )
-        )
+    if emit(
+        args,
+        old=args.old,
+        new=args.new,
+        fail_on=args.fail_on,
+        failed=failing,
+        counts={c: sum(x.category == c for x in changes) for c in compat.CATEGORIES},
+        changes=[c.to_dict() for c in changes],
+    ):
+        if failing:
+            at = sum(compat.at_or_above(c.category, args.fail_on) for c in changes)
+            problem(args, "FAIL-ON", f"{at} change(s) at or above {args.fail_on}")
     elif args.format == "github":
         from codegen.annotations import command, location
 
@@ -159,39 +190,27 @@ def cmd_compat(args) -> int:
 def cmd_release_diff(args) -> int:
     from codegen.evolve import compat
     from codegen.sim import profile
-    from codegen.spec.diagnostics import format_text, summary
 
-    paths = []
-    for spec in (args.old, args.new):
-        path = profile.resolve(spec, args.schema)
-        if not path.exists():
-            names = ", ".join(profile.profile_names(args.schema)) or "none"
-            raise UsageError(f"no profile '{spec}' ({path} does not exist; profiles: {names})")
-        paths.append(path)
+    if args.old == args.new == "-":
+        raise UsageError("only one of A and B can be - (standard input)")
+    paths = [profile_path(spec, args.schema) for spec in (args.old, args.new)]
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
     try:
         a, b = (profile.load_profile(path, catalogue) for path in paths)
     except profile.ProfileError as exc:
-        sys.stderr.write(format_text(exc.diagnostics))
-        sys.stderr.write(f"{summary(exc.diagnostics)}\n")
+        report(args, exc.diagnostics)
         return EXIT_INVALID
     changes = compat.release_diff(a, b)
-    if args.format == "json":
-        print(
-            json.dumps(
-                {
-                    "a": a.name,
-                    "b": b.name,
-                    "releases": [str(m.release) for m in (a, b)],
-                    "counts": {k: sum(c.kind == k for c in changes) for k in compat.RELEASE_KINDS},
-                    "changes": [c.to_dict() for c in changes],
-                },
-                indent=2,
-            )
-        )
-    else:
+    if not emit(
+        args,
+        a=a.name,
+        b=b.name,
+        releases=[str(m.release) for m in (a, b)],
+        counts={k: sum(c.kind == k for c in changes) for k in compat.RELEASE_KINDS},
+        changes=[c.to_dict() for c in changes],
+    ):
         sys.stdout.write(compat.format_release_diff(changes, a.name, b.name))
     return EXIT_OK
 
@@ -221,17 +240,13 @@ def _revision_schema(args) -> tuple[Path, str]:
     top = Path(top.strip())
     inside = "schema"
     if project is not None:
-        try:
+        with contextlib.suppress(ValueError):  # outside the repository: schema/
             inside = project.schema.resolve().relative_to(top.resolve()).as_posix()
-        except ValueError:
-            pass
     return top, inside
 
 
 def _load_side(spec: str, args, dest: Path, what: str):
     """(Catalogue or None, location label) for a schema directory or a git revision."""
-    import contextlib
-
     from codegen.spec.compiler import compile_schema
 
     if Path(spec).is_dir():
@@ -249,17 +264,20 @@ def _load_side(spec: str, args, dest: Path, what: str):
             raise UsageError(f"{what} revision '{spec}' has no {inside}/ directory")
         dest.mkdir(parents=True)
         for name in _extract(archive, dest):
-            print(
-                f"tdx-codegen: warning: {spec}:{name} is a symlink or special file in the "
-                "revision; compat does not follow it",
-                file=sys.stderr,
+            problem(
+                args,
+                "INPUT",
+                f"{spec}:{name} is a symlink or special file in the revision; compat does not "
+                "follow it",
+                severity="warning",
+                file=f"{spec}:{name}",
             )
         with contextlib.chdir(dest):  # locations read schema/..., shown as REV:schema/...
             catalogue, rep = compile_schema(Path(inside))
         label = f"{spec}:"
     if catalogue is None:
-        _print_diagnostics(rep.sorted(), label)
-        print(f"tdx-codegen: error: {what} ({spec}) is not a valid schema", file=sys.stderr)
+        _print_diagnostics(args, rep.sorted(), label)
+        problem(args, "INPUT", f"{what} ({spec}) is not a valid schema")
     return catalogue, label
 
 
@@ -302,7 +320,9 @@ def _git(repo: Path, *argv: str, text: bool = True):
     return done.stdout if done.returncode == 0 else None
 
 
-def _print_diagnostics(diags, label: str) -> None:
+def _print_diagnostics(args, diags, label: str) -> None:
+    """A revision's diagnostics, their files shown as REV:schema/...: text on stderr (never
+    annotations: the files are not in the work tree), or in the envelope."""
     from dataclasses import replace
 
     from codegen.spec.diagnostics import format_text, summary
@@ -314,26 +334,31 @@ def _print_diagnostics(diags, label: str) -> None:
         replace(d, loc=relabel(d.loc), notes=tuple(replace(n, loc=relabel(n.loc)) for n in d.notes))
         for d in diags
     ]
-    sys.stderr.write(format_text(diags))
-    sys.stderr.write(f"{summary(diags)}\n")
+    if json_mode(args):
+        report(args, diags)
+    else:
+        sys.stderr.write(format_text(diags))
+        sys.stderr.write(f"{summary(diags)}\n")
 
 
 # -- Intel's JSON ------------------------------------------------------------------
 
 
-def _load_json(path: Path):
-    from codegen.spec.diagnostics import display_path
+def _load_json(args, path: Path):
     from codegen.evolve import intel_json
+    from codegen.spec.diagnostics import display_path
 
     try:
         return intel_json.load(path, display_path(path))
     except intel_json.IntelJsonError as exc:
-        for problem in exc.problems:
-            print(f"{problem}", file=sys.stderr)
-        print(
-            f"tdx-codegen: error: {display_path(path)} is not usable as Intel's global "
+        for text in exc.problems:
+            problem_line(args, "INTEL-JSON", text)
+        problem(
+            args,
+            "INTEL-JSON",
+            f"{display_path(path)} is not usable as Intel's global "
             f"metadata JSON ({len(exc.problems)} problem(s))",
-            file=sys.stderr,
+            file=display_path(path),
         )
         return None
 
@@ -342,11 +367,10 @@ def cmd_import_json(args) -> int:
     from codegen.abi import fieldid
     from codegen.evolve import importer
 
-    rel = _load_json(args.file)
+    rel = _load_json(args, args.file)
     if rel is None:
         return EXIT_INVALID
-    if args.format == "json":
-        print(json.dumps(importer.records(rel), indent=2))
+    if emit(args, **importer.records(rel)):
         return EXIT_OK
     if args.format == "toml":
         catalogue = load_catalogue(args)
@@ -369,7 +393,7 @@ def cmd_import_json(args) -> int:
 def cmd_reconcile(args) -> int:
     from codegen.evolve import reconcile
 
-    rel = _load_json(args.file)
+    rel = _load_json(args, args.file)
     if rel is None:
         return EXIT_INVALID
     catalogue = load_catalogue(args)
@@ -378,19 +402,20 @@ def cmd_reconcile(args) -> int:
     diffs = reconcile.reconcile(catalogue, rel)
     unused = reconcile.unused_overrides(catalogue, diffs, rel)
     unexplained = sum(not d.explained for d in diffs)
-    if args.format == "json":
-        print(
-            json.dumps(
-                {
-                    "json": rel.file,
-                    "release": rel.version,
-                    "unexplained": unexplained,
-                    "unused_overrides": unused,
-                    "differences": [d.to_dict() for d in diffs],
-                },
-                indent=2,
+    if emit(
+        args,
+        json=rel.file,
+        release=rel.version,
+        unexplained=unexplained,
+        unused_overrides=unused,
+        differences=[d.to_dict() for d in diffs],
+    ):
+        if unexplained:
+            problem(
+                args,
+                "UNEXPLAINED",
+                f"{unexplained} difference(s) from {rel.file} that no override explains",
             )
-        )
     else:
         sys.stdout.write(reconcile.format_text(diffs, rel, catalogue))
         for line in unused:

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 
 from codegen.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
-    UsageError,
+    add_command,
     add_format_arg,
     add_schema_arg,
+    emit,
+    field_id,
     load_catalogue,
+    parse_id,
+    problem,
 )
 
 
 def register(sub) -> None:
-    p = sub.add_parser("explain", help="decode a field id and name the field it belongs to")
+    p = add_command(
+        sub,
+        "explain",
+        help="decode a field id and name the field it belongs to",
+        description="Show a field id on a bit ruler, each sub-field with its meaning, and "
+        "the field of the\nschema that holds it (member, shape, gates, first release). "
+        "Exit 1 when no field does.",
+        examples=[
+            "tdx-codegen explain 0x9100000100000008",
+            "tdx-codegen explain MAX_TDMRS",
+            "tdx-codegen explain 'CMR_BASE[3]' --format json",
+        ],
+    )
     p.add_argument(
         "id",
         metavar="ID",
@@ -32,43 +46,25 @@ def register(sub) -> None:
         help="colour the bit ruler (default auto: on a terminal, unless NO_COLOR is set)",
     )
     add_schema_arg(p)
+    add_format_arg(p)
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("list", help="the catalogue of fields as a table")
+    p = add_command(
+        sub,
+        "list",
+        help="the catalogue of fields as a table",
+        description="Every field of the schema: class, id, name, element size, shape and "
+        "the struct member\nit is read into.",
+        examples=["tdx-codegen list", "tdx-codegen list --format json"],
+    )
     add_schema_arg(p)
     add_format_arg(p)
     p.set_defaults(func=cmd_list)
 
 
-# A field name, optionally with an element index: MAX_TDMRS, CMR_BASE[3], CPUID_CONFIG_VALUES[1][0]
-_FIELD_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]+)\](?:\[([0-9]+)\])?)?\Z")
 # SGR colours of the sub-fields on a terminal, in turn; reserved ones are dim
 _COLOURS = ("36", "33", "32", "35", "34", "31")
 _DIM = "2"
-
-
-def field_ref(text: str, catalogue) -> int:
-    """The id of a field name (its base id) or of NAME[i] / NAME[i][j]; UsageError if none."""
-    import difflib
-
-    m = _FIELD_REF.match(text.strip())
-    name, index, element = m.groups()
-    try:
-        f = catalogue.field(name)
-    except KeyError:
-        close = difflib.get_close_matches(name, [f.name for f in catalogue.fields], 1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UsageError(
-            f"cannot explain '{text}': no field named {name} in the schema{hint}; "
-            "ids are written as 0x followed by hex digits"
-        ) from None
-    i, j = int(index or 0), int(element or 0)
-    if i >= f.num_fields or j >= f.num_elements:
-        raise UsageError(
-            f"cannot explain '{text}': {name} has {f.num_fields} field(s) of "
-            f"{f.num_elements} element(s)"
-        )
-    return f.element_id(i, j)
 
 
 def use_colour(choice: str) -> bool:
@@ -104,78 +100,95 @@ def ruler(fid: int, colour: bool) -> tuple[list[str], dict[str, str]]:
 def cmd_explain(args) -> int:
     from codegen.abi import fieldid
 
-    by_name = _FIELD_REF.match(args.id.strip()) is not None
-    if not by_name:
-        try:
-            fid = fieldid.parse(args.id)
-        except ValueError as exc:
-            raise UsageError(f"cannot explain '{args.id}': {exc}") from None
+    parse_id(args.id, "explain")  # a bad id is a usage error before the schema is read
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
-    if by_name:
-        fid = field_ref(args.id, catalogue)
-    print(fieldid.fmt(fid))
+    fid = field_id(args.id, catalogue, "explain")
     if fid == fieldid.NULL_ID:
-        print(
-            "  the null id (-1): TDH.SYS.RD answers with the first field's id; "
+        null = (
+            "the null id (-1): TDH.SYS.RD answers with the first field's id; "
             "TDH.SYS.RDALL starts at the first field"
         )
+        if not emit(args, id=fieldid.fmt(fid), null=True, subfields=[], field=None, notes=[null]):
+            print(f"{fieldid.fmt(fid)}\n  {null}")
         return EXIT_OK
     d = fieldid.decode(fid)
-    lines, colours = ruler(fid, use_colour(args.color))
-    print("\n".join(lines))
+    subfields = []
     for name, bits, value in fieldid.explain(fid):
         extra = fieldid.meaning(name, value)
         if name == "CLASS_CODE":
             cls = catalogue.md_class(value)
             extra = cls.name if cls else "(no such class in the schema)"
-        extra = f"  {extra}" if extra else ""
-        print(f"  {paint(f'{name:<24}', colours[name] or None)}{bits:>6}  {value:#x}{extra}")
-    problems = []
+        subfields.append({"name": name, "bits": bits, "value": f"{value:#x}", "meaning": extra})
+    notes = []
     if fid & fieldid.RESERVED_MASK:
-        problems.append("reserved bits are set: TDH.SYS.RD answers TDX_METADATA_FIELD_ID_INCORRECT")
+        notes.append("reserved bits are set: TDH.SYS.RD answers TDX_METADATA_FIELD_ID_INCORRECT")
     if fid & fieldid.LAST_MASK:
-        problems.append(
+        notes.append(
             "LAST_ELEMENT_IN_FIELD / LAST_FIELD_IN_SEQUENCE are set: this is a sequence "
             "header, not an element id; TDH.SYS.RD rejects it"
         )
     found = catalogue.locate(fid)
-    if found is None:
-        print(
-            f"no field of the schema holds class {d.class_code:#04x} field code {d.field_code:#x}",
-            file=sys.stderr,
-        )
-        for p in problems:
+    field = None
+    if found is not None:
+        f, index, element = found
+        struct = catalogue.struct(f.struct)
+        if d.element_size != f.element_size:
+            notes.append(
+                f"ELEMENT_SIZE_CODE says {d.element_size} byte(s) but {f.name} has "
+                f"{f.element_size}: TDH.SYS.RD ignores it, TDH.SYS.RDALL rejects it"
+            )
+        if (fid ^ f.id) & fieldid.NON_ARCH_BIT:
+            notes.append("bit 63 differs from the table's id: not part of the lookup key")
+        field = {
+            "name": f.name,
+            "index": index if f.is_array else None,
+            "element": element if f.num_elements > 1 else None,
+            "member": f"{struct.c_name}.{f.member}" + "".join(f"[{n}]" for n in f.dims),
+            "type": f.ctype,
+            "num_fields": f.num_fields,
+            "num_elements": f.num_elements,
+            "element_size": f.element_size,
+            "base_id": fieldid.fmt(f.id),
+            "count": f.count or None,
+            "gates": [g.text for g in (struct.gate, f.gate) if g is not None],
+            "since": str(f.since) if f.since else None,
+        }
+    missing = f"no field of the schema holds class {d.class_code:#04x} field code {d.field_code:#x}"
+    if emit(args, id=fieldid.fmt(fid), null=False, subfields=subfields, field=field, notes=notes):
+        if field is None:
+            problem(args, "NO-FIELD", missing)
+        return EXIT_OK if field is not None else EXIT_INVALID
+    print(fieldid.fmt(fid))
+    lines, colours = ruler(fid, use_colour(args.color))
+    print("\n".join(lines))
+    for sf in subfields:
+        extra = f"  {sf['meaning']}" if sf["meaning"] else ""
+        name = paint(f"{sf['name']:<24}", colours[sf["name"]] or None)
+        print(f"  {name}{sf['bits']:>6}  {sf['value']}{extra}")
+    if field is None:
+        print(missing, file=sys.stderr)
+        for p in notes:
             print(f"note: {p}", file=sys.stderr)
         return EXIT_INVALID
-    f, index, element = found
-    struct = catalogue.struct(f.struct)
-    where = f.name
-    if f.is_array:
-        where += f"[{index}]"
-    if f.num_elements > 1:
-        where += f" element {element} of {f.num_elements}"
+    where = field["name"]
+    if field["index"] is not None:
+        where += f"[{field['index']}]"
+    if field["element"] is not None:
+        where += f" element {field['element']} of {field['num_elements']}"
     print(f"field: {where}")
-    member = f"{struct.c_name}.{f.member}" + "".join(f"[{n}]" for n in f.dims)
-    print(f"  member:   {member} ({f.ctype})")
+    print(f"  member:   {field['member']} ({field['type']})")
     print(
-        f"  shape:    {f.num_fields} field(s) x {f.num_elements} element(s) of "
-        f"{f.element_size} byte(s), base id {fieldid.fmt(f.id)}"
+        f"  shape:    {field['num_fields']} field(s) x {field['num_elements']} element(s) of "
+        f"{field['element_size']} byte(s), base id {field['base_id']}"
     )
-    if f.count:
-        print(f"  count:    {f.count}")
-    gates = [g.text for g in (struct.gate, f.gate) if g is not None]
+    if field["count"]:
+        print(f"  count:    {field['count']}")
+    gates = field["gates"]
     print(f"  gate:     {', '.join(gates) if gates else 'none (always read)'}")
-    print(f"  since:    {f.since or 'no public module release'}")
-    if d.element_size != f.element_size:
-        problems.append(
-            f"ELEMENT_SIZE_CODE says {d.element_size} byte(s) but {f.name} has "
-            f"{f.element_size}: TDH.SYS.RD ignores it, TDH.SYS.RDALL rejects it"
-        )
-    if (fid ^ f.id) & fieldid.NON_ARCH_BIT:
-        problems.append("bit 63 differs from the table's id: not part of the lookup key")
-    for p in problems:
+    print(f"  since:    {field['since'] or 'no public module release'}")
+    for p in notes:
         print(f"  note:     {p}")
     return EXIT_OK
 
@@ -205,8 +218,7 @@ def cmd_list(args) -> int:
                 "since": str(f.since) if f.since else None,
             }
         )
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
+    if emit(args, fields=rows):
         return EXIT_OK
     header = ("CLASS", "ID", "NAME", "SIZE", "SHAPE", "STRUCT.MEMBER")
     table = [header]
@@ -224,5 +236,5 @@ def cmd_list(args) -> int:
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK

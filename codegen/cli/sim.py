@@ -21,13 +21,19 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    from codegen.cli.common import add_schema_arg
+    from codegen.cli.common import add_command, add_format_arg, add_schema_arg
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "sim",
         help="a simulated TDX module: TDH.SYS.RD / TDH.SYS.RDALL",
-        description="Answer TDH.SYS.RD and TDH.SYS.RDALL as a TDX module does, "
-        "over the schema and a value profile.",
+        description="Answer TDH.SYS.RD and TDH.SYS.RDALL as a TDX module does, over the "
+        "schema and a value\nprofile (or a module replayed from a dump). Module options may "
+        "come before or after\nthe subcommand. Protocol and profiles: docs/sim-protocol.md.",
+        examples=[
+            "tdx-codegen sim --profile 2.0.08 rd MAX_TDMRS",
+            "tdx-codegen sim --profile 1.5.01 walk",
+        ],
     )
     _module_args(p, argparse.SUPPRESS)
     add_schema_arg(p)
@@ -35,17 +41,52 @@ def register(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     _module_args(common, argparse.SUPPRESS)
 
-    v = verbs.add_parser("rd", parents=[common], help="TDH.SYS.RD of each id")
-    v.add_argument("ids", nargs="+", metavar="ID", help="field id (hex); -1 is the null id")
+    def verb(name: str, help: str, description: str, examples):
+        return add_command(
+            verbs,
+            name,
+            help=help,
+            description=description,
+            examples=examples,
+            verb=f"sim {name}",
+            parents=[common],
+        )
+
+    v = verb(
+        "rd",
+        "TDH.SYS.RD of each id",
+        "One TDH.SYS.RD per ID, in order: the status (RAX), the next field id (RDX) and the\n"
+        "value (R8). Exit 1 when any call answers an error status.",
+        [
+            "tdx-codegen sim --profile 2.0.08 rd MAX_TDMRS 'CMR_BASE[3]'",
+            "tdx-codegen sim --profile 1.5.01 rd 0x9900000100000004 -1 --format json",
+        ],
+    )
+    v.add_argument(
+        "ids",
+        nargs="+",
+        metavar="ID",
+        help="field id (hex; -1 is the null id) or field name (MAX_TDMRS, CMR_BASE[3])",
+    )
+    add_format_arg(v)
     v.set_defaults(func=cmd_rd)
 
-    v = verbs.add_parser("rdall", parents=[common], help="one TDH.SYS.RDALL, decoded")
+    v = verb(
+        "rdall",
+        "one TDH.SYS.RDALL, decoded",
+        "One TDH.SYS.RDALL from ID: the registers, then the list it wrote into the page,\n"
+        "sequence by sequence, each element with its id, field and value.",
+        [
+            "tdx-codegen sim --profile 2.0.08 rdall",
+            "tdx-codegen sim --profile 2.0.08 rdall NUM_CMRS --format json",
+        ],
+    )
     v.add_argument(
         "id",
         nargs="?",
         default="-1",
         metavar="ID",
-        help="first field id (default: -1, the first field)",
+        help="first field id or field name (default: -1, the first field)",
     )
     v.add_argument(
         "--page",
@@ -53,16 +94,30 @@ def register(sub) -> None:
         metavar="ADDR",
         help="physical address of the list page (default 0x100000)",
     )
+    add_format_arg(v)
     v.set_defaults(func=cmd_rdall)
 
-    v = verbs.add_parser(
+    v = verb(
         "walk",
-        parents=[common],
-        help="every element, following TDH.SYS.RD's next id from the null id",
+        "every element, following TDH.SYS.RD's next id from the null id",
+        "Read every element as a host enumerates them: TDH.SYS.RD of the null id, then of\n"
+        "each next id (RDX) until it is -1. Exit 1 when a call answers an error status.",
+        ["tdx-codegen sim --profile 1.5.01 walk", "tdx-codegen sim --replay dump.json walk"],
     )
+    add_format_arg(v)
     v.set_defaults(func=cmd_walk)
 
-    v = verbs.add_parser("dump", parents=[common], help="the module's fields, for --replay")
+    v = verb(
+        "dump",
+        "the module's fields, for --replay",
+        "Write the module's fields and values: --format json is the dump --replay reads\n"
+        "(a file format, not the JSON envelope of the other verbs); pages: raw TDH.SYS.RDALL\n"
+        "pages.",
+        [
+            "tdx-codegen sim --profile 1.5.01 dump -o dump.json",
+            "tdx-codegen sim --profile 1.5.01 dump --format pages -o pages.bin",
+        ],
+    )
     v.add_argument(
         "--format",
         choices=("json", "pages"),
@@ -72,10 +127,15 @@ def register(sub) -> None:
     v.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE, not stdout")
     v.set_defaults(func=cmd_dump)
 
-    v = verbs.add_parser(
+    v = verb(
         "serve",
-        parents=[common],
-        help="serve SEAMCALLs over a socket (protocol: docs/sim-protocol.md)",
+        "serve SEAMCALLs over a socket (protocol: docs/sim-protocol.md)",
+        "Serve SEAMCALLs to programs in any language over a Unix socket or loopback TCP,\n"
+        "until SIGTERM or SIGINT. The frames are described in docs/sim-protocol.md.",
+        [
+            "tdx-codegen sim --profile 1.5.01 serve --unix /tmp/tdx.sock",
+            "tdx-codegen sim --profile 2.0.08 serve --tcp 127.0.0.1:7070",
+        ],
     )
     where = v.add_mutually_exclusive_group(required=True)
     where.add_argument("--unix", type=Path, metavar="PATH", help="Unix socket path")
@@ -100,10 +160,15 @@ def register(sub) -> None:
     )
     v.set_defaults(func=cmd_serve)
 
-    v = verbs.add_parser(
+    v = verb(
         "batch",
-        parents=[common],
-        help="JSON lines of calls on stdin, one JSON line of registers per call on stdout",
+        "JSON lines of calls on stdin, one JSON line of registers per call on stdout",
+        'Read one call per line on stdin ({"leaf": 34, "rdx": "0x9900000100000004"}) and\n'
+        "write one JSON line of output registers per call (JSON lines, not the envelope).",
+        [
+            "tdx-codegen sim --profile 1.5.01 batch < calls.jsonl",
+            'echo \'{"leaf": 34, "rdx": "-1"}\' | tdx-codegen sim --profile 2.0.08 batch',
+        ],
     )
     v.set_defaults(func=cmd_batch)
     p.set_defaults(func=lambda args: _no_verb(p))
@@ -114,14 +179,14 @@ def _module_args(p, default) -> None:
         "--profile",
         default=default,
         metavar="NAME|FILE",
-        help="value profile: a name under schema/profiles/ or a TOML file",
+        help="value profile: a name under schema/profiles/ or a TOML file (-: stdin)",
     )
     p.add_argument(
         "--replay",
         default=default,
         type=Path,
         metavar="FILE",
-        help="replay a module from a JSON dump or raw TDH.SYS.RDALL pages",
+        help="replay a module from a JSON dump or raw TDH.SYS.RDALL pages (-: stdin)",
     )
     p.add_argument(
         "--no-lp-init",
@@ -159,9 +224,8 @@ def _no_verb(p) -> int:
 
 
 def build_simulator(args):
-    """The Simulator the options describe, or an int exit status after diagnostics."""
-    from codegen.cli.common import EXIT_INVALID, UsageError, load_catalogue
-    from codegen.spec.diagnostics import format_text, summary
+    """(Simulator, Catalogue) the options describe, or an int exit status after diagnostics."""
+    from codegen.cli.common import EXIT_INVALID, UsageError, load_catalogue, profile_path, report
     from codegen.sim import profile
     from codegen.sim import replay as replay_module
     from codegen.sim.simulator import Simulator
@@ -170,11 +234,10 @@ def build_simulator(args):
     if (spec is None) == (replay is None):
         names = ", ".join(profile.profile_names(args.schema)) or "none"
         raise UsageError(f"give --profile NAME|FILE or --replay FILE (profiles: {names})")
+    if "-" in (spec, str(replay)) and args.func is cmd_batch:
+        raise UsageError("batch reads its calls on stdin: give the module as a file, not -")
     if spec is not None:
-        path = profile.resolve(spec, args.schema)
-        if not path.exists():
-            names = ", ".join(profile.profile_names(args.schema)) or "none"
-            raise UsageError(f"no profile '{spec}' ({path} does not exist; profiles: {names})")
+        path = profile_path(spec, args.schema)
     catalogue = load_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
@@ -185,8 +248,7 @@ def build_simulator(args):
             else replay_module.load_replay(replay, catalogue)
         )
     except profile.ProfileError as exc:
-        sys.stderr.write(format_text(exc.diagnostics))
-        sys.stderr.write(f"{summary(exc.diagnostics)}\n")
+        report(args, exc.diagnostics)
         return EXIT_INVALID
     sim = Simulator(
         module,
@@ -197,7 +259,7 @@ def build_simulator(args):
         _apply_set(sim, text)
     for text in getattr(args, "fault", None) or ():
         _apply_fault(sim, text)
-    return sim
+    return sim, catalogue
 
 
 def _field_name(sim, text: str) -> str:
@@ -259,10 +321,11 @@ def _apply_fault(sim, text: str) -> None:
 
 
 def _run(args, body) -> int:
-    sim = build_simulator(args)
-    if isinstance(sim, int):
-        return sim
-    return body(sim)
+    built = build_simulator(args)
+    if isinstance(built, int):
+        return built
+    sim, catalogue = built
+    return body(sim, catalogue)
 
 
 # -- subcommands -------------------------------------------------------------------
@@ -282,6 +345,12 @@ def _describe(sim, field_id: int) -> str:
     return where + (f".{element}" if f.num_elements > 1 else "")
 
 
+def _field_of(sim, field_id: int) -> str | None:
+    """The element an id names (CMR_BASE[3]), for JSON: None for -1 and ids of no field."""
+    where = _describe(sim, field_id)
+    return None if where in ("-1", "?") else where
+
+
 def _parse_id(text: str) -> int:
     from codegen.abi import fieldid
     from codegen.cli.common import UsageError
@@ -292,41 +361,100 @@ def _parse_id(text: str) -> int:
         raise UsageError(str(exc)) from None
 
 
-def cmd_rd(args) -> int:
-    from codegen.abi import fieldid
+def registers(regs) -> dict:
+    """Output registers as batch and --format json give them: 64-bit hex strings."""
+    return {"rax": f"0x{regs.rax:016x}", "rdx": f"0x{regs.rdx:016x}", "r8": f"0x{regs.r8:016x}"}
+
+
+def _hex(value: int) -> str:
+    return f"0x{value:016x}"
+
+
+def _status(regs) -> dict:
+    """The registers of a call with its status's name, for --format json."""
     from codegen.abi import status
 
-    ids = [_parse_id(t) for t in args.ids]
+    return {**registers(regs), "status": status.name(regs.rax)}
 
-    def body(sim) -> int:
-        failed = False
-        for fid in ids:
-            rax, rdx, r8 = sim.rd(fid)
-            failed |= status.is_error(rax)
-            print(
-                f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  rax={fieldid.fmt(rax)} "
-                f"{status.name(rax)}  rdx={fieldid.fmt(rdx)}  r8={fieldid.fmt(r8)}"
-            )
+
+def _seamcall_error(args, what: str, regs) -> None:
+    """With --format json, an error status is a diagnostic (the text shows it in its line)."""
+    from codegen.abi import status
+    from codegen.cli.common import json_mode, problem
+
+    if json_mode(args):
+        problem(args, "SEAMCALL-ERROR", f"{what}: {status.name(regs.rax)} ({_hex(regs.rax)})")
+
+
+def cmd_rd(args) -> int:
+    from codegen.abi import fieldid, status
+    from codegen.cli.common import emit, field_id, json_mode, parse_id
+
+    for text in args.ids:  # a bad id is a usage error before the module is built
+        parse_id(text)
+
+    def body(sim, catalogue) -> int:
+        failed, calls = False, []
+        for text in args.ids:
+            fid = field_id(text, catalogue)
+            regs, _ = sim.call(status.TDH_SYS_RD, 0, fid, 0)
+            where = _describe(sim, fid)
+            calls.append({"id": _hex(fid), "field": _field_of(sim, fid), **_status(regs)})
+            calls[-1]["next"] = _field_of(sim, regs.rdx)
+            if status.is_error(regs.rax):
+                failed = True
+                _seamcall_error(args, f"TDH.SYS.RD of {fieldid.fmt(fid)}", regs)
+            if not json_mode(args):
+                print(
+                    f"{fieldid.fmt(fid)}  {where:<28}  rax={fieldid.fmt(regs.rax)} "
+                    f"{status.name(regs.rax)}  rdx={fieldid.fmt(regs.rdx)}  "
+                    f"r8={fieldid.fmt(regs.r8)}"
+                )
+        emit(args, calls=calls)
         return 1 if failed else 0
 
     return _run(args, body)
 
 
 def cmd_rdall(args) -> int:
-    from codegen.abi import fieldid
-    from codegen.abi import rdall_list
-    from codegen.abi import status
+    from codegen.abi import fieldid, rdall_list, status
+    from codegen.cli.common import emit, field_id, parse_id
 
-    start, page = _parse_id(args.id), _parse_id(args.page)
+    parse_id(args.id)
+    page = _parse_id(args.page)
 
-    def body(sim) -> int:
+    def body(sim, catalogue) -> int:
+        start = field_id(args.id, catalogue)
         regs, written = sim.call(status.TDH_SYS_RDALL, 0, page, start)
+        failed = status.is_error(regs.rax)
+        if failed:
+            _seamcall_error(args, f"TDH.SYS.RDALL from {fieldid.fmt(start)}", regs)
+        seqs = rdall_list.parse(written) if written is not None else []
+        if emit(
+            args,
+            id=_hex(start),
+            page_address=_hex(page),
+            **_status(regs),
+            page=written.hex() if written is not None else None,
+            sequences=[
+                {
+                    "header": _hex(seq.header),
+                    "num_fields": seq.num_fields,
+                    "num_elements": seq.num_elements,
+                    "elements": [
+                        {"id": _hex(eid), "field": _field_of(sim, eid), "value": _hex(value)}
+                        for eid, value in seq.element_ids()
+                    ],
+                }
+                for seq in seqs
+            ],
+        ):
+            return 1 if failed else 0
         print(f"rax={fieldid.fmt(regs.rax)} {status.name(regs.rax)}  r8={fieldid.fmt(regs.r8)}")
         if written is None:
             print("nothing written")
-            return 1 if status.is_error(regs.rax) else 0
+            return 1 if failed else 0
         header = int.from_bytes(written[:8], "little")
-        seqs = rdall_list.parse(written)
         print(f"list header {fieldid.fmt(header)}: {len(written)} bytes, {len(seqs)} sequences")
         for seq in seqs:
             print(
@@ -341,18 +469,28 @@ def cmd_rdall(args) -> int:
 
 
 def cmd_walk(args) -> int:
-    from codegen.abi import fieldid
-    from codegen.abi import status
+    from codegen.abi import fieldid, status
+    from codegen.cli.common import emit, json_mode, problem
 
-    def body(sim) -> int:
-        n = 0
+    def body(sim, catalogue) -> int:
+        elements = []
         for fid, rax, value in sim.walk():
             if rax != status.TDX_SUCCESS:
-                print(f"{fieldid.fmt(fid)}  {status.name(rax)}", file=sys.stderr)
+                if json_mode(args):
+                    problem(
+                        args,
+                        "SEAMCALL-ERROR",
+                        f"TDH.SYS.RD of {fieldid.fmt(fid)}: {status.name(rax)} ({_hex(rax)})",
+                    )
+                    emit(args, elements=elements, count=len(elements))
+                else:
+                    print(f"{fieldid.fmt(fid)}  {status.name(rax)}", file=sys.stderr)
                 return 1
-            n += 1
-            print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  {fieldid.fmt(value)}")
-        print(f"{n} elements, then -1")
+            elements.append({"id": _hex(fid), "field": _field_of(sim, fid), "value": _hex(value)})
+            if not json_mode(args):
+                print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  {fieldid.fmt(value)}")
+        if not emit(args, elements=elements, count=len(elements)):
+            print(f"{len(elements)} elements, then -1")
         return 0
 
     return _run(args, body)
@@ -365,7 +503,7 @@ def cmd_dump(args) -> int:
     if args.format == "pages" and args.output is None and sys.stdout.isatty():
         raise UsageError("--format pages writes binary: give -o FILE or redirect stdout")
 
-    def body(sim) -> int:
+    def body(sim, catalogue) -> int:
         if args.format == "json":
             data = replay.dump_json(sim).encode()
         else:
@@ -409,7 +547,7 @@ def cmd_serve(args) -> int:
     except address.AddressError as exc:
         raise UsageError(str(exc)) from None
 
-    def body(sim) -> int:
+    def body(sim, catalogue) -> int:
         try:
             return server.serve(
                 sim,
@@ -425,7 +563,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    def body(sim) -> int:
+    def body(sim, catalogue) -> int:
         failed = False
         for n, line in enumerate(getattr(sys.stdin, "buffer", sys.stdin), 1):
             if not line.strip():
@@ -480,7 +618,7 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
     if "leaf" not in call:
         return {"error": f'line {n}: missing "leaf" (34 TDH.SYS.RD, 37 TDH.SYS.RDALL)'}
     out, written = sim.call(regs["leaf"], regs["rcx"], regs["rdx"], regs["r8"])
-    result = {"rax": f"0x{out.rax:016x}", "rdx": f"0x{out.rdx:016x}", "r8": f"0x{out.r8:016x}"}
+    result = registers(out)
     if regs["leaf"] & 0xFFFF == status.TDH_SYS_RDALL and written is not None:
         result["page"] = written.hex()
     return result

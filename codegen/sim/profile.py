@@ -33,6 +33,7 @@ from pathlib import Path
 
 from codegen import chars
 from codegen.abi.release import Release
+from codegen.paths import STDIN
 from codegen.sim.simulator import Module
 from codegen.spec import toml_source
 from codegen.spec.diagnostics import CompileError, Location, Note, Reporter, display_path
@@ -57,9 +58,9 @@ def profile_names(schema_dir: Path) -> list[str]:
 
 
 def resolve(spec: str, schema_dir: Path) -> Path:
-    """A profile given by name (schema/profiles/NAME.toml) or as a file path."""
+    """A profile given by name (schema/profiles/NAME.toml) or as a file path ('-': stdin)."""
     path = Path(spec)
-    if spec.endswith(".toml") or "/" in spec:
+    if spec.endswith(".toml") or "/" in spec or spec == STDIN:
         return path
     return Path(schema_dir) / PROFILE_DIR / f"{spec}.toml"
 

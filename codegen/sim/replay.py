@@ -13,7 +13,7 @@ from pathlib import Path
 
 from codegen.abi import fieldid, rdall_list
 from codegen.abi.release import VERSION_FIELDS, Release
-from codegen.paths import read_bytes
+from codegen.paths import read_input
 from codegen.sim import json_input
 from codegen.sim.profile import QUIRK_FIRST_ELEMENT, ProfileError
 from codegen.sim.simulator import Module, Simulator
@@ -31,7 +31,7 @@ def load_replay(path: Path, catalogue: Catalogue) -> Module:
     shown = display_path(path)
     rep = Reporter()
     try:
-        data = read_bytes(path)
+        data = read_input(path)
     except OSError as exc:
         rep.error("READ-ERROR", exc.strerror or str(exc), Location(shown))
         raise ProfileError(rep.sorted()) from None

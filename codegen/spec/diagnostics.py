@@ -148,8 +148,9 @@ def _loc_json(loc: Location | None):
     return {"file": loc.file, "line": loc.line, "col": loc.col}
 
 
-def format_json(diags: list[Diagnostic]) -> str:
-    records = [
+def records(diags: list[Diagnostic]) -> list[dict]:
+    """The diagnostics as JSON-ready dicts: the items of an envelope's "diagnostics"."""
+    return [
         {
             "severity": d.severity,
             "rule": d.rule,
@@ -159,7 +160,10 @@ def format_json(diags: list[Diagnostic]) -> str:
         }
         for d in diags
     ]
-    return json.dumps(records, indent=2) + "\n"
+
+
+def format_json(diags: list[Diagnostic]) -> str:
+    return json.dumps(records(diags), indent=2) + "\n"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from codegen import chars
-from codegen.paths import read_bytes
+from codegen.paths import read_input
 from codegen.spec.diagnostics import Location
 
 KeyPath = tuple  # of str keys and int array indices
@@ -92,7 +92,7 @@ class PositionReaderError(AssertionError):
 
 
 def load(path: Path, shown: str) -> Document:
-    raw = read_bytes(path)
+    raw = read_input(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
