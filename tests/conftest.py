@@ -11,9 +11,9 @@ import os
 
 os.environ["TDX_CODEGEN_NO_CACHE"] = "1"
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 TESTS = Path(__file__).resolve().parent
 

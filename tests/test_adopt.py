@@ -145,7 +145,7 @@ def test_adopting_a_tree_in_each_style_leaves_no_diff(tmp_path, style):
 def test_adopting_mainline_changes_nothing(tmp_path):
     tree = make_tree(tmp_path, "tree")
     assert cli("build", "--schema", SCHEMA, "--kernel-tree", tree).returncode == 0
-    adopted, diff, project = adopt_round_trip(tmp_path, tree)
+    adopted, _diff, project = adopt_round_trip(tmp_path, tree)
     assert adopted.returncode == 0, adopted.stderr
     assert adopted.stdout.endswith("already generates the tree's files\n")
     for path in SCHEMA.glob("*.toml"):
@@ -171,7 +171,7 @@ def test_an_id_the_catalogue_lacks_becomes_an_unverified_field(tmp_path):
         )
     )
     line = text.split("\n").index("\t\tsysinfo_tdmr->max_widgets = val;")
-    adopted, diff, project = adopt_round_trip(tmp_path, tree)
+    adopted, diff, _project = adopt_round_trip(tmp_path, tree)
     assert (
         f"new field MAX_WIDGETS 0x9100000100000077 (unverified: read by the kernel tree at "
         f"arch/x86/virt/vmx/tdx/tdx_global_metadata.c:{line}; in no module table the "
@@ -188,7 +188,7 @@ def test_what_the_settings_cannot_say_is_reported_with_its_line(tmp_path):
     text = source.read_text().replace("*sysinfo_tdmr)", "*tdmr)", 1)
     source.write_text(text)
     line = next(i for i, t in enumerate(text.split("\n"), 1) if "*tdmr)" in t)
-    adopted, _, project = adopt_round_trip(tmp_path, tree)
+    adopted, _, _project = adopt_round_trip(tmp_path, tree)
     assert adopted.returncode == 1
     assert (
         f"arch/x86/virt/vmx/tdx/tdx_global_metadata.c:{line}: get_tdx_sys_info_tdmr's "

@@ -48,7 +48,7 @@ def states(tmp_path_factory):
     path = schema / "11-tdmr-info.toml"  # a renamed member changes most outputs
     path.write_text(path.read_text().replace('"max_tdmrs"', '"max_tdmr_count"'))
     check = tmp / "check"
-    assert subprocess.run(cmd[:-1] + [str(check)], env=ENV, capture_output=True).returncode == 0
+    assert subprocess.run([*cmd[:-1], str(check)], env=ENV, capture_output=True).returncode == 0
     new = snapshot(check)
     assert new.keys() == old.keys()
     # in commit order: by path, the build's manifest last
@@ -87,7 +87,7 @@ def killed_build(states, syscalls: str, k: int) -> dict:
 
 
 def test_killed_while_writing_new_contents_changes_nothing(states):
-    out, old, new, changed, cmd = states
+    _out, old, _new, changed, _cmd = states
     for k in range(1, len(changed) + 1):  # one fsync per new content
         now = killed_build(states, "fsync", k)
         assert now == old, (

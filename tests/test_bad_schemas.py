@@ -46,7 +46,7 @@ def run_validate(root: Path, capsys, *extra) -> tuple[int, str, str]:
 @pytest.mark.parametrize("case", CASES)
 def test_bad_schema_diagnostic(case, tmp_path, capsys):
     make_schema(case, tmp_path)
-    code, out, err = run_validate(tmp_path, capsys)
+    code, _out, err = run_validate(tmp_path, capsys)
     expected_file = DATA / "bad" / case / "expected.txt"
     actual = f"exit {code}\n{err}"
     if os.environ.get("UPDATE_GOLDEN"):
@@ -72,7 +72,7 @@ def test_every_error_of_a_run_is_reported(tmp_path, capsys):
         (schema / "classes.toml").read_text().replace('member = "tdx_features0"', 'member = "int"')
     )
     (schema / "classes.toml").write_text(text)
-    code, out, err = run_validate(tmp_path, capsys)
+    code, _out, err = run_validate(tmp_path, capsys)
     assert code == 1
     assert "schema/classes.toml:16:10: error[RESERVED-WORD]" in err
     assert "schema/tdmr.toml:12:6: error[ID-SIZE-MISMATCH]" in err
@@ -110,7 +110,7 @@ def test_json_format(tmp_path, capsys):
 def test_unreadable_schema_file(tmp_path, capsys):
     shutil.copytree(DATA / "minimal", tmp_path / "schema")
     (tmp_path / "schema" / "extra.toml").mkdir()  # a directory where a file is expected
-    code, out, err = run_validate(tmp_path, capsys)
+    code, _out, err = run_validate(tmp_path, capsys)
     assert (code, err) == (
         1,
         "schema/extra.toml: error[READ-ERROR]: not a regular file "

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import pytest
+from kernel.today import KERNEL_STRUCTS
 
 from codegen.abi import fieldid
-from codegen.spec.compiler import compile_schema
 from codegen.abi.release import Release
-from kernel.today import KERNEL_STRUCTS
+from codegen.spec.compiler import compile_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

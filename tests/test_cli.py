@@ -8,7 +8,6 @@ from pathlib import Path
 
 from codegen.spec.compiler import compile_or_raise
 
-
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 

@@ -19,14 +19,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.commands import run
+from kernel import cbuild
 
 import tdx_metadata
 from codegen.abi import status as st
 from codegen.cli import main
 from codegen.spec.compiler import compile_or_raise
 from codegen.spec.rules.names import MAX_NAME
-from helpers.commands import run
-from kernel import cbuild
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema"

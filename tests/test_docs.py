@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 from codegen.abi import fieldid
-from codegen.outputs import writer
-from codegen.spec.compiler import compile_or_raise
 from codegen.emitters import EmitContext, docs, svg
+from codegen.spec.compiler import compile_or_raise
 
 SETTINGS = """\
 [kernel]
@@ -280,6 +277,7 @@ def test_the_matrix_grows_with_the_profiles(tmp_path, monkeypatch):
 
 def test_a_release_gate_is_decided_by_the_release():
     from dataclasses import replace
+
     from codegen.abi.release import Release
     from codegen.spec.model import Gate
 
@@ -363,7 +361,7 @@ def sub_fields(picture: str) -> list[dict]:
                     t.text for t in g.findall("s:text", NS) if t.get("class") == "fid-bit"
                 ),
                 "value": texts["fid-value"].text,
-                "label": [t for t in g.findall("s:text", NS) if "fid-name" in t.get("class")][0],
+                "label": next(t for t in g.findall("s:text", NS) if "fid-name" in t.get("class")),
             }
         )
     return out
@@ -376,7 +374,7 @@ def test_the_picture_is_the_codec_layout_with_the_example_decoded():
     # cells left to right are bits 63..0: the example's bits, in one row without gaps
     assert "".join(p["bits"] for p in parts) == f"{fid:064b}"
     assert [p["width"] for p in parts] == [w * svg.BIT_W for _, _, w in reversed(fieldid.LAYOUT)]
-    assert all(a["x"] + a["width"] == b["x"] for a, b in zip(parts, parts[1:]))
+    assert all(a["x"] + a["width"] == b["x"] for a, b in itertools.pairwise(parts))
     values = {p["name"]: p["value"] for p in parts}
     assert (
         values["NON_ARCH"],

@@ -187,7 +187,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes], int]:
 
 def colour_rows(path: Path, rgb: tuple[int, int, int]) -> list[int]:
     """The rows of the screenshot holding at least 20 pixels of exactly this colour."""
-    width, height, rows, bpp = png_pixels(path)
+    width, _height, rows, bpp = png_pixels(path)
     want = bytes(rgb)
     return [
         y

@@ -66,7 +66,9 @@ COLOURED[3] = (
     + "|\n"
 )
 for i, code in zip(
-    range(4, 17), ("36", "2", "33", "2", "32", "35", "34", "2", "31", "36", "33", "2", "32")
+    range(4, 17),
+    ("36", "2", "33", "2", "32", "35", "34", "2", "31", "36", "33", "2", "32"),
+    strict=True,
 ):
     name, rest = COLOURED[i][2:26], COLOURED[i][26:]
     COLOURED[i] = f"  {sgr(code, name)}{rest}"

@@ -196,7 +196,7 @@ def test_rdall_continuation_fails_at_the_page_holding_the_field(status):
 def test_rdall_follows_overflow_to_the_same_structs(list_size):
     clean = Traced(Simulator(MODULE, list_size=list_size))
     assert md.read_all_rdall(clean) == BASE
-    assert [s for s, _ in clean.pages][0] == fieldid.NULL_ID
+    assert next(s for s, _ in clean.pages) == fieldid.NULL_ID
     assert set().union(*(names for _, names in clean.pages)) == set(NAMES)
 
 

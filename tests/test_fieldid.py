@@ -1,7 +1,8 @@
 """The field-id codec: round trips and the ABI's own examples."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from codegen.abi import fieldid
 
@@ -12,7 +13,7 @@ ids = st.integers(min_value=0, max_value=fieldid.MASK64)
 def test_decode_then_reassemble_is_identity(value):
     d = fieldid.decode(value)
     rebuilt = 0
-    for (name, lo, width), part in zip(fieldid.LAYOUT, d):
+    for (_name, lo, width), part in zip(fieldid.LAYOUT, d, strict=True):
         assert 0 <= part < (1 << width)
         rebuilt |= part << lo
     assert rebuilt == value

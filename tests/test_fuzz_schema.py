@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from codegen.cli import main
 
@@ -51,7 +52,7 @@ NASTY = [
 def mutate(text: str, rnd: random.Random) -> str:
     lines = text.split("\n")
     kind = rnd.randrange(7)
-    kv = [i for i, l in enumerate(lines) if " = " in l and not l.startswith("#")]
+    kv = [i for i, line in enumerate(lines) if " = " in line and not line.startswith("#")]
     if kind == 0 and kv:  # a value replaced by something hostile
         i = rnd.choice(kv)
         key = lines[i].split(" = ", 1)[0]
@@ -59,7 +60,7 @@ def mutate(text: str, rnd: random.Random) -> str:
     elif kind == 1 and kv:  # a key deleted
         del lines[rnd.choice(kv)]
     elif kind == 2:  # a table duplicated
-        starts = [i for i, l in enumerate(lines) if l.startswith("[[")]
+        starts = [i for i, line in enumerate(lines) if line.startswith("[[")]
         if starts:
             a = rnd.choice(starts)
             b = next((j for j in range(a + 1, len(lines)) if lines[j].startswith("[")), len(lines))
@@ -69,7 +70,7 @@ def mutate(text: str, rnd: random.Random) -> str:
         junk = "".join(rnd.choice("[]{}=\"'#\\\n\x00\x7fxé0") for _ in range(rnd.randrange(1, 8)))
         return text[:pos] + junk + text[pos:]
     elif kind == 4:  # a hex digit of an id flipped
-        ids = [i for i, l in enumerate(lines) if l.startswith('id = "0x')]
+        ids = [i for i, line in enumerate(lines) if line.startswith('id = "0x')]
         if ids:
             i = rnd.choice(ids)
             pos = rnd.randrange(8, 8 + 16)

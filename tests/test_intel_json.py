@@ -40,7 +40,7 @@ def test_both_spellings_of_num_fields_read_alike():
     new = json.loads(run("import-json", NEW, "--format", "json")[1])
     assert "Max Num Fields" in (ROOT / NEW).read_text()
     assert "Max Num Fields" not in (ROOT / OLD).read_text()
-    strip = lambda r: {k: v for k, v in r.items() if k != "line"}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if k != "line"}
     new_by_name = {r["name"]: strip(r) for r in new["fields"]}
     assert [strip(r) for r in old["fields"]] == [new_by_name[r["name"]] for r in old["fields"]]
     assert new_by_name["CPUID_CONFIG_VALUES"] == {

@@ -16,7 +16,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from kbuild import harness
 from kbuild.harness import HEADER, MODULE, SOURCE
 

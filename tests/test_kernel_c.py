@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from kernel import cbuild
+from kernel.today import KERNEL_STRUCTS
 
 from codegen.emitters import EmitContext, c_writer, kernel_c
 from codegen.spec.compiler import compile_or_raise
 from codegen.spec.model import KernelPrint, KernelStructGiven
-from kernel import cbuild
-from kernel.today import KERNEL_STRUCTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

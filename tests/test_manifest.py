@@ -14,7 +14,7 @@ def build(root, outputs, force=False):
 
 
 def test_the_manifest_records_every_file_and_is_written_last(tmp_path):
-    p, written = build(tmp_path, [Output("b.txt", "two\n"), Output("a/c.txt", "one\n")])
+    _p, written = build(tmp_path, [Output("b.txt", "two\n"), Output("a/c.txt", "one\n")])
     assert written == ["a/c.txt", "b.txt", MANIFEST_NAME]
     assert json.loads((tmp_path / MANIFEST_NAME).read_text()) == {
         "generator": "tdx-codegen",

@@ -20,14 +20,11 @@ from pathlib import Path
 import pytest
 
 import tdx_metadata as md
-from codegen import __version__
-from codegen.abi import fieldid
-from codegen.abi import rdall_list
-from codegen import runtime
-from codegen.abi import status
+from codegen import __version__, runtime
+from codegen.abi import fieldid, rdall_list, status
+from codegen.emitters import EmitContext, python_readers
 from codegen.sim.simulator import Module, Simulator
 from codegen.spec.compiler import compile_or_raise
-from codegen.emitters import EmitContext, python_readers
 
 SHIPPED_SCHEMA = Path(__file__).resolve().parent.parent / "schema"
 CATALOGUE = compile_or_raise(SHIPPED_SCHEMA)
@@ -286,7 +283,6 @@ def test_values_are_masked_to_the_element_size():
 
 def test_an_error_status_names_status_field_and_id():
     fake = module_1_5_01()
-    fid = md.FIELDS["MAX_TDMRS"].id
     fake.inject("MAX_TDMRS", status.TDX_SYS_BUSY)
     with pytest.raises(md.SeamcallError) as exc:
         md.read_all_rd(fake)
@@ -390,7 +386,7 @@ def test_named_bits():
         "SERVICE_TD",
         "NO_RBP_MOD",
     ]
-    with pytest.raises(KeyError, match="no named bit 'TDX_FEATURES0.NO_SUCH'"):
+    with pytest.raises(KeyError, match=re.escape("no named bit 'TDX_FEATURES0.NO_SUCH'")):
         md.has_bit(1, "TDX_FEATURES0.NO_SUCH")
 
 
@@ -434,7 +430,7 @@ def test_diff_lists_the_members_two_snapshots_disagree_on():
     import dataclasses
 
     cmr = dataclasses.replace(
-        old.cmr, num_cmrs=old.cmr.num_cmrs + 1, cmr_base=old.cmr.cmr_base + [0x1000]
+        old.cmr, num_cmrs=old.cmr.num_cmrs + 1, cmr_base=[*old.cmr.cmr_base, 0x1000]
     )
     new = dataclasses.replace(old, cmr=cmr, connect=None)
     n = old.cmr.num_cmrs

@@ -9,6 +9,7 @@ server of their own share one (`shared`): they leave nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import resource
@@ -22,14 +23,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sim.serving import Serving, connect, error_frame, exchange, read_all
 
 from codegen.abi import fieldid
-from codegen.spec.compiler import compile_or_raise
 from codegen.sim import protocol
 from codegen.sim.client import Client, ProtocolError
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import Simulator
-from sim.serving import Serving, connect, error_frame, exchange, read_all
+from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
 NULL = fieldid.NULL_ID
@@ -97,7 +98,7 @@ def wait_until(predicate, seconds: float = 30) -> bool:
 def calls_of(sim: Simulator) -> list[tuple[int, int, int, int]]:
     """RD of every element and its neighbours, RDALL from every field, bad leaves and pages."""
     ids = [fid for fid, _, _ in sim.walk()]
-    calls = [(34, 0, fid, 0) for fid in ids + [NULL, 0, 1 << 55, ids[-1] + 1]]
+    calls = [(34, 0, fid, 0) for fid in [*ids, NULL, 0, 1 << 55, ids[-1] + 1]]
     calls += [(37, 0, 0x100000, f.id) for f in sim.fields] + [(37, 0, 0x200000, NULL)]
     calls += [
         (37, 0, 0x80000000, NULL),
@@ -126,7 +127,7 @@ def test_32_clients_500_calls_each_answered_as_the_simulator(shared, local):
                     if got != want[call]:
                         failures.append(f"client {n}: {call} -> {got}, want {want[call]}")
                         return
-        except Exception as exc:  # noqa: BLE001 -- reported below
+        except Exception as exc:  # any failure: reported below
             failures.append(f"client {n}: {exc!r}")
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
@@ -369,10 +370,8 @@ def test_client_that_never_reads(tmp_path):
 def round_trip(sock: socket.socket) -> bytes:
     """One TDH.SYS.RD on a raw connection: its answer, or BUSY when the server
     refused the connection (and then closed it)."""
-    try:
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # refused before it arrived
         sock.sendall(GOOD)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # refused before the request arrived
     got = sock.recv(48)
     if got == BUSY:
         assert read_all(sock) == b""
@@ -583,7 +582,7 @@ def test_tcp_under_abuse(local):
                         if c.rd(0x9900000100000004) != (0, 0x9900000300000006, 20):
                             failures.append("wrong answer")
                             return
-            except Exception as exc:  # noqa: BLE001 -- reported below
+            except Exception as exc:  # any failure: reported below
                 failures.append(repr(exc))
 
         threads = [threading.Thread(target=worker) for _ in range(8)]

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from codegen.abi import fieldid
-from codegen.abi import rdall_list
+from codegen.abi import fieldid, rdall_list
 from codegen.abi import status as st
-from codegen.spec.compiler import compile_or_raise
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import PhysicalMemory, Regs, Simulator
+from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
 NULL = fieldid.NULL_ID

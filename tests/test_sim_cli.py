@@ -54,7 +54,7 @@ def test_module_options_after_the_subcommand(capsys):
 
 
 def test_fault_and_set(capsys):
-    code, out, _ = run(
+    _code, out, _ = run(
         capsys,
         "sim",
         "--profile",
@@ -70,7 +70,7 @@ def test_fault_and_set(capsys):
     lines = out.splitlines()
     assert "rax=0x8000020200000000 TDX_SYS_BUSY  rdx=0xFFFFFFFFFFFFFFFF" in lines[0]
     assert lines[1].endswith("TDX_SUCCESS  rdx=0x9900000300000006  r8=0x00000000000000C8")
-    code, out, _ = run(
+    _code, out, _ = run(
         capsys, "sim", "--profile", "1.5.01", "--fault", "0x8000020300000000", "rd", "0"
     )
     assert "TDX_RND_NO_ENTROPY" in out

@@ -10,10 +10,10 @@ import pytest
 
 from codegen.abi import fieldid
 from codegen.abi.release import Release
-from codegen.spec.compiler import compile_or_raise
-from codegen.spec.diagnostics import format_text
 from codegen.sim import profile, replay
 from codegen.sim.simulator import Simulator
+from codegen.spec.compiler import compile_or_raise
+from codegen.spec.diagnostics import format_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "schema" / "profiles"

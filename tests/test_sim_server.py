@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sim.serving import Serving, error_frame, exchange
 
 from codegen.abi import fieldid
-from codegen.spec.compiler import compile_or_raise
 from codegen.sim import protocol
 from codegen.sim.client import ProtocolError
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import Regs, Simulator
-from sim.serving import Serving, error_frame, exchange
+from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
 CDIR = ROOT / "tests" / "sim"
@@ -144,7 +144,7 @@ def test_torn_frame_is_closed_without_answer(shared):
 def test_client_reports_a_refused_frame(shared):
     with shared.client() as c:
         c.sock.sendall(struct.pack("<IHH4Q", protocol.REQUEST_MAGIC, 1, 41, 34, 0, 0, 0))
-        magic, version, error = struct.unpack("<IHH", c._recv(8))
+        _magic, _version, error = struct.unpack("<IHH", c._recv(8))
         assert error == 3
 
 
@@ -241,9 +241,8 @@ def test_unix_paths_that_cannot_be_served_are_usage_errors(tmp_path, case):
 def test_a_socket_path_of_107_bytes_is_served(tmp_path):
     path = tmp_path / ("x" * (106 - len(str(tmp_path))))
     assert len(str(path)) == 107
-    with Serving("--profile", "1.5.01", "serve", "--unix", str(path)) as s:
-        with s.client() as c:
-            assert c.rd(0)[0] == 0
+    with Serving("--profile", "1.5.01", "serve", "--unix", str(path)) as s, s.client() as c:
+        assert c.rd(0)[0] == 0
     assert not path.exists()
 
 
@@ -292,7 +291,9 @@ def cbuild(tmp_path_factory):
 
 
 def line_of(regs: Regs, page: bytes | None) -> str:
-    text = " ".join(f"{n}=0x{v:016x}" for n, v in zip(("rax", "rcx", "rdx", "r8"), regs))
+    text = " ".join(
+        f"{n}=0x{v:016x}" for n, v in zip(("rax", "rcx", "rdx", "r8"), regs, strict=True)
+    )
     return text + (f" page={page.hex()}" if page else "")
 
 

@@ -1,16 +1,12 @@
 """The TOML position reader against tomllib: same key paths, right places, every TOML form."""
 
-import sys
+import tomllib
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codegen.spec import toml_source
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 EVERY_FORM = '''\
 # every TOML 1.0 form the reader must place
@@ -197,7 +193,7 @@ def table_body(table, path, draw, out):
         else:
             out.append(f"{key(k, draw)} = {inline(v, draw)}")
     for k, v in later:
-        sub = path + [key(k, draw)]
+        sub = [*path, key(k, draw)]
         name = draw(st.sampled_from([".", " . "])).join(sub)
         if isinstance(v, dict):
             out.append(f"[{name}]")
@@ -221,7 +217,7 @@ def documents(draw):
 def test_reader_agrees_with_tomllib(doc):
     data, text = doc
     assert tomllib.loads(text) == data
-    values, keys = toml_source._Reader(text).run()
+    values, _keys = toml_source._Reader(text).run()
     toml_source.check_agreement(data, values)
     lines = text.split("\n")
     for path, (line, col, length) in values.items():

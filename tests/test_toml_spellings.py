@@ -9,18 +9,14 @@ line:col that does not come from the reader under test.
 
 import re
 import shutil
-import sys
+import tomllib
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from codegen.emitters import EmitContext, emit_all
 from codegen.spec.compiler import compile_schema
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema"
@@ -100,8 +96,8 @@ class Writer:
         self.write("[")
         for i, item in enumerate(items):
             self.write("\n    " if multi else (" " if i else ""))
-            self.value(path + (i,), item)
-            self.keys[path + (i,)] = self.values[path + (i,)]
+            self.value((*path, i), item)
+            self.keys[(*path, i)] = self.values[(*path, i)]
             self.write("," + ("  # item" if multi and self.pick("comment", [0, 1]) else ""))
         self.write("\n]" if multi else " ]")
 
@@ -118,7 +114,7 @@ class Writer:
             for n, (k, v) in enumerate(value.items()):
                 if n:
                     self.write(", " if inline else "\n")
-                self.keyval(path, names + (k,), v, inline)
+                self.keyval(path, (*names, k), v, inline)
             return
         self.dotted(path, names)
         self.write(self.pick("eq", [" = ", "=", "  =  "]))
@@ -150,8 +146,8 @@ class Writer:
             self.write("\n")
         for k, v in later:
             self.write("\n")
-            self.header(path + (k,), names + (k,), aot=False)
-            self.body(path + (k,), names + (k,), v)
+            self.header((*path, k), (*names, k), aot=False)
+            self.body((*path, k), (*names, k), v)
 
     def document(self, data: dict) -> str:
         self.write("# rewritten\n")

@@ -32,7 +32,7 @@ def test_positions(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(TEXT)
     doc = toml_source.load(path, "s.toml")
-    at = lambda *keys: (doc.loc(keys).line, doc.loc(keys).col)  # noqa: E731
+    at = lambda *keys: (doc.loc(keys).line, doc.loc(keys).col)
     assert at("class", "code") == (3, 8)
     assert doc.loc(("class", "code")).length == 4
     assert at("class", "name") == (4, 8)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kbuild import harness  # noqa: E402
+from kbuild import harness
 
 BUILDS = (("W=1",), ("C=2", "W=1"))
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen.abi import fieldid
+from codegen.abi.release import VERSION_FIELDS
 from codegen.emitters import EmitContext, kernel_c
 from codegen.spec.model import Catalogue, Field
-from codegen.abi.release import VERSION_FIELDS
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "include"
