@@ -265,7 +265,7 @@ class Server:
             for c in self.conns.values()
             if not c.busy() and c.linger_until is None and c.since <= limit
         ]
-        return min(idle, key=lambda c: c.since, default=None)
+        return min(idle, key=lambda c: c.since) if idle else None
 
     def sweep(self) -> None:
         """Close connections done lingering, late with a request, or whose answers

@@ -369,7 +369,9 @@ class Source:
         if values is None:
             return None
         values = [v & mask for v in values]
-        rows = values if per == 1 else [tuple(values[i : i + per]) for i in range(0, n * per, per)]
+        rows: list[int] | list[tuple[int, ...]] = values
+        if per > 1:
+            rows = [tuple(values[i : i + per]) for i in range(0, n * per, per)]
         return rows if f.num_fields > 1 else rows[0]
 
     def elements(self, f: Field, count: int) -> list[int] | None:
