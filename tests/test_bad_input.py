@@ -549,6 +549,43 @@ def test_sim_rd_id(case, tmp_path, capsys):
     )
 
 
+# -- names typed on the command line, shown with their control characters escaped ----------
+PROFILES = "profiles: 1.5.01, 1.5.05, 1.5.06, 1.5.34, 2.0.02, 2.0.04, 2.0.08, 2.0.18"
+TYPED_NAME_CASES = {
+    "profile": (
+        ("sim", "--profile", "1.5.01\x1b]0;x\x07", "rd", "-1"),
+        "no profile '1.5.01\\x1b]0;x\\x07' ({root}/schema/profiles/1.5.01\\x1b]0;x\\x07.toml "
+        f"does not exist; {PROFILES})",
+    ),
+    "release-diff": (
+        ("release-diff", "1.5.06\x1b[2J", "2.0.08"),
+        "no profile '1.5.06\\x1b[2J' ({root}/schema/profiles/1.5.06\\x1b[2J.toml does not exist; "
+        f"{PROFILES})",
+    ),
+    "set-field": (
+        ("sim", "--profile", "1.5.01", "--set", "MAX\x1b[2J=1", "rd", "-1"),
+        "'MAX\\x1b[2J' is not a field of module 1.5.01",
+    ),
+    "fault-field": (
+        ("sim", "--profile", "1.5.01", "--fault", "MAX\x9b2J=TDX_SYS_BUSY", "rd", "-1"),
+        "'MAX\\x9b2J' is not a field of module 1.5.01",
+    ),
+    "explain": (
+        ("explain", "\x1b]0;x\x07"),
+        "cannot explain '\\x1b]0;x\\x07': '\\x1b]0;x\\x07' is not a number (write ids as 0x "
+        "followed by hex digits)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TYPED_NAME_CASES))
+def test_a_name_typed_with_control_characters_is_shown_escaped(case, tmp_path, capsys):
+    argv, message = TYPED_NAME_CASES[case]
+    shutil.copytree(DATA.parent.parent / "schema", tmp_path / "schema")
+    expected = message.replace("{root}", str(tmp_path))
+    assert run(tmp_path, capsys, *argv) == f"exit 2\ntdx-codegen: error: {expected}\n"
+
+
 # -- values and counts on the simulator's command line -------------------------------------
 SIM_OPTION_CASES = {
     "set-fullwidth-value": (

@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from codegen import chars
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FLAVORS = ("map", "functions")
 
@@ -120,7 +122,9 @@ def problem(
             }
         )
     else:
-        print(f"tdx-codegen: {severity}: {message}" if text is None else text, file=sys.stderr)
+        # what the user typed (a profile name, a --set field) may hold an escape sequence
+        shown = f"tdx-codegen: {severity}: {message}" if text is None else text
+        print("\n".join(map(chars.escape, shown.split("\n"))), file=sys.stderr)
 
 
 def fill_project_defaults(args) -> None:
