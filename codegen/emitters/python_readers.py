@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from codegen.abi import fieldid
@@ -210,10 +211,16 @@ _HEAD = re.compile(r"from codegen(?:\.\w+)* import")
 _TOP_IMPORT = re.compile(r"^(from|import) codegen\b", re.M)
 
 
-def _portable_imports(text: str) -> list[tuple[int, str, list[str]]]:
+_FROM_CODEGEN = re.compile(r"\bfrom\s+codegen\b")
+
+
+@lru_cache(maxsize=16)  # each copied module is read twice per build: parse it once
+def _portable_imports(text: str) -> tuple[tuple[int, str, list[str]], ...]:
     """(line index, relative head, codegen/ paths) of each `from codegen... import` in text
     that names portable modules only; `from codegen.abi import a, b` names two."""
-    found = []
+    found: list[tuple[int, str, list[str]]] = []
+    if not _FROM_CODEGEN.search(text):  # nothing to find: no parse (the costly part)
+        return ()
     for node in ast.walk(ast.parse(text)):
         if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
             continue
@@ -229,7 +236,7 @@ def _portable_imports(text: str) -> list[tuple[int, str, list[str]]]:
             head = f"from .{parts[-1]} import"
         if all(PORTABLE.fullmatch(p) and (PACKAGE_DIR / p).is_file() for p in paths):
             found.append((node.lineno - 1, head, paths))
-    return found
+    return tuple(found)  # a tuple: the cached answer is shared
 
 
 def sealed_comment(ctx, what: str, source: str | None = None) -> str:
