@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.commands import run
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema"
 
 
-def cli(*argv, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "codegen", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={"TDX_CODEGEN_NO_CACHE": "1", "PATH": "/usr/bin:/bin"},
-    )
+def cli(*argv, cwd=None) -> subprocess.CompletedProcess:
+    """tdx-codegen in this process (its output and files are under test, not the process)."""
+    return subprocess.CompletedProcess(argv, *run(*argv, cwd=cwd or Path.cwd()))
 
 
 def make_tree(tmp_path: Path, name: str) -> Path:

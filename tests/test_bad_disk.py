@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.commands import run
 
 from codegen import chars
 
@@ -21,14 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, TDX_CODEGEN_NO_CACHE="1")
 
 
-def cli(*argv, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "codegen", *map(str, argv)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=ENV,
-    )
+def cli(*argv, cwd) -> subprocess.CompletedProcess:
+    """tdx-codegen in this process (its output and files are under test, not the process)."""
+    return subprocess.CompletedProcess(argv, *run(*argv, cwd=cwd))
 
 
 def snapshot(root: Path) -> dict:
