@@ -55,15 +55,16 @@ def find(start: Path | None = None) -> Project:
 
 
 def load(path: Path) -> Project:
-    import tomllib
+    # the schema's reader: a BOM, bytes that are not UTF-8 and syntax errors at a line and column
+    from codegen.spec import toml_source
 
     root = path.parent
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"{path}: invalid TOML: {exc}") from None
+        data = toml_source.load(path, str(path)).data
+    except OSError as exc:
+        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except toml_source.TomlSyntaxError as exc:
+        raise ProjectError(f"{exc.loc}: invalid TOML: {exc.message}") from None
     unknown = sorted(set(data) - {"paths"})
     paths = data.get("paths", {})
     if unknown or not isinstance(paths, dict):

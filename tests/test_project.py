@@ -110,20 +110,36 @@ def test_a_project_file_names_the_paths(tmp_path):
 @pytest.mark.parametrize(
     "text, problem",
     [
-        ("[paths\n", "invalid TOML: "),
+        (b"[paths\n", ":1:7: invalid TOML: Expected ']' at the end of a table declaration"),
         (
-            "[paths]\nschema = 3\n",
-            "[paths] takes schema and out, as non-empty strings (bad: schema)",
+            b"\xef\xbb\xbf[paths]\n",
+            ":1:1: invalid TOML: the file starts with a UTF-8 byte order mark (U+FEFF), which "
+            "TOML does not allow; save it as UTF-8 without a BOM",
         ),
-        ('[paths]\nsrc = "x"\n', "[paths] takes schema and out, as non-empty strings (bad: src)"),
-        ('schema = "x"\n', "expected only a [paths] table (schema, out), found schema"),
+        (
+            b'[paths]\nout = "\xff"\n',
+            ":2:8: invalid TOML: not valid UTF-8 (invalid start byte 0xFF); save the file as UTF-8",
+        ),
+        (
+            b"[paths]\nschema = 3\n",
+            ": [paths] takes schema and out, as non-empty strings (bad: schema)",
+        ),
+        (
+            b'[paths]\nsrc = "x"\n',
+            ": [paths] takes schema and out, as non-empty strings (bad: src)",
+        ),
+        (b'schema = "x"\n', ": expected only a [paths] table (schema, out), found schema"),
     ],
+    ids=["syntax", "bom", "not-utf8", "not-a-string", "unknown-key", "no-table"],
 )
 def test_a_bad_project_file_is_a_usage_error(tmp_path, text, problem):
-    (tmp_path / "tdx-codegen.toml").write_text(text)
+    (tmp_path / "tdx-codegen.toml").write_bytes(text)
     code, out, err = run("validate", cwd=tmp_path)
-    assert (code, out) == (2, "")
-    assert err.startswith(f"tdx-codegen: error: {tmp_path / 'tdx-codegen.toml'}: {problem}")
+    assert (code, out, err) == (
+        2,
+        "",
+        f"tdx-codegen: error: {tmp_path / 'tdx-codegen.toml'}{problem}\n",
+    )
 
 
 def test_init_starts_a_project_from_the_built_in_catalogue(tmp_path):
