@@ -228,8 +228,10 @@ def is_field_name(text: str) -> bool:
 def parse_id(text: str, what: str | None = None) -> int | None:
     """The id text gives as a number (None for a field name, resolved by field_id); UsageError
     ('cannot WHAT ...: ' first when what is given) when it is neither."""
-    if is_field_name(text):
-        return None
+    return None if is_field_name(text) else _number(text, what)
+
+
+def _number(text: str, what: str | None) -> int:
     from codegen.abi import fieldid
     from codegen.chars import escape
 
@@ -245,10 +247,10 @@ def field_id(text: str, catalogue, what: str = "read") -> int:
     takes an id takes a name this way."""
     import difflib
 
-    fid = parse_id(text)
-    if fid is not None:
-        return fid
-    name, index, element = _FIELD_REF.match(text.strip()).groups()
+    m = _FIELD_REF.match(text.strip())
+    if m is None:
+        return _number(text, None)
+    name, index, element = m.groups()
     try:
         f = catalogue.field(name)
     except KeyError:

@@ -155,7 +155,12 @@ def cmd_patch(args) -> int:
     if catalogue is None:
         return EXIT_INVALID
     plan = tree_plan(args, catalogue, flavor)
-    result = {"kernel_tree": str(plan.root), "output": None, "subject": None, "files": []}
+    result: dict[str, object] = {
+        "kernel_tree": str(plan.root),
+        "output": None,
+        "subject": None,
+        "files": [],
+    }
     emit(args, **result, patch=None)
     if plan.edited and not args.force:
         report_hand_edits(args, plan.edited, str(plan.root))

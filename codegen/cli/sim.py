@@ -473,7 +473,7 @@ def cmd_walk(args) -> int:
     from codegen.cli.common import emit, json_mode, problem
 
     def body(sim, catalogue) -> int:
-        elements = []
+        elements: list[dict[str, str | None]] = []
         for fid, rax, value in sim.walk():
             if rax != status.TDX_SUCCESS:
                 if json_mode(args):

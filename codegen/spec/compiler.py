@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codegen import chars, paths
 from codegen.spec import shapes, toml_source
 from codegen.spec.diagnostics import CompileError, Location, Reporter, display_path
+
+if TYPE_CHECKING:  # the model is loaded with the rules that build it
+    from codegen.spec.model import Catalogue
 
 SETTINGS_FILE = "settings.toml"
 PROFILE_DIR = "profiles"  # value profiles, one per module release (codegen.sim.profile)
@@ -220,7 +224,7 @@ def _typed(kind, model, data, doc, path, rep: Reporter) -> Entry:
     return Entry(kind, spec, data, doc, path)
 
 
-def compile_schema(schema_dir: Path) -> tuple[object | None, Reporter]:
+def compile_schema(schema_dir: Path) -> tuple[Catalogue | None, Reporter]:
     """Load and check a schema directory: (Catalogue or None, reporter)."""
     from codegen.spec import rules
 
