@@ -78,7 +78,7 @@ def test_release_diff_json_and_errors(tmp_path):
     code, out, err = run("release-diff", "1.5.06", "1.5.07")
     assert (code, out) == (2, "")
     assert err == (
-        f"tdx-codegen: error: no profile '1.5.07' ({SCHEMA}/profiles/1.5.07.toml does "
+        "tdx-codegen: error: no profile '1.5.07' (schema/profiles/1.5.07.toml does "
         f"not exist; profiles: {', '.join(RELEASES)})\n"
     )
     bad = tmp_path / "bad.toml"

@@ -276,7 +276,9 @@ def profile_path(spec: str, schema_dir: Path) -> Path:
     path = profile.resolve(spec, schema_dir)
     if str(path) != "-" and not path.exists():
         names = ", ".join(profile.profile_names(schema_dir)) or "none"
-        raise UsageError(f"no profile '{spec}' ({path} does not exist; profiles: {names})")
+        raise UsageError(
+            f"no profile '{spec}' ({shown_path(path)} does not exist; profiles: {names})"
+        )
     return path
 
 
