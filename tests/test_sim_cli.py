@@ -207,13 +207,15 @@ def test_invalid_profile_file(capsys, tmp_path, monkeypatch):
 
 def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
     """From a real stdin: nesting too deep for json (a RecursionError), bytes that
-    are not UTF-8, digits of another script; each line answered in order, exit 1."""
+    are not UTF-8, digits of another script, a key given twice (json keeps the last);
+    each line answered in order, exit 1."""
     good = b'{"leaf": 34, "rdx": "0x9900000100000004"}\n'
     lines = [
         good,
         b"[" * 100000 + b"]" * 100000 + b"\n",
         b'{"leaf": 34, "rdx": "\xff\xfe"}\n',
         '{"leaf": 34, "rdx": "0x\u0661"}\n'.encode(),
+        b'{"leaf": 34, "rdx": "0x9900000100000004", "rdx": "0x0"}\n',
         good,
     ]
     run = subprocess.run(
@@ -239,6 +241,7 @@ def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
         {"error": "line 2: not JSON: nested more than 64 deep (column 65)"},
         {"error": "line 3: not UTF-8: byte 0xff at column 22"},
         {"error": "line 4: rdx '0x\u0661' is not a number (write \"0x...\")"},
+        {"error": "line 5: not JSON: duplicate key 'rdx'"},
         answer,
     ]
 

@@ -584,7 +584,7 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
 
     try:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
-        call = json.loads(text)
+        call = json.loads(text, object_pairs_hook=json_input.no_duplicates)
     except UnicodeDecodeError as exc:
         return {
             "error": f"line {n}: not UTF-8: byte {line[exc.start]:#04x} at column {exc.start + 1}"
@@ -595,6 +595,8 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
         except json_input.JsonError as exc:  # where it nests too deep
             return {"error": f"line {n}: not JSON: {exc.message} (column {exc.col})"}
         raise
+    except json_input.DuplicateKey as exc:
+        return {"error": f"line {n}: not JSON: duplicate key {exc.args[0]!r}"}
     except ValueError as exc:
         return {"error": f"line {n}: not JSON: {exc}"}
     if not isinstance(call, dict):

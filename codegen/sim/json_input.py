@@ -31,7 +31,7 @@ def load(text: str) -> tuple[object, dict[int, tuple[int, int]]]:
     """The value of text, and id(object) -> (line, col) of each object's `{`."""
     where: dict[int, tuple[int, int]] = {}
     depth = 0
-    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+    decoder = json.JSONDecoder(object_pairs_hook=no_duplicates)
 
     def nested(parse):
         def parse_nested(s_and_end, *args):
@@ -42,7 +42,7 @@ def load(text: str) -> tuple[object, dict[int, tuple[int, int]]]:
             depth += 1
             try:
                 value, after = parse(s_and_end, *args)
-            except _Duplicate as exc:
+            except DuplicateKey as exc:
                 raise JsonError(f"duplicate key {exc.args[0]!r}", *position(s, end - 1)) from None
             finally:
                 depth -= 1
@@ -62,13 +62,14 @@ def load(text: str) -> tuple[object, dict[int, tuple[int, int]]]:
         raise JsonError(exc.msg, exc.lineno, exc.colno) from None
 
 
-class _Duplicate(Exception):
-    pass
+class DuplicateKey(ValueError):
+    """A key given twice in one object; args[0] is the key."""
 
 
-def _no_duplicates(pairs):
+def no_duplicates(pairs):
+    """object_pairs_hook for json.loads: json keeps the last of duplicate keys silently."""
     out = dict(pairs)
     if len(out) != len(pairs):
         seen = set()
-        raise _Duplicate(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
     return out
