@@ -298,8 +298,36 @@ def _set(doc, key, value):
             lambda doc: json.dumps(doc, indent=1).encode().replace(b'"0x2"', b'"0x\xff"', 1),
             "m.json:14:8: error[REPLAY-JSON]: not UTF-8: byte 0xff",
         ),
+        (
+            lambda doc: json.dumps(
+                {**doc, "fields": [*doc["fields"][:2], doc["fields"][0], *doc["fields"][2:]]},
+                indent=1,
+            ).encode(),
+            "m.json:31:3: error[REPLAY-FIELD]: fields[2]: NUM_PKGS is given twice "
+            "(first as fields[0])",
+        ),
+        (
+            lambda doc: _set(doc, "values", ["0x100000000"]),
+            "m.json:10:3: error[REPLAY-FIELD]: fields[0]: NUM_PKGS value 0x100000000 (element 0) "
+            "does not fit its 4-byte element",
+        ),
+        (
+            lambda doc: _set(doc, "values", ["0x" + "f" * 17]),
+            "m.json:10:3: error[REPLAY-FIELD]: fields[0]: NUM_PKGS value 0xfffffffffffffffff "
+            "(element 0) does not fit its 4-byte element",
+        ),
     ],
-    ids=["list-name", "no-name", "arabic-digits", "duplicate-key", "deep", "not-utf8"],
+    ids=[
+        "list-name",
+        "no-name",
+        "arabic-digits",
+        "duplicate-key",
+        "deep",
+        "not-utf8",
+        "duplicate-field",
+        "wider-than-element",
+        "wider-than-64-bits",
+    ],
 )
 def test_replay_json_errors_are_located(tmp_path, monkeypatch, capsys, edit, message):
     path = dump_with(tmp_path, edit)

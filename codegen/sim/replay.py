@@ -145,6 +145,7 @@ def _from_json(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str
         return None
     by_name = {f.name: f for f in cat.fields}
     values: dict[str, tuple[int, ...]] = {}
+    first: dict[str, int] = {}  # field name -> index of its entry
     for n, entry in enumerate(doc["fields"]):
         what = f"fields[{n}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
@@ -177,13 +178,30 @@ def _from_json(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str
             rep.error("REPLAY-JSON", f'{what}: values are hex strings ("0x...")', at(entry))
             continue
         vals = tuple(int(v, 16) for v in entry["values"])
-        if len(vals) != f.num_ids or any(not 0 <= v <= fieldid.MASK64 for v in vals):
+        if len(vals) != f.num_ids:
             rep.error(
                 "REPLAY-FIELD",
                 f"{what}: {f.name} takes {f.num_ids} 64-bit values, {len(vals)} given",
                 at(entry),
             )
             continue
+        wide = next((k for k, v in enumerate(vals) if v > f.element_mask), None)
+        if wide is not None:  # a module never reads back more than the element holds
+            rep.error(
+                "REPLAY-FIELD",
+                f"{what}: {f.name} value {entry['values'][wide]} (element {wide}) does not fit "
+                f"its {f.element_size}-byte element",
+                at(entry),
+            )
+            continue
+        if f.name in first:
+            rep.error(
+                "REPLAY-FIELD",
+                f"{what}: {f.name} is given twice (first as fields[{first[f.name]}])",
+                at(entry),
+            )
+            continue
+        first[f.name] = n
         values[f.name] = vals
     quirk = doc.get(QUIRK_FIRST_ELEMENT, [])
     if not isinstance(quirk, list) or any(not isinstance(q, str) or q not in values for q in quirk):
