@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from kernel.today import KERNEL_STRUCTS
+from kernel.today import KERNEL_STRUCTS, NOT_THE_KERNELS
 
 from codegen.abi import fieldid
 from codegen.abi.release import Release
@@ -33,7 +33,7 @@ def test_kernel_output_is_the_kernels_struct_set(catalogue):
         name: [m.split()[-1] for m in members]
         for name, members in KERNEL_STRUCTS.items()
         if name != "tdx_sys_info"
-    }
+    }, NOT_THE_KERNELS.format(what="the kernel's members differ", got=kernel)
 
 
 # The global field table of each published TDX module release, as the change from the table it

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from kernel import cbuild
-from kernel.today import KERNEL_STRUCTS
+from kernel.today import KERNEL_STRUCTS, NOT_THE_KERNELS
 
 from codegen.emitters import EmitContext, c_writer, kernel_c
 from codegen.spec.compiler import compile_or_raise
@@ -98,7 +98,8 @@ def test_paths_mirror_the_kernel_tree(shipped):
 
 def test_shipped_settings_give_the_kernels_files_byte_for_byte(shipped):
     files = emit(shipped, "functions")
-    assert {p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()} == MAINLINE_SHA256
+    got = {p: hashlib.sha256(t.encode()).hexdigest() for p, t in files.items()}
+    assert got == MAINLINE_SHA256, NOT_THE_KERNELS.format(what="their sha256 differ", got=got)
     assert shipped.settings.kernel.flavor == "functions"
 
 
@@ -181,7 +182,8 @@ def structs_of(header: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("flavor", ["map", "functions"])
 def test_header_is_a_drop_in_for_the_kernel(shipped, flavor):
     header = emit(shipped, flavor)[kernel_c.HEADER_PATH]
-    assert structs_of(header) == KERNEL_STRUCTS
+    got = structs_of(header)
+    assert got == KERNEL_STRUCTS, NOT_THE_KERNELS.format(what="the structs differ", got=got)
     assert "#define" not in header.replace("#define _X86_VIRT_TDX_AUTO_GENERATED_", "")
 
 
@@ -219,7 +221,9 @@ def test_reads_the_kernels_ids_in_the_kernels_order(shipped, tmp_path, flavor):
     values[0x9900000100000004] = 12  # NUM_CPUID_CONFIG as on 1.5.01
     dump = cbuild.build_and_run(cat, tmp_path, values)
     assert dump.ret == 0
-    assert dump.reads == kernel_read_order(12)
+    what = "the ids read differ"
+    got = [hex(i) for i in dump.reads]
+    assert dump.reads == kernel_read_order(12), NOT_THE_KERNELS.format(what=what, got=got)
     assert dump.members == cbuild.expected(cat, values)
     assert dump.members["td_conf.cpuid_config_values[11][1]"] == values[0x9900000300000517]
     assert dump.members["td_conf.cpuid_config_values[12][0]"] == 0
