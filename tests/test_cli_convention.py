@@ -218,6 +218,49 @@ def test_an_example_that_does_not_parse_is_found():
         build_parser().parse_args(help_examples("x\nexample:\n  tdx-codegen build --nope\n")[0])
 
 
+def test_errors_a_verb_raises_come_out_as_the_envelope(monkeypatch, capsys):
+    """A usage error, unusable input and a bug, each in one JSON object with its exit status."""
+    import codegen.cli.inspect as inspect_cli
+    from codegen.cli import main
+    from codegen.cli.common import InputError
+
+    def raising(exc):
+        def cmd(args):
+            raise exc
+
+        return cmd
+
+    for exc, code, rule, stderr in (
+        (InputError("a clash"), 1, "INPUT", ""),
+        (RuntimeError("a bug"), 3, "INTERNAL", "tdx-codegen: internal error: RuntimeError: a bug"),
+    ):
+        monkeypatch.setattr(inspect_cli, "cmd_list", raising(exc))
+        assert main(["-C", str(ROOT), "list", "--format", "json"]) == code
+        out, err = capsys.readouterr()
+        message = "a clash" if code == 1 else "internal error: RuntimeError: a bug"
+        assert json.loads(out) == {
+            "verb": "list",
+            "ok": False,
+            "diagnostics": [
+                {
+                    "severity": "error",
+                    "rule": rule,
+                    "message": message,
+                    "file": "",
+                    "line": 0,
+                    "col": 0,
+                    "notes": [],
+                }
+            ],
+        }
+        assert err.startswith(stderr) and (err == "") == (stderr == "")
+    assert main(["-C", str(ROOT / "nowhere"), "list", "--format", "json"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert (doc["ok"], [d["rule"] for d in doc["diagnostics"]], err) == (False, ["USAGE"], "")
+    assert doc["diagnostics"][0]["message"].startswith("-C ")
+
+
 # -- - is standard input -------------------------------------------------------------
 
 
