@@ -244,6 +244,33 @@ def test_patch_without_an_identity_says_so(tmp_path, expected, monkeypatch):
     assert "Signed-off-by:" not in out
 
 
+@pytest.mark.parametrize(
+    "signoff, shown",
+    [
+        (
+            "Dev <d@example.org>\nSigned-off-by: Someone Else <se@example.org>",
+            "Dev <d@example.org>\\x0aSigned-off-by: Someone Else <se@example.org>",
+        ),
+        ("Dev \x1b[2J<d@example.org>", "Dev \\x1b[2J<d@example.org>"),
+        ("d@example.org", "d@example.org"),
+    ],
+    ids=["newline-adds-a-trailer", "escape", "no-name"],
+)
+def test_a_signoff_that_is_not_one_identity_is_a_usage_error(tmp_path, signoff, shown):
+    tree = tmp_path / "plain"
+    (tree / "arch/x86").mkdir(parents=True)
+    code, out, err = run(
+        "patch", "--kernel-tree", tree, "-o", tmp_path / "p.patch", "--signoff", signoff
+    )
+    assert (code, out, err) == (
+        2,
+        "",
+        f"tdx-codegen: error: --signoff '{shown}': give one identity as 'NAME <EMAIL>', on one "
+        "line, without control characters\n",
+    )
+    assert not (tmp_path / "p.patch").exists()
+
+
 def tdx_h(tree, text):
     path = tree / "arch/x86/virt/vmx/tdx/tdx.h"
     path.write_text(text)

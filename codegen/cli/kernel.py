@@ -14,6 +14,7 @@ from pathlib import Path
 from codegen.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
+    UsageError,
     add_command,
     add_flavor_arg,
     add_format_arg,
@@ -148,9 +149,14 @@ def cmd_diff(args) -> int:
 
 
 def cmd_patch(args) -> int:
-    from codegen import __version__
+    from codegen import __version__, chars
     from codegen.evolve import kernel_tree
 
+    if args.signoff is not None and kernel_tree.identity_problem(args.signoff):
+        raise UsageError(
+            f"--signoff '{chars.escape(args.signoff)}': "
+            f"{kernel_tree.identity_problem(args.signoff)}"
+        )
     catalogue, flavor = tree_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID

@@ -270,6 +270,17 @@ def subject(sections: dict[str, list[str]]) -> str:
     return SUBJECT
 
 
+# One identity on one line: a newline would add a trailer (a second Signed-off-by:) of its own.
+_IDENTITY = re.compile(r"[^<>\x00-\x1f\x7f]+ <[^<>\s]+>\Z")
+
+
+def identity_problem(text: str) -> str | None:
+    """Why text cannot stand in a Signed-off-by: line, or None."""
+    if _IDENTITY.match(text):
+        return None
+    return "give one identity as 'NAME <EMAIL>', on one line, without control characters"
+
+
 def make_patch(
     p: writer.Plan,
     *,
