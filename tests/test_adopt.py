@@ -198,3 +198,20 @@ def test_a_tree_without_the_files_is_a_clear_error(tmp_path):
     assert done.stderr == (
         f"tdx-codegen: error: {tree} has no arch/x86/virt/vmx/tdx/tdx_global_metadata.c\n"
     )
+
+
+def test_a_tree_file_that_is_not_utf8_is_named_at_its_line_and_column(tmp_path):
+    tree = make_tree(tmp_path, "tree")
+    assert cli("build", "--schema", SCHEMA, "--kernel-tree", tree).returncode == 0
+    source = tree / "arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
+    source.write_bytes(source.read_bytes().replace(b"generated", b"g\xe9n\xe9rated", 1))
+    project = tmp_path / "project"
+    shutil.copytree(SCHEMA, project / "schema")
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    done = cli("adopt", "--kernel-tree", tree, cwd=project)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"tdx-codegen: error: {source}:3:19: not valid UTF-8 (invalid continuation byte 0xE9); "
+        "save the file as UTF-8\n",
+    )
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before

@@ -76,13 +76,24 @@ def read_tree(tree: Path) -> kernel_reader.TreeFiles:
         raise AdoptError(
             f"{tree} has no tdx_global_metadata.h (looked for {' and '.join(HEADER_PATHS)})"
         )
-    try:
-        texts = [p.read_text(encoding="utf-8") for p in (header, source)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AdoptError(f"cannot read the tree's files: {exc}") from None
+    texts = [_tree_text(p) for p in (header, source)]
     return kernel_reader.read_files(
         str(header.relative_to(tree)), texts[0], str(source.relative_to(tree)), texts[1]
     )
+
+
+def _tree_text(path: Path) -> str:
+    """A tree file's text; AdoptError naming the file, and the line and column of a bad byte."""
+    from codegen import chars, paths
+
+    try:
+        raw = paths.read_bytes(path)
+        return raw.decode("utf-8")
+    except OSError as exc:
+        raise AdoptError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        message, line, col, _ = chars.utf8_error(raw, exc)
+        raise AdoptError(f"{path}:{line}:{col}: {message}") from None
 
 
 def _banner_text(lines: list[str]) -> list[str]:
