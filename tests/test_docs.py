@@ -477,6 +477,18 @@ def test_hostile_text_stays_text_in_the_page(tmp_path, monkeypatch):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
 
 
+def test_a_file_name_with_a_comment_end_stays_inside_the_banner(tmp_path, monkeypatch):
+    """The banner names every schema file inside <!-- -->: 0a-->.toml must not end it early."""
+    schema = write_schema(tmp_path)
+    (schema / "0a.toml").rename(schema / "0a-->.toml")
+    monkeypatch.chdir(tmp_path)
+    outs = {o.path: o.content for o in docs.emit(EmitContext(compile_or_raise(schema), "map"))}
+    for path in ("docs/global-metadata.md", "docs/global-metadata.html", "docs/field-id.svg"):
+        banner = outs[path][: outs[path].index("-->\n") + 4]
+        assert banner.count("--") == 2, path  # the comment's own <!-- and -->
+        assert "  schema/0a- ->.toml\n" in banner, path
+
+
 def test_the_docs_are_the_same_bytes_every_time(tmp_path, monkeypatch):
     first = emit_all(tmp_path, monkeypatch)
     assert emit_all(tmp_path / "again", monkeypatch) == first

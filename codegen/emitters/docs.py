@@ -269,7 +269,7 @@ def emit(ctx) -> list[Output]:
     banner = banner_lines(ctx, [r.source for r in catalogue.releases])
     content = render(
         "docs/global-metadata.md.j2",
-        banner=banner,
+        banner=[html.in_comment(line) for line in banner],
         svg_file=SVG_PATH.rsplit("/")[-1],
         **markdown(ref),
     )

@@ -11,9 +11,15 @@ from __future__ import annotations
 from codegen.emitters.render import render
 
 
+def in_comment(line: str) -> str:
+    """A line for inside an HTML comment (Markdown's too): '--' may not appear there, and a
+    schema file named 10-x-->.toml would end the comment."""
+    return line.replace("--", "- -")
+
+
 def comment(banner: list[str]) -> str:
-    """The banner as an HTML/XML comment ('--' may not appear inside one)."""
-    body = "\n".join(line.replace("--", "- -") for line in banner)
+    """The banner as an HTML/XML comment."""
+    body = "\n".join(map(in_comment, banner))
     return f"<!--\n{body}\n-->\n"
 
 
