@@ -84,7 +84,8 @@ def follow_readme(project: Path) -> dict:
 
 
 def tracked_copy(dest: Path) -> Path:
-    """The project's tracked files (its working-tree state) under dest."""
+    """The project's tracked files (their working-tree state) under dest, a git repository of
+    its own (building the sdist, compat and the install tests read git)."""
     if not (ROOT / ".git").exists():
         pytest.skip("needs the project's git checkout (git ls-files)")
     names = subprocess.run(
@@ -95,14 +96,21 @@ def tracked_copy(dest: Path) -> Path:
         if src.is_file():  # a file deleted in the working tree is not copied
             (dest / src.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / src.relative_to(ROOT))
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the project's tracked files"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+            cwd=dest,
+            check=True,
+            capture_output=True,
+        )
     return dest
 
 
 def run(project: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-    """python ARGS in the copy, with the copy's codegen and readers first on sys.path."""
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(project), str(project / "generated/python")])
-    )
+    """python ARGS in the copy: `-m` finds the copy's codegen in the cwd, and the copy's readers
+    come before the installed ones.  The copy's root is not put on PYTHONPATH: the sdist the
+    install tests build leaves tdx_codegen.egg-info there, and pip would take it for installed."""
+    env = dict(os.environ, PYTHONPATH=str(project / "generated" / "python"))
     env[GUARD] = "1"
     env.pop("PYTEST_XDIST_WORKER", None)
     return subprocess.run(
