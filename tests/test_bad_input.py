@@ -78,6 +78,19 @@ def id_case(written: str, shown: str, character: str):
 
 SCHEMA_CASES = {
     # -- numbers: ASCII digits only ---------------------------------------------------------
+    # int() refuses more than 4300 digits (sys.get_int_max_str_digits) and tomllib passes
+    # its ValueError on without a position
+    "number-too-long-for-int": (
+        "tdmr.toml",
+        tdmr("element_size = 2", "element_size = " + "9" * 5000),
+        one_error(
+            "schema/tdmr.toml:14:16",
+            "TOML-SYNTAX",
+            "invalid TOML: a number of 5000 digits (at most 4300)",
+            "element_size = " + "9" * 85 + "...",
+            "^",
+        ),
+    ),
     "id-fullwidth-digits": id_case(
         "0x９１00000100000008", "0x９１00000100000008", "'９' is U+FF19 FULLWIDTH DIGIT NINE"
     ),
@@ -454,6 +467,11 @@ NOT_USABLE = (
 )
 
 JSON_CASES = {
+    "number-too-long-for-int": (
+        json_text().replace('"Num Fields": 1', '"Num Fields": ' + "9" * 5000),
+        "exit 1\nm.json:8:21: not valid JSON: a number of 5000 digits (at most 4300)\n"
+        + NOT_USABLE,
+    ),
     "id-arabic-indic": (
         json_text(**{"Base FIELD_ID (Hex)": "0x٩١00000100000008"}),
         "exit 1\nm.json:4: MAX_TDMRS: \"Base FIELD_ID (Hex)\" '0x٩١00000100000008' is not a "

@@ -121,6 +121,10 @@ def test_a_project_file_names_the_paths(tmp_path):
             ":2:8: invalid TOML: not valid UTF-8 (invalid start byte 0xFF); save the file as UTF-8",
         ),
         (
+            b"[paths]\nout = " + b"9" * 5000 + b"\n",
+            ":2:7: invalid TOML: a number of 5000 digits (at most 4300)",
+        ),
+        (
             b"[paths]\nschema = 3\n",
             ": [paths] takes schema and out, as non-empty strings (bad: schema)",
         ),
@@ -130,7 +134,15 @@ def test_a_project_file_names_the_paths(tmp_path):
         ),
         (b'schema = "x"\n', ": expected only a [paths] table (schema, out), found schema"),
     ],
-    ids=["syntax", "bom", "not-utf8", "not-a-string", "unknown-key", "no-table"],
+    ids=[
+        "syntax",
+        "bom",
+        "not-utf8",
+        "too-long-for-int",
+        "not-a-string",
+        "unknown-key",
+        "no-table",
+    ],
 )
 def test_a_bad_project_file_is_a_usage_error(tmp_path, text, problem):
     (tmp_path / "tdx-codegen.toml").write_bytes(text)

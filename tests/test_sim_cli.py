@@ -207,7 +207,8 @@ def test_invalid_profile_file(capsys, tmp_path, monkeypatch):
 
 def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
     """From a real stdin: nesting too deep for json (a RecursionError), bytes that
-    are not UTF-8, digits of another script, a key given twice (json keeps the last);
+    are not UTF-8, digits of another script, a key given twice (json keeps the last), a
+    number too long for int();
     each line answered in order, exit 1."""
     good = b'{"leaf": 34, "rdx": "0x9900000100000004"}\n'
     lines = [
@@ -216,6 +217,7 @@ def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
         b'{"leaf": 34, "rdx": "\xff\xfe"}\n',
         '{"leaf": 34, "rdx": "0x\u0661"}\n'.encode(),
         b'{"leaf": 34, "rdx": "0x9900000100000004", "rdx": "0x0"}\n',
+        b'{"leaf": ' + b"9" * 5000 + b"}\n",
         good,
     ]
     run = subprocess.run(
@@ -242,6 +244,7 @@ def test_batch_bytes_that_are_no_call_are_answered_and_the_batch_goes_on():
         {"error": "line 3: not UTF-8: byte 0xff at column 22"},
         {"error": "line 4: rdx '0x\u0661' is not a number (write \"0x...\")"},
         {"error": "line 5: not JSON: duplicate key 'rdx'"},
+        {"error": "line 6: not JSON: a number of 5000 digits (at most 4300) at column 10"},
         answer,
     ]
 
@@ -316,6 +319,14 @@ def _set(doc, key, value):
             "m.json:10:3: error[REPLAY-FIELD]: fields[0]: NUM_PKGS value 0xfffffffffffffffff "
             "(element 0) does not fit its 4-byte element",
         ),
+        (
+            lambda doc: (
+                json.dumps(doc, indent=1)
+                .encode()
+                .replace(b'"version": 1', b'"version": ' + b"9" * 5000)
+            ),
+            "m.json:3:13: error[REPLAY-JSON]: not valid JSON: a number of 5000 digits (at most 4300)",
+        ),
     ],
     ids=[
         "list-name",
@@ -327,6 +338,7 @@ def _set(doc, key, value):
         "duplicate-field",
         "wider-than-element",
         "wider-than-64-bits",
+        "number-too-long-for-int",
     ],
 )
 def test_replay_json_errors_are_located(tmp_path, monkeypatch, capsys, edit, message):

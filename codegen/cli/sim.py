@@ -579,6 +579,7 @@ def cmd_batch(args) -> int:
 
 def batch_call(sim, line: bytes | str, n: int) -> dict:
     """One batch line -> the output object (registers, page, or an error)."""
+    from codegen import chars
     from codegen.abi import status
     from codegen.sim import json_input
 
@@ -598,7 +599,10 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
     except json_input.DuplicateKey as exc:
         return {"error": f"line {n}: not JSON: duplicate key {exc.args[0]!r}"}
     except ValueError as exc:
-        return {"error": f"line {n}: not JSON: {exc}"}
+        # int() refuses a number that long, with no position
+        found = None if isinstance(exc, json.JSONDecodeError) else chars.long_number(text)
+        why = f"{found[0]} at column {found[2]}" if found else str(exc)
+        return {"error": f"line {n}: not JSON: {why}"}
     if not isinstance(call, dict):
         return {"error": f'line {n}: expected an object such as {{"leaf": 34, "rdx": "0x0"}}'}
     unknown = sorted(set(call) - {"leaf", "rcx", "rdx", "r8"})

@@ -177,6 +177,12 @@ def parse(text: str, shown: str) -> JsonRelease:
         ) from None
     except RecursionError:
         raise IntelJsonError([f"{shown}: not valid JSON: nested too deeply"]) from None
+    except ValueError:
+        found = chars.long_number(text)  # an integer too long for int()
+        if found is None:
+            raise
+        message, line, col = found
+        raise IntelJsonError([f"{shown}:{line}:{col}: not valid JSON: {message}"]) from None
     problems = [
         f"{shown}:{line}: the key {json.dumps(key, ensure_ascii=False)} appears twice in "
         "one object; JSON keys must be unique"

@@ -12,6 +12,8 @@ import json
 import json.decoder
 import json.scanner
 
+from codegen import chars
+
 MAX_DEPTH = 64  # far deeper than any dump (4) or batch line (1)
 
 
@@ -60,6 +62,10 @@ def load(text: str) -> tuple[object, dict[int, tuple[int, int]]]:
         return decoder.decode(text), where
     except json.JSONDecodeError as exc:
         raise JsonError(exc.msg, exc.lineno, exc.colno) from None
+    except ValueError:
+        if found := chars.long_number(text):  # an integer too long for int()
+            raise JsonError(*found) from None
+        raise
 
 
 class DuplicateKey(ValueError):

@@ -106,7 +106,12 @@ def load(path: Path, shown: str) -> Document:
         )
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long for int()
+        if not isinstance(exc, tomllib.TOMLDecodeError) and (found := chars.long_number(text)):
+            message, line, col = found
+            raise TomlSyntaxError(message, Location(shown, line, col, 1, _lines(text)[line - 1]))
+        if not isinstance(exc, tomllib.TOMLDecodeError):
+            raise
         message, line, col = _split_toml_error(str(exc))
         lines = _lines(text)
         src = lines[line - 1] if 0 < line <= len(lines) else ""
