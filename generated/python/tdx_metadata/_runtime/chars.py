@@ -68,3 +68,22 @@ def utf8_error(raw: bytes, exc: UnicodeDecodeError) -> tuple[str, int, int, str]
         col,
         text,
     )
+
+
+def long_number(text: str) -> tuple[str, int, int] | None:
+    """(message, line, col) of the first integer too long for int(), or None.
+
+    Python refuses to convert more than sys.get_int_max_str_digits() digits (a
+    guard against slow conversions); tomllib and json then raise a bare
+    ValueError without a position.  No value tdx-codegen reads is that long.
+    """
+    import re
+    import sys
+
+    limit = sys.get_int_max_str_digits()
+    m = re.search(r"[0-9][0-9_]{%d,}" % limit, text) if limit else None
+    if m is None or len(m.group().replace("_", "")) <= limit:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - text.rfind("\n", 0, m.start())
+    return f"a number of {len(m.group().replace('_', ''))} digits (at most {limit})", line, col
