@@ -54,15 +54,15 @@ CLI_RULES = {
 
 
 def add_command(sub, name: str, *, help: str, description: str, examples, verb=None, **kw):
-    """A subcommand whose --help has a description and an example: block.
+    """A subcommand whose --help has a description and ends with an example: block.
 
     verb: the envelope's "verb" (default name; "sim rd" for sim's rd).
     """
-    text = description.rstrip() + "\n\nexample:\n" + "".join(f"  {e}\n" for e in examples)
     p = sub.add_parser(
         name,
         help=help,
-        description=text,
+        description=description.rstrip(),
+        epilog="example:\n" + "".join(f"  {e}\n" for e in examples),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kw,
     )
