@@ -79,7 +79,7 @@ def long_number(text: str) -> tuple[str, int, int] | None:
     import sys
 
     limit = sys.get_int_max_str_digits()
-    m = re.search(r"[0-9][0-9_]{%d,}" % limit, text) if limit else None
+    m = re.search(rf"[0-9][0-9_]{{{limit},}}", text) if limit else None
     if m is None or len(m.group().replace("_", "")) <= limit:
         return None
     line = text.count("\n", 0, m.start()) + 1

@@ -109,7 +109,8 @@ def load(path: Path, shown: str) -> Document:
     except ValueError as exc:  # TOMLDecodeError, or an integer too long for int()
         if not isinstance(exc, tomllib.TOMLDecodeError) and (found := chars.long_number(text)):
             message, line, col = found
-            raise TomlSyntaxError(message, Location(shown, line, col, 1, _lines(text)[line - 1]))
+            where = Location(shown, line, col, 1, _lines(text)[line - 1])
+            raise TomlSyntaxError(message, where) from None
         if not isinstance(exc, tomllib.TOMLDecodeError):
             raise
         message, line, col = _split_toml_error(str(exc))
