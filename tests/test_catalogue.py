@@ -84,7 +84,10 @@ def names_of(catalogue, release: str) -> set[str]:
 def test_release_tables_follow_from_since(catalogue, release, parent, added):
     """since puts each field in exactly the tables that have it, on both release lines."""
     have = names_of(catalogue, release)
-    assert len(have) == TABLE_ENTRIES[release]
+    assert len(have) == TABLE_ENTRIES[release], (
+        f"a {release} module's field table has {TABLE_ENTRIES[release]} entries: a field it lacks "
+        'has the since of the first release that has it (README\'s "Adding a field")'
+    )
     if parent is not None:
         assert sorted(have - names_of(catalogue, parent)) == sorted(added)
         assert names_of(catalogue, parent) <= have
