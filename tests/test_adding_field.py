@@ -107,10 +107,16 @@ def tracked_copy(dest: Path) -> Path:
 
 
 def run(project: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-    """python ARGS in the copy: `-m` finds the copy's codegen in the cwd, and the copy's readers
-    come before the installed ones.  The copy's root is not put on PYTHONPATH: the sdist the
-    install tests build leaves tdx_codegen.egg-info there, and pip would take it for installed."""
-    env = dict(os.environ, PYTHONPATH=str(project / "generated" / "python"))
+    """python ARGS in the copy, the copy's codegen and readers first on sys.path in it and in
+    every process it starts (the CLI by name, init's built-in catalogue).  codegen comes from a
+    directory of its own holding a link to it: the copy's root on PYTHONPATH would also show
+    the tdx_codegen.egg-info the install tests' sdist build leaves there, which pip takes for
+    an installed tdx-codegen."""
+    path = project.with_name(project.name + "-path")
+    if not path.exists():
+        path.mkdir()
+        (path / "codegen").symlink_to(project / "codegen", target_is_directory=True)
+    env = dict(os.environ, PYTHONPATH=f"{path}{os.pathsep}{project / 'generated' / 'python'}")
     env[GUARD] = "1"
     env.pop("PYTEST_XDIST_WORKER", None)
     return subprocess.run(
