@@ -265,3 +265,46 @@ def test_a_profile_or_schema_directory_name_with_a_control_character_is_named(tm
         "rename it\n"
         "2 errors, 0 warnings\n",
     )
+
+
+FIFO_INPUTS = {
+    "profile": (
+        ("sim", "--profile", "in.toml", "rd", "-1"),
+        1,
+        "in.toml: error[READ-ERROR]: not a regular file (a FIFO)\n1 error, 0 warnings\n",
+    ),
+    "replay": (
+        ("sim", "--replay", "in.toml", "walk"),
+        1,
+        "in.toml: error[READ-ERROR]: not a regular file (a FIFO)\n1 error, 0 warnings\n",
+    ),
+    "import-json": (
+        ("import-json", "in.toml"),
+        1,
+        "in.toml: not a regular file (a FIFO)\ntdx-codegen: error: in.toml is not usable as "
+        "Intel's global metadata JSON (1 problem(s))\n",
+    ),
+    "reconcile": (
+        ("reconcile", "in.toml"),
+        1,
+        "in.toml: not a regular file (a FIFO)\ntdx-codegen: error: in.toml is not usable as "
+        "Intel's global metadata JSON (1 problem(s))\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIFO_INPUTS))
+def test_an_input_file_that_is_a_fifo_is_reported_not_read(tmp_path, case):
+    """A read of a FIFO with no writer waits forever: every input is opened without blocking."""
+    argv, code, message = FIFO_INPUTS[case]
+    proj = project(tmp_path)
+    os.mkfifo(proj / "in.toml")
+    done = subprocess.run(
+        [sys.executable, "-m", "codegen", *argv],
+        capture_output=True,
+        text=True,
+        cwd=proj,
+        env=ENV,
+        timeout=60,  # a hang fails the test instead of stopping the suite
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (code, "", message)
