@@ -603,6 +603,13 @@ def test_a_name_typed_with_control_characters_is_shown_escaped(case, tmp_path, c
     assert run(tmp_path, capsys, *argv) == f"exit 2\ntdx-codegen: error: {message}\n"
 
 
+def test_a_path_typed_with_control_characters_is_shown_escaped_in_status_lines(tmp_path, capsys):
+    shutil.copytree(DATA / "minimal", tmp_path / "schema")
+    out = run(tmp_path, capsys, "build", "--out", "o\x1b]0;x\x07")
+    assert out.startswith("exit 0\nwrote o\\x1b]0;x\\x07/docs/field-id.svg\n"), out
+    assert "\x1b" not in out
+
+
 # -- values and counts on the simulator's command line -------------------------------------
 SIM_OPTION_CASES = {
     "set-fullwidth-value": (

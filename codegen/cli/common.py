@@ -361,8 +361,8 @@ def emit_cached(args):
 
 def say(args, text: str) -> None:
     """A status line: on stderr (stdout is for data), not with --format json."""
-    if not json_mode(args):
-        print(text, file=sys.stderr)
+    if not json_mode(args):  # a path in it may hold an escape sequence
+        print("\n".join(map(chars.escape, text.split("\n"))), file=sys.stderr)
 
 
 def annotate(args, level: str, message: str, file: str = "", line: int = 0) -> None:
