@@ -271,12 +271,20 @@ COUNTS = [
 @pytest.mark.parametrize("read", [md.read_all_rd, md.read_all_rdall])
 @pytest.mark.parametrize("count, value, array, capacity", COUNTS)
 def test_counts_above_capacity_are_count_errors(read, count, value, array, capacity):
+    """A live count above capacity: the one place for the Python readers, both paths.
+
+    The same behaviour elsewhere, each for its own consumer: the kernel C returns -EINVAL
+    (test_kernel_c.py::test_count_beyond_capacity_is_einval), the simulator serves such a
+    count as any value (test_sim.py::test_count_above_capacity), and over the socket the
+    kernel C and the readers side by side (test_sim_diff.py)."""
     sim = Simulator(MODULE)
     sim.set_value(count, value)
     assert outcome(read, sim) == (
         "CountError",
         f"{count} = {value} exceeds the capacity of {array} ({capacity})",
     )
+    with pytest.raises(md.MetadataError):  # CountError is a MetadataError, as callers catch it
+        read(sim)
 
 
 def test_a_count_within_capacity_but_past_the_module_table_fails():

@@ -337,18 +337,6 @@ def test_an_rdall_error_status_names_where_the_list_started():
         md.read_all_rdall(fake)
 
 
-@pytest.mark.parametrize("path", ["rd", "rdall"])
-def test_a_count_above_the_capacity_is_refused(path):
-    fake = module_1_5_01()
-    fake.set_value("NUM_CPUID_CONFIG", 129)
-    with pytest.raises(md.CountError) as exc:
-        (md.read_all_rd if path == "rd" else md.read_all_rdall)(fake)
-    assert (
-        str(exc.value) == "NUM_CPUID_CONFIG = 129 exceeds the capacity of CPUID_CONFIG_LEAVES (128)"
-    )
-    assert isinstance(exc.value, md.MetadataError)
-
-
 def test_a_malformed_rdall_page_is_a_list_error():
     class Truncated(Recorder):
         def rdall(self, start):
