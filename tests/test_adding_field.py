@@ -23,6 +23,7 @@ from codegen.abi.release import Release
 from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
+CLI_DOC_WRITE = "python tests/test_cli_convention.py --write"  # README's step 5
 GUARD = "TDX_CODEGEN_ADDING_FIELD"  # set in the inner run: it must not run this test again
 
 # Tests that derive counts and sets of fields from the schema: quick, so the default run has them
@@ -50,7 +51,14 @@ def readme_steps() -> tuple[str, str, str]:
 def follow_readme(project: Path) -> dict:
     """Apply the steps to project, as a newcomer would; the field as the schema gives it."""
     section, path, field_text = readme_steps()
-    for words in ("exclude_fields", "gate = { release", "[values]", "unverified", "import-json"):
+    for words in (
+        "exclude_fields",
+        "gate = { release",
+        "[values]",
+        "unverified",
+        "import-json",
+        CLI_DOC_WRITE,
+    ):
         assert words in section, f"README's 'Adding a field' no longer says {words!r}"
     field = tomllib.loads(field_text)["field"][0]
     # 1. the [[field]] at the end of its class's file
@@ -170,4 +178,7 @@ def test_the_whole_suite_passes_after_adding_the_field(request, project):
     marks = request.config.getoption("markexpr") or ""
     if "adding_field" not in marks or "not adding_field" in marks:
         pytest.skip("the whole suite again on a copy: run with -m adding_field (.ci/run does)")
+    # step 5: docs/cli.md's examples are real output of the schema, so they change with it
+    doc = run(project, *CLI_DOC_WRITE.split()[1:])
+    assert doc.returncode == 0, doc.stdout + doc.stderr
     inner_suite(project, "-n", "2", "tests")
