@@ -79,10 +79,10 @@ def parse(text: str) -> int:
     text = text.strip()
     if text in STATUSES:
         return STATUSES[text]
+    from codegen import chars
+
     try:
-        if not text.isascii():  # int() takes any script's digits; the ABI's are ASCII
-            raise ValueError(text)
-        value = int(text, 0)
+        value = chars.ascii_int(text)  # the ABI's numbers are ASCII
     except ValueError:
         shown = text.encode("ascii", "backslashreplace").decode()
         raise ValueError(f"unknown status '{shown}' (names: {', '.join(STATUSES)})") from None

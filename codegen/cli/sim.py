@@ -284,12 +284,10 @@ def _apply_set(sim, text: str) -> None:
     name, sep, values = text.partition("=")
     if not sep:
         raise UsageError(f"--set {text}: expected FIELD=VALUE[,VALUE...]")
-    from codegen.chars import escape
+    from codegen.chars import ascii_int, escape
 
     try:
-        if not values.isascii():  # int() takes any script's digits
-            raise ValueError(values)
-        vals = [int(v, 0) for v in values.split(",")]
+        vals = [ascii_int(v) for v in values.split(",")]
     except ValueError:
         raise UsageError(
             f"--set {escape(text)}: values are integers (0x... or decimal, ASCII digits)"
@@ -613,9 +611,7 @@ def batch_call(sim, line: bytes | str, n: int) -> dict:
         raw = call.get(key, 0)
         if isinstance(raw, str):
             try:
-                if not raw.isascii():  # int() takes any script's digits
-                    raise ValueError(raw)
-                raw = int(raw, 16) if raw.lower().startswith("0x") else int(raw, 10)
+                raw = chars.ascii_int(raw, 16 if raw.lower().startswith("0x") else 10)
             except ValueError:
                 return {"error": f'line {n}: {key} {raw!r} is not a number (write "0x...")'}
         if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 64:
