@@ -84,6 +84,11 @@ def gate_text(gate: Gate) -> str:
     return f"{gate.feature_field}.{gate.feature_bit} is set"
 
 
+def documented(description: str, gate: Gate | None) -> str:
+    """A struct's or member's kernel-doc text: its description, and when it is read."""
+    return description + (f" Read only when {gate_text(gate)}." if gate is not None else "")
+
+
 _BIT_VALUE = re.compile(r"^\(?\s*(?:BIT|BIT_ULL|_BITUL|_BITULL)\s*\(\s*(\d+)\s*\)\s*\)?$")
 _INT_VALUE = re.compile(r"^\(?\s*(0[xX][0-9A-Fa-f]+|\d+)(?:ULL|UL|U|LL|L)?\s*\)?$")
 
@@ -160,17 +165,11 @@ class _Kernel:
     # -- kernel-doc of the structs (struct_comments) -------------------------------------
     @staticmethod
     def struct_text(s) -> str:
-        return s.description + (f" Read only when {gate_text(s.gate)}." if s.gate else "")
+        return documented(s.description, s.gate)
 
     def member_docs(self, s) -> list[tuple[str, str]]:
-        """@member lines: the field's description, and what its reader leaves out."""
-        docs = []
-        for f in self.fields[s.name]:
-            text = f.description
-            if f.gate is not None:
-                text += f" Read only when {gate_text(f.gate)}."
-            docs.append((f.member, text))
-        return docs
+        """@member lines: the field's description, and the gate its read is under."""
+        return [(f.member, documented(f.description, f.gate)) for f in self.fields[s.name]]
 
     # -- header -------------------------------------------------------------------------
     def header(self, banner: list[str]) -> str:
