@@ -72,7 +72,7 @@ def long_number(text: str) -> tuple[str, int, int] | None:
     """(message, line, col) of the first integer too long for int(), or None.
 
     Python refuses to convert more than sys.get_int_max_str_digits() digits (a
-    guard against slow conversions); tomllib and json then raise a bare
+    guard against slow conversions); tomli and json then raise a bare
     ValueError without a position.  No value tdx-codegen reads is that long.
     """
     import re

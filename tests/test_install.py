@@ -2,7 +2,7 @@
 
 One wheel and one venv per test session (built in the session fixture): the
 venv has no system site-packages, as pipx makes it; its dependencies
-(pydantic, jinja2 and theirs) are linked from this interpreter's, so the
+(pyproject.toml's and theirs) are linked from this interpreter's, so the
 test needs no network, and the tool itself comes only from the wheel.
 """
 
@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -58,7 +59,8 @@ def dependency_dir(dest: Path) -> Path:
     from pip._vendor.packaging.requirements import Requirement
 
     dest.mkdir()
-    todo, done = ["pydantic", "jinja2"], set()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    todo, done = [Requirement(r).name for r in project["dependencies"]], set()
     while todo:
         name = todo.pop()
         if name.lower() in done:

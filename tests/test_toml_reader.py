@@ -1,8 +1,7 @@
-"""The TOML position reader against tomllib: same key paths, right places, every TOML form."""
-
-import tomllib
+"""The TOML position reader against tomli: same key paths, right places, every TOML form."""
 
 import pytest
+import tomli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +108,7 @@ def test_disagreement_is_an_internal_error():
     with pytest.raises(toml_source.PositionReaderError) as info:
         toml_source.check_agreement({"a": {"b": 1}}, {("a",): (1, 1, 1)}, "s.toml")
     assert str(info.value) == (
-        "s.toml: the TOML position reader disagrees with tomllib on key "
+        "s.toml: the TOML position reader disagrees with tomli on key "
         "paths (not placed: [\"('a', 'b')\"]; not in the data: [])"
     )
 
@@ -214,9 +213,9 @@ def documents(draw):
 
 @settings(max_examples=300, deadline=None)
 @given(documents())
-def test_reader_agrees_with_tomllib(doc):
+def test_reader_agrees_with_tomli(doc):
     data, text = doc
-    assert tomllib.loads(text) == data
+    assert tomli.loads(text) == data
     values, _keys = toml_source._Reader(text).run()
     toml_source.check_agreement(data, values)
     lines = text.split("\n")
@@ -227,4 +226,4 @@ def test_reader_agrees_with_tomllib(doc):
         excerpt = lines[line - 1][col - 1 : col - 1 + length]
         if isinstance(value, (dict, list)) or excerpt.startswith(('"""', "'''")):
             continue  # tables and arrays may span lines; the start is what matters
-        assert tomllib.loads(f"v = {excerpt}")["v"] == value, (path, excerpt)
+        assert tomli.loads(f"v = {excerpt}")["v"] == value, (path, excerpt)

@@ -28,7 +28,7 @@ class Entry:
 
     kind: str  # "class", "struct", "field", "settings"
     spec: object | None  # the pydantic model instance
-    raw: dict  # the table as tomllib parsed it
+    raw: dict  # the table as tomli parsed it
     doc: toml_source.Document
     path: tuple  # key path of the table inside doc
 
