@@ -1,5 +1,7 @@
 """The TOML position reader against tomli: same key paths, right places, every TOML form."""
 
+from pathlib import Path
+
 import pytest
 import tomli
 from hypothesis import given, settings
@@ -227,3 +229,40 @@ def test_reader_agrees_with_tomli(doc):
         if isinstance(value, (dict, list)) or excerpt.startswith(('"""', "'''")):
             continue  # tables and arrays may span lines; the start is what matters
         assert tomli.loads(f"v = {excerpt}")["v"] == value, (path, excerpt)
+
+
+def _top_level_tables(data):
+    for name, value in data.items():
+        if isinstance(value, dict):
+            yield (name,)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            yield from ((name, i) for i in range(len(value)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+def test_header_lines_agree_with_the_reader(doc):
+    data, text = doc
+    _values, keys = toml_source._Reader(text).run()
+    for path in _top_level_tables(data):
+        quick = toml_source.Document(Path("s.toml"), "s.toml", text, data).header_line(path)
+        if path in keys:  # a table made by a dotted key or inline has no header
+            assert quick == keys[path][0], (path, text)
+
+
+def test_header_lines_without_the_reader(tmp_path):
+    text = (
+        "[class]  # one\r\ncode = 1\r\n"
+        "x = [\n  [1],\n  [true]\n]\n"
+        '[[field]]\nname = "A"\n[[field]]\nname = "B"\n'
+    )
+    doc = read(text, tmp_path)
+    lines = [doc.header_line(p) for p in (("class",), ("field", 0), ("field", 1))]
+    assert lines == [1, 7, 9]
+    assert doc._read is None  # the position reader never ran
+
+
+def test_header_lines_in_a_file_with_a_multi_line_string(tmp_path):
+    text = '[[field]]\nd = """\n[[field]]\n"""\n[[field]]\nd = ""\n'
+    doc = read(text, tmp_path)
+    assert [doc.header_line(("field", i)) for i in (0, 1)] == [1, 5]

@@ -39,6 +39,7 @@ class Document:
         self.path, self.shown, self.text, self.data = path, shown, text, data
         self._read = None
         self._lines: list[str] | None = None
+        self._headers: dict[KeyPath, int] | None = None
 
     @property
     def positions(self) -> dict:
@@ -58,8 +59,15 @@ class Document:
         return self._read
 
     def header_line(self, keypath: KeyPath) -> int:
-        """Line where the table at keypath, e.g. ("field", 3), starts."""
-        return self.loc(keypath, key=True).line
+        """Line where the table at keypath, e.g. ("field", 3), starts.
+
+        Every entry's source needs this, so it is found without the position
+        reader where it can be: a clean build then never runs the reader.
+        """
+        if self._headers is None:
+            self._headers = _header_lines(self.text, self.data)
+        line = self._headers.get(tuple(keypath))
+        return line if line is not None else self.loc(keypath, key=True).line
 
     def loc(self, keypath: KeyPath = (), *, key: bool = False) -> Location:
         """Location of a value (or its key) at keypath, falling back to parents."""
@@ -79,6 +87,54 @@ class Document:
         if self._lines is None:
             self._lines = _lines(self.text)
         return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
+
+
+# a top-level header, `[name]` or `[[name]]`, alone on its line but for a comment; the
+# name starts with a letter and is not a bare value (true, false, inf, nan), so that a line
+# `[1]` or `[true]` inside an array over many lines is never taken for one
+_HEADER = re.compile(
+    r"^[ \t]*(?:\[\[[ \t]*(?!(?:true|false|inf|nan)[ \t]*\])([A-Za-z_][A-Za-z0-9_-]*)[ \t]*\]\]"
+    r"|\[[ \t]*(?!(?:true|false|inf|nan)[ \t]*\])([A-Za-z_][A-Za-z0-9_-]*)[ \t]*\])"
+    r"[ \t]*(?:#[^\n]*)?\r?$",
+    re.M,
+)
+
+
+def _header_lines(text: str, data: dict) -> dict[KeyPath, int]:
+    """Lines of the top-level tables, ("class",), and array elements, ("field", 3).
+
+    A line scan, trusted only where it cannot be fooled: not in a file with a
+    multi-line string (whose lines may look like headers), and for a name
+    only when its headers are exactly as many as tomli's tables under it (a
+    quoted or dotted spelling, or an inline table, is left to the reader).
+    """
+    if '"""' in text or "'''" in text:
+        return {}
+    found: dict[KeyPath, int] = {}
+    counts: dict[str, int] = {}
+    line, pos = 1, 0
+    for m in _HEADER.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        if m.group(1) is not None:
+            name = m.group(1)
+            found[(name, counts.get(name, 0))] = line
+            counts[name] = counts.get(name, 0) + 1
+        else:
+            name = m.group(2)
+            found[(name,)] = line
+            counts[name] = counts.get(name, 0) + 1
+    trusted = set()
+    for name, n in counts.items():
+        value = data.get(name)
+        if isinstance(value, dict):
+            ok = n == 1 and (name,) in found
+        else:
+            ok = isinstance(value, list) and n == len(value) and (name, 0) in found
+            ok = ok and all(isinstance(v, dict) for v in value)
+        if ok:
+            trusted.add(name)
+    return {path: n for path, n in found.items() if path[0] in trusted}
 
 
 def _lines(text: str) -> list[str]:
