@@ -492,3 +492,19 @@ def test_a_file_name_with_a_comment_end_stays_inside_the_banner(tmp_path, monkey
 def test_the_docs_are_the_same_bytes_every_time(tmp_path, monkeypatch):
     first = emit_all(tmp_path, monkeypatch)
     assert emit_all(tmp_path / "again", monkeypatch) == first
+
+
+def test_table_cells_are_escaped_as_jinja2_autoescape_escapes():
+    import jinja2
+
+    from codegen.emitters import html
+
+    text = "".join(map(chr, range(0x3000))) + "\U0001f600"
+    cells = [docs.Cell(text, True), docs.Cell(""), docs.Cell("", True), docs.Cell("<b>&'\"")]
+    macro = jinja2.Environment(autoescape=True).from_string(
+        "{% for row in rows %}<tr>{% for c in row %}<td>{% if c.code and c.text %}<code>"
+        "{{ c.text }}</code>{% else %}{{ c.text }}{% endif %}</td>{% endfor %}</tr>\n"
+        "{% endfor %}"
+    )
+    table = [cells, cells[1:]]
+    assert html.rows(table) == macro.render(rows=table)
