@@ -30,15 +30,11 @@ def comment(banner: list[str]) -> str:
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"})
 
 
-def _esc(text) -> str:
-    return str(text).translate(_ESCAPE)
-
-
 def _tds(cells) -> str:
     out = []
-    for c in cells:
-        text = _esc(c.text)
-        out.append(f"<td><code>{text}</code></td>" if c.code and text else f"<td>{text}</td>")
+    for text, code in cells:  # docs.Cell: text (a str), code
+        text = text.translate(_ESCAPE)
+        out.append(f"<td><code>{text}</code></td>" if code and text else f"<td>{text}</td>")
     return "".join(out)
 
 
@@ -58,7 +54,9 @@ def matrix_rows(matrix, marks: dict) -> Markup:
     return Markup(
         "".join(
             f"<tr>{_tds(row['cells'])}"
-            + "".join(f'<td class="mark {css[m]}">{_esc(m)}</td>' for m in row["marks"])
+            + "".join(
+                f'<td class="mark {css[m]}">{m.translate(_ESCAPE)}</td>' for m in row["marks"]
+            )
             + "</tr>\n"
             for row in matrix
         )
