@@ -129,9 +129,11 @@ def _header_lines(text: str, data: dict) -> dict[KeyPath, int]:
         value = data.get(name)
         if isinstance(value, dict):
             ok = n == 1 and (name,) in found
-        else:
-            ok = isinstance(value, list) and n == len(value) and (name, 0) in found
+        elif isinstance(value, list):
+            ok = n == len(value) and (name, 0) in found
             ok = ok and all(isinstance(v, dict) for v in value)
+        else:
+            ok = False
         if ok:
             trusted.add(name)
     return {path: n for path, n in found.items() if path[0] in trusted}
