@@ -9,6 +9,7 @@ each other.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -40,7 +41,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "envelope_verb", False) and args.format == "json":
         args.envelope = Envelope(args.verb)
-    status = _run(args)
+    # A verb runs for a second or two and what it builds (documents, the model, the
+    # outputs) lives to its end, so the cyclic collector would only walk it again and
+    # again: a third of a 10,000-field build.  The verbs that run for hours (sim serve,
+    # sim batch) turn it back on; the caller's setting is restored either way.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        status = _run(args)
+    finally:
+        if collecting:
+            gc.enable()
     if json_mode(args) and status != 130:
         sys.stdout.write(args.envelope.text(status))
     return status

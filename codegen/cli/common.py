@@ -8,8 +8,6 @@ are imported inside the functions that need them, so every verb starts fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import json
 import os
 import re
@@ -287,20 +285,6 @@ def profile_path(spec: str, schema_dir: Path) -> Path:
 # -- schema loading shared by the verbs --------------------------------------
 
 
-@contextlib.contextmanager
-def no_collection():
-    """Run without the cyclic garbage collector: compiling and emitting make objects that
-    all live until the outputs are written, so each collection only walks them again
-    (a third of a 10,000-field build).  Reference counting still frees everything else."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def compile_cached(schema_dir: Path, use_cache: bool = True):
     """(Catalogue or None, sorted diagnostics), from the cache when the inputs are unchanged."""
     from codegen.outputs import cache
@@ -311,8 +295,7 @@ def compile_cached(schema_dir: Path, use_cache: bool = True):
         return hit
     from codegen.spec.compiler import compile_schema
 
-    with no_collection():
-        catalogue, rep = compile_schema(schema_dir)
+    catalogue, rep = compile_schema(schema_dir)
     result = (catalogue, rep.sorted())
     if digest:
         cache.store(digest, result)
@@ -370,8 +353,7 @@ def emit_cached(args):
         from codegen.emitters import EmitContext, emit_all
 
         flavor = args.c_flavor or catalogue.settings.kernel.flavor
-        with no_collection():
-            outputs = emit_all(EmitContext(catalogue, flavor))
+        outputs = emit_all(EmitContext(catalogue, flavor))
     if digest:
         cache.store(digest, (shown, outputs))
     return outputs

@@ -15,6 +15,7 @@ registering the verb costs nothing until it runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -546,6 +547,7 @@ def cmd_serve(args) -> int:
         raise UsageError(str(exc)) from None
 
     def body(sim, catalogue) -> int:
+        gc.enable()  # serves for hours: see main()
         try:
             return server.serve(
                 sim,
@@ -562,6 +564,7 @@ def cmd_serve(args) -> int:
 
 def cmd_batch(args) -> int:
     def body(sim, catalogue) -> int:
+        gc.enable()  # reads its input for as long as it comes: see main()
         failed = False
         for n, line in enumerate(getattr(sys.stdin, "buffer", sys.stdin), 1):
             if not line.strip():
