@@ -27,6 +27,7 @@ class Context:
             self.known_field_names = _Everything()
             self.known_struct_names = _Everything()
         self.entry_at = {(e.doc.shown, e.path): e for e in self.fields}
+        self._releases: dict[str, Release] = {}  # a schema names a few releases many times
 
     def err(self, rule: str, message: str, loc: Location, *notes: Note) -> None:
         self.rep.error(rule, message, loc, *notes)
@@ -52,11 +53,14 @@ class Context:
         return self.entry_of(f).loc(key)
 
     def release(self, e, text: str, *keys) -> Release | None:
+        if text in self._releases:
+            return self._releases[text]
         try:
-            return Release.parse(text)
+            rel = self._releases[text] = Release.parse(text)
         except ValueError as exc:
             self.err("RELEASE-FORMAT", str(exc), e.loc(*keys))
             return None
+        return rel
 
 
 class _Everything:
