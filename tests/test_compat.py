@@ -178,6 +178,18 @@ def test_unknown_revision_is_a_usage_error(repo):
     )
 
 
+def test_a_file_is_neither_a_schema_nor_a_revision(repo, tmp_path):
+    file = repo / "schema" / "10-cmr-info.toml"
+    said = (
+        f"tdx-codegen: error: OLD '{file}' is a file, not a schema directory: give OLD and "
+        "NEW as schema directories or git revisions\n"
+    )
+    assert run("compat", file, "main", "--repo", repo) == (2, "", said)
+    outside = tmp_path / "not-a-repository"
+    outside.mkdir()
+    assert run("compat", file, repo / "schema", "--repo", outside) == (2, "", said)
+
+
 def test_invalid_old_schema_reports_its_diagnostics(repo):
     path = repo / "schema" / "10-cmr-info.toml"
     path.write_text(path.read_text().replace("element_size = 2\n", "element_size = 3\n", 1))

@@ -249,12 +249,25 @@ def _load_side(spec: str, args, dest: Path, what: str):
     """(Catalogue or None, location label) for a schema directory or a git revision."""
     from codegen.spec.compiler import compile_schema
 
+    # a file is neither a schema nor (unless git says so) a revision: said as such, rather
+    # than as a missing revision or a missing repository
+    not_a_directory = UsageError(
+        f"{what} '{spec}' is a file, not a schema directory: give OLD and NEW as schema "
+        "directories or git revisions"
+    )
     if Path(spec).is_dir():
         catalogue, rep = compile_schema(Path(spec))
         label = ""
     else:
-        repo, inside = _revision_schema(args)
+        try:
+            repo, inside = _revision_schema(args)
+        except UsageError:
+            if Path(spec).exists():
+                raise not_a_directory from None
+            raise
         rev = _git(repo, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}")
+        if rev is None and Path(spec).exists():
+            raise not_a_directory
         if rev is None:
             raise UsageError(
                 f"{what} '{spec}' is neither a schema directory nor a git revision of {repo}"
