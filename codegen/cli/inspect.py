@@ -145,14 +145,14 @@ def cmd_explain(args) -> int:
             "name": f.name,
             "index": index if f.is_array else None,
             "element": element if f.num_elements > 1 else None,
-            "member": f"{struct.c_name}.{f.member}" + "".join(f"[{n}]" for n in f.dims),
+            "member": f"{struct.c_name}.{f.declarator}",
             "type": f.ctype,
             "num_fields": f.num_fields,
             "num_elements": f.num_elements,
             "element_size": f.element_size,
             "base_id": fieldid.fmt(f.id),
             "count": f.count or None,
-            "gates": [g.text for g in (struct.gate, f.gate) if g is not None],
+            "gates": [g.text for g in struct.gates(f)],
             "since": str(f.since) if f.since else None,
         }
     missing = f"no field of the schema holds class {d.class_code:#04x} field code {d.field_code:#x}"

@@ -95,11 +95,7 @@ def description(f: Field) -> str:
 
 
 def member(f: Field, s: Struct) -> str:
-    return f"{s.c_name}.{f.member}" + "".join(f"[{n}]" for n in f.dims)
-
-
-def gates(f: Field, s: Struct):
-    return [g for g in (s.gate, f.gate) if g is not None]
+    return f"{s.c_name}.{f.declarator}"
 
 
 def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
@@ -110,7 +106,7 @@ def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
         Cell(shape(f)),
         Cell(member(f, s), True),
         Cell(f.count or "", True),
-        Cell(", ".join(g.text for g in gates(f, s))),
+        Cell(", ".join(g.text for g in s.gates(f))),
         Cell(since(f, catalogue)),
         Cell(description(f)),
     ]
@@ -121,7 +117,7 @@ def kernel_members(catalogue: Catalogue) -> dict[str, str]:
     out = {}
     for s in catalogue.output_structs("kernel"):
         for f in catalogue.output_fields("kernel", s):
-            out[f.name] = f"sysinfo->{s.name}.{f.member}" + "".join(f"[{n}]" for n in f.dims)
+            out[f.name] = f"sysinfo->{s.name}.{f.declarator}"
     return out
 
 
@@ -130,8 +126,9 @@ def availability(f: Field, s: Struct, present: frozenset, release) -> str:
     if f.name not in present:
         return ABSENT
     # a release gate is decided by the release itself; a feature gate by the module's bits
-    held = all(g.release <= release for g in gates(f, s) if g.release is not None)
-    feature = any(g.release is None for g in gates(f, s))
+    gates = s.gates(f)
+    held = all(g.release <= release for g in gates if g.release is not None)
+    feature = any(g.release is None for g in gates)
     return GATED if feature or not held else YES
 
 

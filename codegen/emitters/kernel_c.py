@@ -198,7 +198,7 @@ class _Kernel:
                 w.kerneldoc(f"struct {s.c_name}", self.struct_text(s), self.member_docs(s))
             with w.block(f"struct {s.c_name}", tail=";"):
                 for f in self.fields[s.name]:
-                    w.line(f"{f.ctype} {f.member}{''.join(f'[{n}]' for n in f.dims)};")
+                    w.line(f"{f.ctype} {f.declarator};")
         w.blank()
         if o.struct_comments:
             w.kerneldoc(
@@ -252,7 +252,7 @@ class _Kernel:
     def ref(self, f: Field, here: Struct | None) -> str:
         """C expression of a member already read, from a struct reader or the top."""
         if here is not None and f.struct == here.name:
-            return f"sysinfo_{here.name}->{f.member}"
+            return f"{names.c_param(here.name)}->{f.member}"
         return f"sysinfo->{self.member(self.cat.struct(f.struct))}.{f.member}"
 
     def gate_expr(self, gate: Gate, here: Struct | None) -> str:
@@ -315,7 +315,7 @@ class _Kernel:
         w.line("{")
 
     def params(self, s: Struct) -> list[str]:
-        params = [f"struct {s.c_name} *sysinfo_{s.name}"]
+        params = [f"struct {s.c_name} *{names.c_param(s.name)}"]
         if self.needs_sysinfo(s):
             params.append("const struct tdx_sys_info *sysinfo")
         return params
@@ -333,7 +333,7 @@ class _Kernel:
         if f.count is None:
             return str(f.num_fields)
         count = self.ref(self.by_name[f.count], here)
-        w.fill("if (", [f"{count} >", f"ARRAY_SIZE(sysinfo_{here.name}->{f.member})"], ")")
+        w.fill("if (", [f"{count} >", f"ARRAY_SIZE({names.c_param(here.name)}->{f.member})"], ")")
         with w.block(braces=False):
             w.line("return -EINVAL;")
         return count
@@ -391,7 +391,7 @@ class _Kernel:
                 f"{f.name}: truncate = true in the schema, the {f.element_size}-byte "
                 f"element is stored in a {f.ctype}."
             )
-        target = f"sysinfo_{s.name}->{f.member}"
+        target = f"{names.c_param(s.name)}->{f.member}"
         offset = []
         heads = []
         if f.num_fields > 1:
@@ -581,7 +581,7 @@ class _Kernel:
 
     def entry(self, w: CodeWriter, s: Struct, f: Field, head: str = "", tail: str = ",") -> None:
         macro = "TD_SYSINFO_MAP_TRUNCATE" if f.truncates else "TD_SYSINFO_MAP"
-        member = f"sysinfo_{s.name}->{f.member}"
+        member = f"{names.c_param(s.name)}->{f.member}"
         where = f"&{member}" if not f.dims else member + "[0]" * (len(f.dims) - 1)
         w.fill(f"{head}{macro}(", [f"{f.name},", where], ")" + tail)
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from codegen.abi import fieldid
 from codegen.evolve import kernel_reader
+from codegen.spec import names
 from codegen.spec.model import C_TYPE_BYTES, Catalogue, Field
 
 SOURCE_PATH = "arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
@@ -37,7 +38,6 @@ HEADER_PATHS = (
     "arch/x86/virt/vmx/tdx/tdx_global_metadata.h",
 )
 STRUCT_PREFIX = "tdx_sys_info_"
-READER_PREFIX = "get_tdx_sys_info_"
 
 
 class AdoptError(Exception):
@@ -164,14 +164,14 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
             problems.append(f"{hdr}:{decl.line}: struct {decl.name} has no reader in {src}")
             struct_settings[key] = opts
             continue
-        if reader.name != READER_PREFIX + key:
+        if reader.name != names.c_reader(key):
             opts["reader"] = reader.name
         opts["init"] = reader.init
         opts["errors"] = "return" if reader.idiom == "early" else "chain"
-        if reader.param != f"sysinfo_{key}":
+        if reader.param != names.c_param(key):
             problems.append(
                 f"{src}:{reader.line}: {reader.name}'s parameter is named "
-                f"'{reader.param}'; generated readers name it 'sysinfo_{key}'"
+                f"'{reader.param}'; generated readers name it '{names.c_param(key)}'"
             )
         call = calls.get(reader.name)
         if member is not None and call is None:

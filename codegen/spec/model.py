@@ -151,6 +151,11 @@ class Field:
         return dims
 
     @property
+    def declarator(self) -> str:
+        """The struct member as C declares it: cmr_base[32], cpuid_config_values[32][2]."""
+        return self.member + "".join(f"[{n}]" for n in self.dims)
+
+    @property
     def element_mask(self) -> int:
         """The bits one element of the module's table holds."""
         return (1 << 8 * self.element_size) - 1
@@ -186,6 +191,10 @@ class Struct:
     gate: Gate | None
     fields: tuple[Field, ...]  # in (class, field code) order
     source: Source
+
+    def gates(self, f: Field) -> tuple[Gate, ...]:
+        """What a read of f, one of this struct's fields, waits on: this gate, then f's."""
+        return tuple(g for g in (self.gate, f.gate) if g is not None)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ code is an error at its source line rather than a compile failure:
     <CName>               Python record class of a struct  class_name()
     read_<struct>         Python reader                    python_reader()
     get_tdx_sys_info_<s>  C reader                         c_reader()
+    sysinfo_<struct>      C reader's parameter             c_param()
 
 and the reserved words each kind of schema name must avoid.  Standard
 library only: the emitters import it on every build.
@@ -62,6 +63,11 @@ def python_reader(struct: str) -> str:
 
 def c_reader(struct: str) -> str:
     return f"get_tdx_sys_info_{struct}"
+
+
+def c_param(struct: str) -> str:
+    """The parameter a struct's C reader fills: struct tdx_sys_info_<s> *sysinfo_<s>."""
+    return f"sysinfo_{struct}"
 
 
 # -- reserved words --------------------------------------------------------------
