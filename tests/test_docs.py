@@ -508,3 +508,23 @@ def test_table_cells_are_escaped_as_jinja2_autoescape_escapes():
     )
     table = [cells, cells[1:]]
     assert html.rows(table) == macro.render(rows=table)
+
+
+def test_the_kernel_column_names_where_the_kernel_code_stores_each_field(tmp_path):
+    from helpers.schema import edited_schema
+
+    schema = edited_schema(
+        tmp_path,
+        "schema",
+        {
+            "settings.toml": [
+                ("[kernel.struct.version]\n", '[kernel.struct.version]\nmember = "ver"\n')
+            ]
+        },
+    )
+    kernel = docs.kernel_members(compile_or_raise(schema))
+    # a member of struct tdx_sys_info under its member name; a struct read on its own
+    # ([kernel.struct.handoff] in_sysinfo = false) through its reader's parameter
+    assert kernel["MAJOR_VERSION"] == "sysinfo->ver.major_version"
+    assert kernel["MODULE_HV"] == "sysinfo_handoff->module_hv"
+    assert kernel["MAX_TDMRS"] == "sysinfo->tdmr.max_tdmrs"

@@ -18,6 +18,7 @@ from codegen.abi import fieldid
 from codegen.emitters import html, svg
 from codegen.emitters.render import banner_lines, render
 from codegen.outputs.writer import Output
+from codegen.spec import names
 from codegen.spec.model import Catalogue, Field, Struct
 
 PATH = "docs/global-metadata.md"
@@ -113,11 +114,18 @@ def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
 
 
 def kernel_members(catalogue: Catalogue) -> dict[str, str]:
-    """Field name -> where the kernel output reads it (sysinfo->struct.member)."""
+    """Field name -> where the kernel output reads it: sysinfo->struct.member, or for a
+    struct read on its own (not in struct tdx_sys_info), its reader's sysinfo_struct->member."""
     out = {}
+    kernel = catalogue.settings.kernel
     for s in catalogue.output_structs("kernel"):
+        options = kernel.struct_options(s.name)
+        if options.in_sysinfo:
+            where = f"sysinfo->{options.member}."
+        else:
+            where = f"{names.c_param(s.name)}->"
         for f in catalogue.output_fields("kernel", s):
-            out[f.name] = f"sysinfo->{s.name}.{f.declarator}"
+            out[f.name] = where + f.declarator
     return out
 
 
