@@ -233,12 +233,13 @@ def parse_id(text: str, what: str | None = None) -> int | None:
 
 def _number(text: str, what: str | None) -> int:
     from codegen.abi import fieldid
-    from codegen.chars import escape
 
     try:
         return fieldid.parse(text)
     except ValueError as exc:
-        raise UsageError((f"cannot {what} '{escape(text)}': " if what else "") + str(exc)) from None
+        raise UsageError(
+            (f"cannot {what} '{chars.escape(text)}': " if what else "") + str(exc)
+        ) from None
 
 
 def field_id(text: str, catalogue, what: str = "read") -> int:
@@ -435,8 +436,8 @@ def build_kernel_tree(args, catalogue, flavor: str) -> int:
     report = build_report(plan)
     emit(args, **report)
     if args.check or args.diff:
-        if args.diff and not emit(args, diff=writer.diff(plan)):
-            sys.stdout.write(writer.diff(plan))
+        if args.diff and not emit(args, diff=(text := writer.diff(plan))):
+            sys.stdout.write(text)
         report["would_change"] = [o.path for o in plan.changes]
         for out in plan.changes:
             stale(args, f"{plan.root / out.path}")

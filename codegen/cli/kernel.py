@@ -152,11 +152,8 @@ def cmd_patch(args) -> int:
     from codegen import __version__, chars
     from codegen.evolve import kernel_tree
 
-    if args.signoff is not None and kernel_tree.identity_problem(args.signoff):
-        raise UsageError(
-            f"--signoff '{chars.escape(args.signoff)}': "
-            f"{kernel_tree.identity_problem(args.signoff)}"
-        )
+    if args.signoff is not None and (why := kernel_tree.identity_problem(args.signoff)):
+        raise UsageError(f"--signoff '{chars.escape(args.signoff)}': {why}")
     catalogue, flavor = tree_catalogue(args)
     if catalogue is None:
         return EXIT_INVALID
@@ -282,7 +279,7 @@ def cmd_adopt(args) -> int:
         for f in adoption.new_fields:
             print(f"new field {f['name']} {f['id']} (unverified: {f['unverified']})")
     for text in problems:
-        problem_line(args, "ADOPT", f"{text}")
+        problem_line(args, "ADOPT", text)
     verb = "would change" if args.dry_run else "changed"
     if not json_mode(args):
         for path in changed:

@@ -362,7 +362,7 @@ def _parse_id(text: str) -> int:
 
 def registers(regs) -> dict:
     """Output registers as batch and --format json give them: 64-bit hex strings."""
-    return {"rax": f"0x{regs.rax:016x}", "rdx": f"0x{regs.rdx:016x}", "r8": f"0x{regs.r8:016x}"}
+    return {"rax": _hex(regs.rax), "rdx": _hex(regs.rdx), "r8": _hex(regs.r8)}
 
 
 def _hex(value: int) -> str:
@@ -398,8 +398,14 @@ def cmd_rd(args) -> int:
             fid = field_id(text, catalogue)
             regs, _ = sim.call(status.TDH_SYS_RD, 0, fid, 0)
             where = _describe(sim, fid)
-            calls.append({"id": _hex(fid), "field": _field_of(sim, fid), **_status(regs)})
-            calls[-1]["next"] = _field_of(sim, regs.rdx)
+            calls.append(
+                {
+                    "id": _hex(fid),
+                    "field": _field_of(sim, fid),
+                    **_status(regs),
+                    "next": _field_of(sim, regs.rdx),
+                }
+            )
             if status.is_error(regs.rax):
                 failed = True
                 _seamcall_error(args, f"TDH.SYS.RD of {fieldid.fmt(fid)}", regs)
