@@ -60,11 +60,12 @@ def load(path: Path) -> Project:
 
     root = path.parent
     try:
-        data = toml_source.load(path, str(path)).data
+        doc = toml_source.load(path, str(path))
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
     except toml_source.TomlSyntaxError as exc:
         raise ProjectError(f"{exc.loc}: invalid TOML: {exc.message}") from None
+    data = doc.data
     unknown = sorted(set(data) - {"paths"})
     paths = data.get("paths", {})
     if unknown or not isinstance(paths, dict):
@@ -80,4 +81,31 @@ def load(path: Path) -> Project:
             f"{path}: [paths] takes schema and out, as non-empty strings (bad: {', '.join(bad)})"
         )
     resolved = {k: root / paths.get(k, v) for k, v in DEFAULTS.items()}
+    clash = overlap(resolved["schema"], resolved["out"])
+    if clash:
+        given = "out" if "out" in paths else "schema"
+        raise ProjectError(
+            f"{doc.loc(('paths', given))}: [paths] out {paths.get('out', DEFAULTS['out'])!r} "
+            f"{clash} {paths.get('schema', DEFAULTS['schema'])!r}: {APART}"
+        )
     return Project(root, resolved["schema"], resolved["out"], path)
+
+
+APART = "keep the generated files in a directory of their own"
+
+
+def overlap(schema: Path, out: Path) -> str | None:
+    """How out stands to the schema directory, or None when neither holds the other.
+
+    The schema is what the user writes; out is what build owns (it writes,
+    replaces and removes files there).  One inside the other mixes the two in
+    every listing, diff and review, so it is refused before anything is read.
+    """
+    schema, out = schema.resolve(), out.resolve()
+    if out == schema:
+        return "is the schema directory"
+    if out.is_relative_to(schema):
+        return "is inside the schema directory"
+    if schema.is_relative_to(out):
+        return "holds the schema directory"
+    return None

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.commands import run as run_here
 from helpers.schema import NEW_FIELD
 
 from codegen import project
@@ -133,6 +134,22 @@ def test_a_project_file_names_the_paths(tmp_path):
             ": [paths] takes schema and out, as non-empty strings (bad: src)",
         ),
         (b'schema = "x"\n', ": expected only a [paths] table (schema, out), found schema"),
+        (
+            b'[paths]\nout = "schema"\n',
+            ":2:7: [paths] out 'schema' is the schema directory 'schema'",
+        ),
+        (
+            b'[paths]\nschema = "generated"\n',
+            ":2:10: [paths] out 'generated' is the schema directory 'generated'",
+        ),
+        (
+            b'[paths]\nout = "schema/gen"\n',
+            ":2:7: [paths] out 'schema/gen' is inside the schema directory 'schema'",
+        ),
+        (
+            b'[paths]\nschema = "tdx"\nout = "."\n',
+            ":3:7: [paths] out '.' holds the schema directory 'tdx'",
+        ),
     ],
     ids=[
         "syntax",
@@ -142,16 +159,49 @@ def test_a_project_file_names_the_paths(tmp_path):
         "not-a-string",
         "unknown-key",
         "no-table",
+        "out-is-schema",
+        "schema-is-out",
+        "out-in-schema",
+        "schema-in-out",
     ],
 )
 def test_a_bad_project_file_is_a_usage_error(tmp_path, text, problem):
     (tmp_path / "tdx-codegen.toml").write_bytes(text)
-    code, out, err = run("validate", cwd=tmp_path)
+    if "directory" in problem:
+        problem += ": keep the generated files in a directory of their own"
+    code, out, err = run_here("validate", cwd=tmp_path)
     assert (code, out, err) == (
         2,
         "",
         f"tdx-codegen: error: {tmp_path / 'tdx-codegen.toml'}{problem}\n",
     )
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (("--out", "schema"), "the output directory 'schema' is the schema directory 'schema'"),
+        (
+            ("--out", "schema/profiles"),
+            "the output directory 'schema/profiles' is inside the schema directory 'schema'",
+        ),
+        (
+            ("--schema", "gen/tdx", "--out", "gen"),
+            "the output directory 'gen' holds the schema directory 'gen/tdx'",
+        ),
+    ],
+)
+def test_build_refuses_an_output_directory_that_holds_or_is_in_the_schema(tmp_path, args, problem):
+    shutil.copytree(SHIPPED, tmp_path / "schema")
+    shutil.copytree(SHIPPED, tmp_path / "gen" / "tdx")
+    before = sorted(p for p in tmp_path.rglob("*"))
+    code, out, err = run_here("build", *args, cwd=tmp_path)
+    assert (code, out, err) == (
+        2,
+        "",
+        f"tdx-codegen: error: {problem}: keep the generated files in a directory of their own\n",
+    )
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written
 
 
 def test_init_starts_a_project_from_the_built_in_catalogue(tmp_path):

@@ -181,6 +181,14 @@ def cmd_build(args) -> int:
         if catalogue is None:
             return EXIT_INVALID
         return build_kernel_tree(args, catalogue, args.c_flavor or catalogue.settings.kernel.flavor)
+    from codegen import project
+
+    clash = project.overlap(args.schema, args.out)
+    if clash:
+        raise UsageError(
+            f"the output directory {shown_path(args.out)!r} {clash} {shown_path(args.schema)!r}: "
+            f"{project.APART}"
+        )
     outputs = emit_cached(args)
     if outputs is None:
         return EXIT_INVALID
