@@ -187,6 +187,12 @@ _TABLES = {"class": shapes.ClassSpec, "struct": shapes.StructSpec, "field": shap
 
 
 def _class_file(doc: toml_source.Document, rep: Reporter) -> list[Entry]:
+    if not doc.data:  # empty or comments only: a save cut short reads like this
+        rep.warning(
+            "FILE-EMPTY",
+            "the file declares no [class], [[struct]] or [[field]]: it adds nothing to the schema",
+            doc.loc(),
+        )
     out = []
     for key, value in doc.data.items():
         if key not in _TABLES:
