@@ -47,6 +47,17 @@ _KINDS = {
 }
 
 
+def file_kind(path: Path) -> str | None:
+    """What is at path when it is not a regular file ("a FIFO", "a symlink"...), else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return "a symlink" if stat.S_ISLNK(mode) else _KINDS.get(stat.S_IFMT(mode), "not a file")
+
+
 def read_bytes(path: Path) -> bytes:
     """The bytes of a regular file; OSError for anything else, without blocking on it.
 

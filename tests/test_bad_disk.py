@@ -159,14 +159,22 @@ def kernel_tree(tmp_path: Path) -> Path:
     return tree
 
 
-def test_a_kernel_target_that_is_a_directory_is_refused_by_build_and_patch(tmp_path):
+@pytest.mark.parametrize(
+    "kind, make",
+    [
+        ("a directory", Path.mkdir),
+        ("a FIFO", os.mkfifo),
+        ("a symlink", lambda p: p.symlink_to(p.parent / "elsewhere.h")),
+    ],
+)
+def test_a_kernel_target_that_is_not_a_file_is_refused_by_build_and_patch(tmp_path, kind, make):
     proj = project(tmp_path)
     tree = kernel_tree(tmp_path)
     header = tree / "arch" / "x86" / "include" / "asm" / "tdx_global_metadata.h"
-    header.mkdir()
+    make(header)
     message = (
-        f"tdx-codegen: error: {header} is not a regular file (a directory, a symlink or "
-        "a device): tdx-codegen will not replace it\n"
+        f"tdx-codegen: error: {header} is {kind}, not a regular file: "
+        "tdx-codegen will not replace it\n"
     )
     for argv in (("build",), ("patch", "-o", tmp_path / "p.patch"), ("diff",)):
         done = cli(*argv, "--schema", "schema", "--kernel-tree", tree, cwd=proj)

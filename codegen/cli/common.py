@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -418,12 +417,13 @@ def tree_plan(args, catalogue, flavor):
         raise UsageError(str(exc)) from None
     except kernel_tree.TreeConflict as exc:
         raise InputError(str(exc)) from None
+    from codegen.paths import file_kind
+
     for out in plan.create + plan.update + plan.edited:
         target = plan.root / out.path
-        if os.path.lexists(target) and (target.is_symlink() or not target.is_file()):
+        if kind := file_kind(target):
             raise UsageError(
-                f"{target} is not a regular file (a directory, a symlink or a "
-                "device): tdx-codegen will not replace it"
+                f"{target} is {kind}, not a regular file: tdx-codegen will not replace it"
             )
     return plan
 
