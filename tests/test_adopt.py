@@ -11,6 +11,7 @@ Hand-edited shapes the settings cannot say are reported with their line.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -215,3 +216,67 @@ def test_a_tree_file_that_is_not_utf8_is_named_at_its_line_and_column(tmp_path):
         "save the file as UTF-8\n",
     )
     assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+HEADER = "arch/x86/include/asm/tdx_global_metadata.h"
+SOURCE = "arch/x86/virt/vmx/tdx/tdx_global_metadata.c"
+
+
+@pytest.mark.parametrize(
+    "path, make, problem",
+    [
+        (HEADER, lambda p: p.write_text(""), "is empty: there is nothing to adopt from it"),
+        (SOURCE, lambda p: p.write_text("\n\n"), "is empty: there is nothing to adopt from it"),
+        (HEADER, os.mkfifo, "cannot read {}: not a regular file (a FIFO)"),
+        (SOURCE, Path.mkdir, "cannot read {}: not a regular file (a directory)"),
+    ],
+    ids=["empty-header", "blank-source", "fifo-header", "directory-source"],
+)
+def test_a_tree_file_that_cannot_be_adopted_says_what_it_is(tmp_path, path, make, problem):
+    tree = make_tree(tmp_path, "tree")
+    assert cli("build", "--schema", SCHEMA, "--kernel-tree", tree).returncode == 0
+    target = tree / path
+    target.unlink()
+    make(target)
+    project = tmp_path / "project"
+    shutil.copytree(SCHEMA, project / "schema")
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    done = cli("adopt", "--kernel-tree", tree, cwd=project)
+    shown = problem.format(target) if "{}" in problem else f"{target} {problem}"
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"tdx-codegen: error: {shown}\n")
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+def test_a_member_named_with_a_letter_c_has_not_is_a_line_that_cannot_be_read(tmp_path):
+    tree = make_tree(tmp_path, "tree")
+    assert cli("build", "--schema", SCHEMA, "--kernel-tree", tree).returncode == 0
+    header, source = tree / HEADER, tree / SOURCE
+    header.write_text(header.read_text().replace("\tu16 max_tdmrs;", "\tu16 m\u00e4x_tdmrs;"))
+    source.write_text(source.read_text().replace("->max_tdmrs =", "->m\u00e4x_tdmrs ="))
+    member = header.read_text().split("\n").index("\tu16 m\u00e4x_tdmrs;") + 1
+    read = next(i for i, t in enumerate(source.read_text().split("\n"), 1) if "m\u00e4x" in t) - 1
+    adopted, _, project = adopt_round_trip(tmp_path, tree)
+    assert adopted.returncode == 1
+    assert adopted.stderr.startswith(
+        f"{HEADER}:{member}: struct tdx_sys_info_tdmr: cannot read member line "
+        "'u16 m\u00e4x_tdmrs;' (expected '<u8|u16|u32|u64> name[N];')\n"
+        f"{SOURCE}:{read}: this read's value is never stored in a member\n"
+    )
+    assert "m\u00e4x" not in (project / "11-tdmr-info.toml").read_text()
+
+
+def test_a_header_without_an_include_guard_keeps_the_projects_guard(tmp_path):
+    tree = make_tree(tmp_path, "tree")
+    assert cli("build", "--schema", SCHEMA, "--kernel-tree", tree).returncode == 0
+    header = tree / HEADER
+    header.write_text(
+        "\n".join(t for t in header.read_text().split("\n") if not t.startswith("#ifndef"))
+    )
+    adopted, _, project = adopt_round_trip(tmp_path, tree)
+    assert adopted.returncode == 1
+    assert f"{HEADER}:1: no include guard (expected '#ifndef NAME')\n" in adopted.stderr
+    assert "[kernel.header].guard" not in adopted.stderr  # no invalid guard was adopted
+    assert (
+        'guard = "_X86_VIRT_TDX_AUTO_GENERATED_TDX_GLOBAL_METADATA_H"'
+        in (project / "settings.toml").read_text()
+    )

@@ -256,6 +256,8 @@ def cmd_adopt(args) -> int:
                 report(args, [_relocated(d, str(trial), schema_shown) for d in rep.sorted()])
             else:
                 sys.stderr.write(format_text(rep.sorted()).replace(str(trial), schema_shown))
+            for text in problems:  # what could not be read is most often why
+                problem_line(args, "ADOPT", text)
             problem(args, "ADOPT", "the adopted schema would not be valid; nothing was written")
             return EXIT_INVALID
         outputs = kernel_tree.kernel_outputs(adopted, adopted.settings.kernel.flavor)

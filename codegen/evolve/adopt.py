@@ -22,6 +22,7 @@ Over 400 lines on purpose: the mapping and the edits it writes change together
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,14 +70,18 @@ class Adoption:
 def read_tree(tree: Path) -> kernel_reader.TreeFiles:
     tree = Path(tree)
     source = tree / SOURCE_PATH
-    header = next((tree / p for p in HEADER_PATHS if (tree / p).is_file()), None)
-    if not source.is_file():
+    # lexists: a FIFO or a directory at the path is there, and reading it says what it is
+    header = next((tree / p for p in HEADER_PATHS if os.path.lexists(tree / p)), None)
+    if not os.path.lexists(source):
         raise AdoptError(f"{tree} has no {SOURCE_PATH}")
     if header is None:
         raise AdoptError(
             f"{tree} has no tdx_global_metadata.h (looked for {' and '.join(HEADER_PATHS)})"
         )
     texts = [_tree_text(p) for p in (header, source)]
+    for path, text in zip((header, source), texts, strict=True):
+        if not text.strip():
+            raise AdoptError(f"{path} is empty: there is nothing to adopt from it")
     return kernel_reader.read_files(
         str(header.relative_to(tree)), texts[0], str(source.relative_to(tree)), texts[1]
     )
@@ -235,7 +240,8 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
             kernel["print"] = _print(top, src, problems)
     kernel["header"] = {
         "banner": _banner_text(tf.header_banner),
-        "guard": tf.guard or "",
+        # no guard read: keep the project's, and the reader's problem says why
+        "guard": tf.guard or catalogue.settings.kernel.guard,
         "includes": tf.includes,
     }
     if hdr != HEADER_PATHS[0]:

@@ -35,37 +35,42 @@ from dataclasses import dataclass, field
 from codegen.abi import fieldid
 from codegen.spec import names
 
+
+def _c(pattern: str) -> re.Pattern[str]:
+    """A pattern over C text: \\w and \\d are ASCII, as C's identifiers and numbers are
+    (a member named with another letter is then a line that cannot be read, at its line)."""
+    return re.compile(pattern, re.ASCII)
+
+
 _HEX = r"0x[0-9A-Fa-f]{1,16}(?:ULL|ull|UL|ul|U|u)?"
-RE_STRUCT = re.compile(r"^struct (\w+) \{$")
-RE_MEMBER = re.compile(r"^\t(?:(u8|u16|u32|u64)|struct (\w+)) (\w+)((?:\[\w+\])*);$")
-RE_DEFINE = re.compile(rf"^#define (MD_FIELD_ID_\w+)\s+\(?({_HEX})\)?\s*$")
-RE_GUARD = re.compile(r"^#ifndef (\w+)$")
-RE_INCLUDE = re.compile(r"^#include <([\w/.-]+)>$")
-RE_FUNC = re.compile(r"^(static )?(__init )?int (?:__init )?(\w+)\(struct (\w+) \*(\w+)(\)|,)$")
+RE_STRUCT = _c(r"^struct (\w+) \{$")
+RE_MEMBER = _c(r"^\t(?:(u8|u16|u32|u64)|struct (\w+)) (\w+)((?:\[\w+\])*);$")
+RE_DEFINE = _c(rf"^#define (MD_FIELD_ID_\w+)\s+\(?({_HEX})\)?\s*$")
+RE_GUARD = _c(r"^#ifndef (\w+)$")
+RE_INCLUDE = _c(r"^#include <([\w/.-]+)>$")
+RE_FUNC = _c(r"^(static )?(__init )?int (?:__init )?(\w+)\(struct (\w+) \*(\w+)(\)|,)$")
 # A reader whose fields are gated on another struct's flags takes struct tdx_sys_info too.
-RE_FUNC_MORE = re.compile(r"^\s+const struct tdx_sys_info \*sysinfo\)$")
-RE_FIELD_GATE = re.compile(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\) \{$")
-RE_READ = re.compile(r"read_sys_metadata_field(?:\d+)?\(\s*([^,]+?)\s*,\s*&?\s*(\w+)\s*\)")
-RE_ID_EXPR = re.compile(
-    rf"^(?:({_HEX})|(MD_FIELD_ID_\w+))(?:\s*\+\s*i(?:\s*\*\s*(\d+)\s*\+\s*j)?)?$"
-)
-RE_ASSIGN = re.compile(r"^\s*(\w+)->(\w+)((?:\[[ij]\])*)\s*=\s*(?:\((u8|u16|u32|u64)\)\s*)?(\w+);")
-RE_FOR = re.compile(
+RE_FUNC_MORE = _c(r"^\s+const struct tdx_sys_info \*sysinfo\)$")
+RE_FIELD_GATE = _c(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\) \{$")
+RE_READ = _c(r"read_sys_metadata_field(?:\d+)?\(\s*([^,]+?)\s*,\s*&?\s*(\w+)\s*\)")
+RE_ID_EXPR = _c(rf"^(?:({_HEX})|(MD_FIELD_ID_\w+))(?:\s*\+\s*i(?:\s*\*\s*(\d+)\s*\+\s*j)?)?$")
+RE_ASSIGN = _c(r"^\s*(\w+)->(\w+)((?:\[[ij]\])*)\s*=\s*(?:\((u8|u16|u32|u64)\)\s*)?(\w+);")
+RE_FOR = _c(
     r"^\s*for \(([ij]) = 0; \1 < (?:(\w+)->(\w+)|(\d+)|ARRAY_SIZE\(\w+->\w+\)); "
     r"\1\+\+\)"
 )
-RE_GUARD_SIZE = re.compile(r"^\s*if \((\w+)->(\w+) > ARRAY_SIZE\((\w+)->(\w+)\)\)$")
-RE_CALL = re.compile(r"^\s*ret = ret \?: (\w+)\(&sysinfo->(\w+)(?:, sysinfo)?\);$")
-RE_CALL_EARLY = re.compile(r"^\s*ret = (\w+)\(&sysinfo->(\w+)\);$")
-RE_GATE_BIT = re.compile(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\)$")
-RE_GATE_HELPER = re.compile(r"^\s*if \((\w+)\(sysinfo\)\)$")
-RE_PRINT = re.compile(r"^\s*pr_info\((.*)$")
-RE_PRINT_ARG = re.compile(r"sysinfo->(\w+)\.(\w+)")
-RE_MAP = re.compile(
+RE_GUARD_SIZE = _c(r"^\s*if \((\w+)->(\w+) > ARRAY_SIZE\((\w+)->(\w+)\)\)$")
+RE_CALL = _c(r"^\s*ret = ret \?: (\w+)\(&sysinfo->(\w+)(?:, sysinfo)?\);$")
+RE_CALL_EARLY = _c(r"^\s*ret = (\w+)\(&sysinfo->(\w+)\);$")
+RE_GATE_BIT = _c(r"^\s*if \(sysinfo->(\w+)\.(\w+) & (\w+)\)$")
+RE_GATE_HELPER = _c(r"^\s*if \((\w+)\(sysinfo\)\)$")
+RE_PRINT = _c(r"^\s*pr_info\((.*)$")
+RE_PRINT_ARG = _c(r"sysinfo->(\w+)\.(\w+)")
+RE_MAP = _c(
     rf"TD_SYSINFO_MAP(?:_TRUNCATE)?\(\s*(?:({_HEX})|(?:MD_FIELD_ID_)?(\w+))\s*,"
     r"\s*(\w+)\s*\)"
 )
-RE_TOP = re.compile(
+RE_TOP = _c(
     r"^(static )?(__init )?int (?:__init )?get_tdx_sys_info\(struct tdx_sys_info "
     r"\*sysinfo\)$"
 )
@@ -212,6 +217,8 @@ def read_header(tf: TreeFiles, text: str) -> None:
             current = StructDecl(m.group(1), [], n)
     if current is not None:
         tf.problem(tf.header_path, current.line, f"struct {current.name} is never closed")
+    if tf.guard is None:
+        tf.problem(tf.header_path, 1, "no include guard (expected '#ifndef NAME')")
 
 
 def _parse_id(tf: TreeFiles, expr: str, n: int) -> tuple[int, int, int] | None:
