@@ -219,6 +219,8 @@ def adopt(catalogue: Catalogue, tf: kernel_reader.TreeFiles) -> Adoption:
         if f.name not in read_fields
     )
     kernel["exclude_fields"] = excluded
+    if catalogue.settings.kernel.baseline is not None:  # a fact of the kernel, not of its files
+        kernel["baseline"] = str(catalogue.settings.kernel.baseline)
     inits = [o["init"] for o in struct_settings.values() if "init" in o]
     common_init = max(set(inits), key=inits.count) if inits else True
     kernel["init"] = common_init

@@ -111,6 +111,11 @@ def settings(s, baseline, lists: dict, requires, layout: dict) -> Settings:
     )
 
 
+def lacked_by(baseline, f: Field) -> bool:
+    """A module of the baseline release may lack f: first seen later, or in no public release."""
+    return f.since is None or not f.since.has(baseline)
+
+
 def catalogue(
     classes: list[MdClass],
     fields: list[Field],
@@ -120,8 +125,7 @@ def catalogue(
     releases=(),
 ) -> Catalogue:
     """The Catalogue, with each field's optional and nullable facts filled in."""
-    baseline = settings.baseline
-    optional = {f.name: f.since is None or not f.since.has(baseline) for f in fields}
+    optional = {f.name: lacked_by(settings.baseline, f) for f in fields}
     # A count field is a scalar without a count of its own (COUNT-NOT-SCALAR,
     # COUNT-ON-SCALAR), so one step decides whether a counted array may be None.
     own = {f.name: f.gate is not None or optional[f.name] for f in fields}

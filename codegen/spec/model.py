@@ -256,6 +256,7 @@ class KernelOptions:
     includes: tuple[str, ...] = ("linux/types.h",)
     top_init: bool | None = None  # None: as init
     struct_settings: tuple[tuple[str, KernelStructGiven], ...] = ()
+    baseline: Release | None = None  # given in [kernel]; else the schema's (Settings.floor)
 
     def struct_options(self, name: str) -> KernelStruct:
         given = dict(self.struct_settings).get(name) or KernelStructGiven()
@@ -284,6 +285,11 @@ class Settings:
     python_package: str
     python_structs: tuple[str, ...]
     docs_structs: tuple[str, ...]
+
+    @property
+    def kernel_baseline(self) -> Release:
+        """The oldest module release the kernel's reads must work on."""
+        return self.kernel.baseline or self.baseline
 
 
 @dataclass(frozen=True)

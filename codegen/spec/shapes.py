@@ -238,6 +238,13 @@ class KernelSettings(_Strict):
     )
     structs: list[str] = PField(description="the structs of the kernel output, in read order")
     exclude_fields: list[str] = PField(default=[], description="fields the kernel does not read")
+    baseline: str | None = PField(
+        default=None,
+        description=(
+            "oldest module release the kernel supports (default: [schema].baseline): "
+            "a field it reads without a gate must be in it"
+        ),
+    )
     init: bool = PField(default=True, description="mark the readers __init")
     errors: ErrorIdiom = PField(
         default="chain",

@@ -37,6 +37,7 @@ def run(loaded, rep):
     built = elaborate.build_structs(structs_spec, struct_gates, fields)
     if the_settings is not None:
         structs.check_read_order(cx, the_settings, built)
+        gates.check_kernel_reads(cx, the_settings, built)
     if rep.errors or the_settings is None:
         return None
     return elaborate.catalogue(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from codegen.abi.release import VERSION_FIELDS, Since
 from codegen.spec import elaborate
 from codegen.spec.model import Gate
-from codegen.spec.rules import error
+from codegen.spec.rules import error, warning
 
 RULES = (
     error("GATE-FORM", 'A gate names exactly one of feature = "FIELD.BIT" or release = "M.m.uu".'),
@@ -28,7 +28,46 @@ RULES = (
         "line (MAJOR.MINOR), oldest line first.",
         "release lines branch (2.0 from 1.5 after 1.5.06) and gain fields at different releases",
     ),
+    warning(
+        "KERNEL-READS-OPTIONAL",
+        "A field the kernel reads without a gate is in every module from the kernel's baseline "
+        "on ([kernel].baseline, else [schema].baseline).",
+        "TDH.SYS.RD of a field the module lacks fails (TDX_METADATA_FIELD_ID_INCORRECT), and "
+        "the kernel's reader returns -EIO",
+    ),
 )
+
+
+def check_kernel_reads(cx, settings, structs: dict) -> None:
+    """Every ungated kernel read is of a field the baseline module has."""
+    k = settings.kernel
+    floor = settings.kernel_baseline
+    named = "[kernel].baseline" if k.baseline is not None else "[schema].baseline"
+    for sname in k.structs:
+        struct = structs.get(sname)
+        if struct is None or struct.gate is not None:
+            continue
+        for f in struct.fields:
+            if f.name in k.exclude_fields or f.gate is not None:
+                continue
+            if not elaborate.lacked_by(floor, f):
+                continue
+            ways = [
+                "add it to [kernel].exclude_fields",
+                "gate it (gate = { release = ... } or a feature bit)",
+            ]
+            if f.since is None:
+                since, key = "is in no public release", "name"
+            else:
+                since, key = f"is new in {f.since}", "since"
+                ways.append("raise [kernel].baseline")
+            cx.warn(
+                "KERNEL-READS-OPTIONAL",
+                f"the kernel reads {f.name} (struct {sname}), which {since}: on a {floor} "
+                f"module ({named}) the read fails and TDX does not come up; "
+                f"{', '.join(ways[:-1])} or {ways[-1]}",
+                cx.field_loc(f, key),
+            )
 
 
 def resolve_since(cx, e, spec: str | list[str]) -> Since | None:

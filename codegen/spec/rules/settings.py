@@ -64,6 +64,10 @@ def check_settings(cx, structs: dict, fields):
     s = e.spec
     baseline = cx.release(e, s.schema_.baseline, "schema", "baseline")
     ok = baseline is not None
+    kernel_baseline = None
+    if s.kernel.baseline is not None:
+        kernel_baseline = cx.release(e, s.kernel.baseline, "kernel", "baseline")
+        ok = ok and kernel_baseline is not None
     lists = {}
     for output in ("kernel", "python", "docs"):
         names = getattr(s, output).structs
@@ -149,7 +153,7 @@ def check_settings(cx, structs: dict, fields):
     layout = check_kernel_layout(cx, e, s.kernel, lists["kernel"], fields)
     if not ok or layout is None:
         return None
-    return elaborate.settings(s, baseline, lists, requires, layout)
+    return elaborate.settings(s, baseline, lists, requires, {**layout, "baseline": kernel_baseline})
 
 
 # -- how the kernel C looks -------------------------------------------------------
