@@ -103,7 +103,8 @@ def installed(tmp_path_factory):
     [src] = (tmp / "src").iterdir()
     wheel = build_wheel(src, tmp / "dist")
     venv = tmp / "venv"
-    sh(sys.executable, "-m", "venv", venv)
+    # no pip of its own (ensurepip took 7 s): this pip installs into it, as pipx's shared one does
+    sh(sys.executable, "-m", "venv", "--without-pip", venv)
     site = Path(
         sh(
             venv / "bin" / "python",
@@ -112,7 +113,10 @@ def installed(tmp_path_factory):
         ).stdout.strip()
     )
     (site / "tdx-codegen-deps.pth").write_text(f"{dependency_dir(tmp / 'deps')}\n")
-    sh(venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
+    sh(
+        *(sys.executable, "-m", "pip", "--python", venv / "bin" / "python"),
+        *("install", "-q", "--no-deps", "--no-index", wheel),
+    )
     return venv, wheel, src
 
 
