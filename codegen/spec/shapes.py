@@ -135,15 +135,19 @@ class FieldSpec(_Strict):
         default=None, description='read only then: "FIELD.BIT" or { release = "1.5.06" }'
     )
     truncate: bool = PField(default=False, description="allow a member narrower than the element")
+    # default_factory, not default={}: pydantic deep-copies a mutable default on every field
+    # (a third of validating one); the JSON Schema still says the default is {}
     bits: dict[str, int | BitSpec] = PField(
-        default={},
+        default_factory=dict,
+        json_schema_extra={"default": {}},
         description='named bits of a flag field: NAME = bit or { bit = N, description = "..." }',
     )
     unverified: str | None = PField(
         default=None, description="why the field is not cross-checked against Intel's JSON"
     )
     overrides: dict[str, OverrideSpec] = PField(
-        default={},
+        default_factory=dict,
+        json_schema_extra={"default": {}},
         description=(
             'reviewed deviations from Intel\'s JSON, by attribute: { json = ..., reason = "..." }'
         ),
