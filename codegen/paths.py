@@ -51,7 +51,7 @@ def file_kind(path: Path) -> str | None:
     """What is at path when it is not a regular file ("a FIFO", "a symlink"...), else None."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except OSError:  # nothing there, or not reachable: writing it reports its own error
         return None
     if stat.S_ISREG(mode):
         return None
@@ -111,11 +111,9 @@ def display_path(path: Path, base: Path | None = None) -> str:
 
 
 def _resolved(path: Path) -> Path:
-    """path.resolve(), or for a symbolic link loop its resolved directory and its own name."""
-    try:
-        return path.resolve()
-    except RuntimeError:  # Python < 3.13 raises for a loop; later ones return the path
-        return path.absolute().parent.resolve() / path.name
+    """The path with its symbolic links resolved, as far as they go: realpath, because
+    Path.resolve() raises on a loop anywhere along it before Python 3.13."""
+    return Path(os.path.realpath(path))
 
 
 def not_a_directory(path: Path) -> str:

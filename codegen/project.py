@@ -18,6 +18,7 @@ is installed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,8 @@ def overlap(schema: Path, out: Path) -> str | None:
     replaces and removes files there).  One inside the other mixes the two in
     every listing, diff and review, so it is refused before anything is read.
     """
-    schema, out = schema.resolve(), out.resolve()
+    # realpath, not resolve(): a symlink loop is the compiler's to report, not a crash here
+    schema, out = Path(os.path.realpath(schema)), Path(os.path.realpath(out))
     if out == schema:
         return "is the schema directory"
     if out.is_relative_to(schema):

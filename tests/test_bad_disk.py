@@ -132,6 +132,18 @@ def test_an_output_path_taken_by_a_fifo_stops_the_build_before_any_file(tmp_path
     assert Path(target).is_fifo()
 
 
+def test_an_output_directory_under_a_symlink_loop_is_a_write_error_not_a_crash(tmp_path):
+    proj = project(tmp_path)
+    (proj / "loop").symlink_to("loop")
+    done = cli("build", "--schema", "schema", "--out", "loop/out", cwd=proj)
+    assert (done.returncode, done.stderr) == (
+        1,
+        "tdx-codegen: error: cannot write under loop/out: Too many levels of symbolic links "
+        "(loop/out/docs)\n",
+    )
+    assert sorted(p.name for p in proj.iterdir()) == ["loop", "schema"]
+
+
 def test_an_output_path_taken_by_a_directory_stops_the_build_before_any_file(tmp_path):
     proj, before = built(tmp_path)
     target = (

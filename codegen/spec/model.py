@@ -256,7 +256,7 @@ class KernelOptions:
     includes: tuple[str, ...] = ("linux/types.h",)
     top_init: bool | None = None  # None: as init
     struct_settings: tuple[tuple[str, KernelStructGiven], ...] = ()
-    baseline: Release | None = None  # given in [kernel]; else the schema's (Settings.floor)
+    baseline: Release | None = None  # [kernel].baseline; None: the schema's (kernel_baseline)
 
     def struct_options(self, name: str) -> KernelStruct:
         given = dict(self.struct_settings).get(name) or KernelStructGiven()
