@@ -49,6 +49,19 @@ def test_build_writes_only_the_kernel_outputs_in_place(tree, expected):
     assert run("build", "--kernel-tree", tree) == (0, "", f"2 kernel files in {tree} up to date\n")
 
 
+def test_build_from_the_kernel_tree_needs_no_project_only_the_schema(tree, expected):
+    """A kernel developer works in the tree: no project there, --schema names the schema."""
+    from helpers.schema import ROOT
+
+    schema = ROOT / "schema"
+    assert run("build", "--kernel-tree", ".", "--schema", schema, cwd=tree) == (
+        0,
+        "",
+        f"wrote {HEADER}\nwrote {SOURCE}\n",
+    )
+    assert {p: (tree / p).read_text() for p in (HEADER, SOURCE)} == expected
+
+
 def test_not_a_kernel_tree(tmp_path):
     assert run("build", "--kernel-tree", tmp_path) == (
         2,

@@ -136,6 +136,8 @@ def fill_project_defaults(args) -> None:
     from codegen import project
 
     wanted = [k for k in ("schema", "out") if hasattr(args, k) and getattr(args, k) is None]
+    if getattr(args, "kernel_tree", None) is not None and "out" in wanted:
+        wanted.remove("out")  # build --kernel-tree writes into the tree, not to out
     try:
         args.project = project.find()
     except project.ProjectError as exc:
