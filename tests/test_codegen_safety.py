@@ -412,16 +412,21 @@ SHIPPED = tdx_metadata.read_all_rd(Backend()).as_dict()
 
 
 def compile_and_run(schema: Path, out: Path, tmp: Path) -> None:
-    """Both kernel flavours of the built schema compile with -Werror and read every member."""
+    """Both kernel flavours of the built schema compile with -Werror and read every member.
+
+    out is the plain build of schema: it holds the flavour its settings name."""
     catalogue = compile_or_raise(schema)
     for flavor in ("map", "functions"):
-        proc = build(schema, tmp / flavor, "--c-flavor", flavor)
-        assert proc.returncode == 0, proc.stderr
+        built = out
+        if flavor != catalogue.settings.kernel.flavor:
+            built = tmp / flavor
+            proc = build(schema, built, "--c-flavor", flavor)
+            assert proc.returncode == 0, proc.stderr
         work = tmp / f"build-{flavor}"
         work.mkdir()
         (work / "tdx_dump.h").write_text(cbuild.dump_header(catalogue))
         (work / "fake_values.h").write_text(cbuild.fake_values_header(VALUES))
-        dump = cbuild.run(cbuild.compile_reader(work, tmp / flavor))
+        dump = cbuild.run(cbuild.compile_reader(work, built))
         assert (dump.ret, dump.members) == (0, cbuild.expected(catalogue, VALUES))
 
 
