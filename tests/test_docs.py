@@ -500,10 +500,10 @@ def test_table_cells_are_escaped_as_jinja2_autoescape_escapes():
     from codegen.emitters import html
 
     text = "".join(map(chr, range(0x3000))) + "\U0001f600"
-    cells = [docs.Cell(text, True), docs.Cell(""), docs.Cell("", True), docs.Cell("<b>&'\"")]
+    cells = [docs.code(text), docs.plain(""), docs.code(""), docs.plain("<b>&'\"")]
     macro = jinja2.Environment(autoescape=True).from_string(
-        "{% for row in rows %}<tr>{% for c in row %}<td>{% if c.code and c.text %}<code>"
-        "{{ c.text }}</code>{% else %}{{ c.text }}{% endif %}</td>{% endfor %}</tr>\n"
+        "{% for row in rows %}<tr>{% for value, code in row %}<td>{% if code and value %}<code>"
+        "{{ value }}</code>{% else %}{{ value }}{% endif %}</td>{% endfor %}</tr>\n"
         "{% endfor %}"
     )
     table = [cells, cells[1:]]

@@ -12,7 +12,7 @@ way (Markdown here, HTML by the template's autoescape).
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from codegen.abi import fieldid
 from codegen.emitters import html, svg
@@ -32,9 +32,18 @@ FIELD_COLUMNS = ("Field", "ID", "Size", "Shape", "Member", "Count", "Gate", "Sin
 YES, GATED, ABSENT = "yes", "gated", "-"
 
 
-class Cell(NamedTuple):
-    text: str
-    code: bool = False
+# A table cell: its text, and whether it is set as code (Markdown backticks, HTML <code>).
+# Plain tuples made by plain() and code(), not a NamedTuple: a 10,000-field page has 140,000
+# cells, and making a NamedTuple costs more than the cell's own text.
+Cell = tuple[str, bool]
+
+
+def plain(value: str) -> Cell:
+    return (value, False)
+
+
+def code(value: str) -> Cell:
+    return (value, True)
 
 
 def cell(text: str) -> str:
@@ -66,9 +75,10 @@ def label(text: str) -> str:
 
 
 def md(c: Cell) -> str:
-    if not c.text:
+    value, is_code = c
+    if not value:
         return ""
-    return f"`{cell(c.text)}`" if c.code else cell(c.text)
+    return f"`{cell(value)}`" if is_code else cell(value)
 
 
 def slug(title: str) -> str:
@@ -101,15 +111,15 @@ def member(f: Field, s: Struct) -> str:
 
 def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
     return [
-        Cell(f.name, True),
-        Cell(fieldid.fmt(f.id), True),
-        Cell(str(f.element_size)),
-        Cell(shape(f)),
-        Cell(member(f, s), True),
-        Cell(f.count or "", True),
-        Cell(", ".join(g.text for g in s.gates(f))),
-        Cell(since(f, catalogue)),
-        Cell(description(f)),
+        code(f.name),
+        code(fieldid.fmt(f.id)),
+        plain(str(f.element_size)),
+        plain(shape(f)),
+        code(member(f, s)),
+        code(f.count or ""),
+        plain(", ".join(g.text for g in s.gates(f))),
+        plain(since(f, catalogue)),
+        plain(description(f)),
     ]
 
 
@@ -157,11 +167,11 @@ def layout_rows(fid: int, catalogue: Catalogue) -> list[list[Cell]]:
             says = cls.name if cls else "no such class in the schema"
         rows.append(
             [
-                Cell(bits),
-                Cell(name, True),
-                Cell(f"{value:#x}", True),
-                Cell(says),
-                Cell(fieldid.purpose(name)),
+                plain(bits),
+                code(name),
+                code(f"{value:#x}"),
+                plain(says),
+                plain(fieldid.purpose(name)),
             ]
         )
     return rows
@@ -195,7 +205,7 @@ def reference(catalogue: Catalogue) -> dict:
                         "title": f"{f.name} bits",
                         "anchor": slug(f"{f.name} bits"),
                         "rows": [
-                            [Cell(str(b.bit)), Cell(b.name, True), Cell(b.description)]
+                            [plain(str(b.bit)), code(b.name), plain(b.description)]
                             for b in f.bits
                         ],
                     }
@@ -210,11 +220,11 @@ def reference(catalogue: Catalogue) -> dict:
         matrix.append(
             {
                 "cells": [
-                    Cell(f.name, True),
-                    Cell(f"{f.class_code:#04x}"),
-                    Cell(readable(f.host_readable)),
-                    Cell(readable(f.guest_readable)),
-                    Cell(kernel.get(f.name, ""), True),
+                    code(f.name),
+                    plain(f"{f.class_code:#04x}"),
+                    plain(readable(f.host_readable)),
+                    plain(readable(f.guest_readable)),
+                    code(kernel.get(f.name, "")),
                 ],
                 "marks": [availability(f, s, present, r.release) for r, present in releases],
             }

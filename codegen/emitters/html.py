@@ -32,7 +32,7 @@ _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '
 
 def _tds(cells) -> str:
     out = []
-    for text, code in cells:  # docs.Cell: text (a str), code
+    for text, code in cells:  # docs.Cell: its text, and whether it is code
         text = text.translate(_ESCAPE)
         out.append(f"<td><code>{text}</code></td>" if code and text else f"<td>{text}</td>")
     return "".join(out)
