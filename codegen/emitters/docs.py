@@ -205,8 +205,7 @@ def reference(catalogue: Catalogue) -> dict:
                         "title": f"{f.name} bits",
                         "anchor": slug(f"{f.name} bits"),
                         "rows": [
-                            [plain(str(b.bit)), code(b.name), plain(b.description)]
-                            for b in f.bits
+                            [plain(str(b.bit)), code(b.name), plain(b.description)] for b in f.bits
                         ],
                     }
                     for f in mine
