@@ -263,3 +263,43 @@ def test_bits_renamed_removed_added(tmp_path):
         f"KERNEL_API: TDX_FEATURES0: bit 19 renamed L2_TLB_INVD_OPT -> L2_TLB_INVALIDATE_OPT {where}",
         f"ADDITIVE: TDX_FEATURES0: new bit BIT_62_NEW = 62 {where}",
     ]
+
+
+def test_baselines_moved_are_reported_by_which_way(tmp_path):
+    raised = edited_schema(
+        tmp_path,
+        "raised",
+        {"settings.toml": [('baseline = "1.5.05"', 'baseline = "1.5.06"')]},
+    )
+    lowered = edited_schema(
+        tmp_path,
+        "lowered",
+        {
+            "settings.toml": [
+                ('baseline = "1.5.01"', 'baseline = "1.5.06"'),
+                ('baseline = "1.5.05"', 'baseline = "1.5.01"'),
+            ]
+        },
+    )
+    assert run("compat", "schema", raised) == (
+        0,
+        f"compat schema -> {raised}: 0 MODULE_ABI, 1 KERNEL_API, 0 ADDITIVE\n"
+        "KERNEL_API: [kernel].baseline 1.5.05 -> 1.5.06: modules before 1.5.06 are no longer "
+        "supported by the kernel (they were from 1.5.05)\n",
+        "",
+    )
+    assert run("compat", "schema", lowered) == (
+        0,
+        f"compat schema -> {lowered}: 0 MODULE_ABI, 1 KERNEL_API, 1 ADDITIVE\n"
+        "KERNEL_API: [schema].baseline 1.5.01 -> 1.5.06: modules before 1.5.06 are no longer "
+        "supported by the readers (they were from 1.5.01)\n"
+        "ADDITIVE: [kernel].baseline 1.5.05 -> 1.5.01: modules from 1.5.01 on are supported by "
+        "the kernel (they were from 1.5.05)\n",
+        "",
+    )
+    assert run("compat", lowered, "schema")[1].split("\n")[1:3] == [
+        "KERNEL_API: [kernel].baseline 1.5.01 -> 1.5.05: modules before 1.5.05 are no longer "
+        "supported by the kernel (they were from 1.5.01)",
+        "KERNEL_API: [schema].baseline 1.5.06 -> 1.5.01: the readers may give None for the "
+        "fields a 1.5.01 module lacks",
+    ]

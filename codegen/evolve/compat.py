@@ -15,7 +15,10 @@ Categories, strictest first:
               output, a since that still has the field in a baseline module.
 
 A field whose since changes so that a baseline module may lack it is
-KERNEL_API: its readers may now give None.
+KERNEL_API: its readers may now give None.  So is a baseline moved: raised,
+the readers or the kernel stop supporting the modules in between; the
+schema's lowered, its readers may give None for more fields.  Only the
+kernel's lowered is ADDITIVE: its reads are the same, on more modules.
 
 release_diff() compares two modules instead (two profiles of the schema,
 e.g. 1.5.06 and 2.0.08): the fields one release has and the other lacks,
@@ -111,6 +114,7 @@ def compare(
                 c.source,
             )
     _outputs(old, new, {a.name: b for a, b in pairs}, d)
+    _baselines(old, new, d)
     rank = {c: i for i, c in enumerate(CATEGORIES)}
     return sorted(d.changes, key=lambda c: (rank[c.category], c.subject, c.kind, c.message))
 
@@ -305,6 +309,28 @@ def _outputs(old: Catalogue, new: Catalogue, renamed: dict[str, Field], d: _Diff
                 a.source,
                 b.source,
             )
+
+
+def _baselines(old: Catalogue, new: Catalogue, d: _Diff) -> None:
+    """The oldest module releases the readers ([schema].baseline) and the kernel support."""
+    readers = (old.settings.baseline, new.settings.baseline)
+    kernel = (old.settings.kernel_baseline, new.settings.kernel_baseline)
+    for what, key, (a, b) in (
+        ("the readers", "[schema].baseline", readers),
+        ("the kernel", "[kernel].baseline", kernel),
+    ):
+        if a == b:
+            continue
+        if b > a:
+            category, kind = "KERNEL_API", "baseline-raised"
+            effect = f"modules before {b} are no longer supported by {what} (they were from {a})"
+        elif what == "the readers":
+            category, kind = "KERNEL_API", "baseline-lowered"
+            effect = f"{what} may give None for the fields a {b} module lacks"
+        else:
+            category, kind = "ADDITIVE", "baseline-lowered"
+            effect = f"modules from {b} on are supported by {what} (they were from {a})"
+        d.add(category, kind, key, f"{key} {a} -> {b}: {effect}")
 
 
 def format_text(changes: list[Change], old_name: str, new_name: str, fail_on: str) -> str:
