@@ -165,3 +165,48 @@ def test_readers_give_none_for_what_the_release_lacks(catalogue, name):
             for f in s.fields
         }
         assert set(lacking) == absent & read
+
+
+KERNEL_FLOOR = ('baseline = "1.5.05"', 'baseline = "1.5.01"')
+VCPUS = 'since = "1.5.05"\nguest_readable = false\ndescription = "Maximum vCPUs of one TD."'
+
+
+NO_GATE = (
+    "the kernel reads MAX_VCPUS_PER_TD (struct td_conf), which is new in 1.5.05: on a 1.5.01 "
+    "module ([kernel].baseline) the read fails and TDX does not come up; add it to "
+    "[kernel].exclude_fields, gate it (gate = { release = ... } or a feature bit) or raise "
+    "[kernel].baseline"
+)
+EARLY_GATE = (
+    "the kernel reads MAX_VCPUS_PER_TD (struct td_conf) from release 1.5.03 on (its gate), but "
+    "it is new in 1.5.05: on a 1.5.03 module the read fails and TDX does not come up; gate it "
+    "at a release that has it, or on a feature bit"
+)
+
+
+@pytest.mark.parametrize(
+    "gate, warned",
+    [
+        (None, NO_GATE),
+        ('{ release = "1.5.03" }', EARLY_GATE),
+        ('{ release = "1.5.05" }', None),
+        ('"TDX_FEATURES0.TD_PRESERVING"', None),  # a module with the bit has the field
+    ],
+)
+def test_the_kernel_reads_only_what_the_modules_it_reads_have(tmp_path, gate, warned):
+    """MAX_VCPUS_PER_TD (since 1.5.05) read by a kernel whose baseline is lowered to 1.5.01."""
+    vcpus = VCPUS if gate is None else f"{VCPUS}\ngate = {gate}"
+    new = edited_schema(
+        tmp_path,
+        "new",
+        {"settings.toml": [KERNEL_FLOOR], "19-td-configurability.toml": [(VCPUS, vcpus)]},
+    )
+    code, out, err = run("validate", "--schema", new)
+    assert (code, out) == (0, "77 fields in 15 structs: schema is valid\n")
+    line = table_line(SCHEMA / "19-td-configurability.toml", "MAX_VCPUS_PER_TD") + 8
+    assert err == (
+        ""
+        if warned is None
+        else f"{new}/19-td-configurability.toml:{line}:9: warning[KERNEL-READS-OPTIONAL]: "
+        f'{warned}\n  {line} | since = "1.5.05"\n      |         ^~~~~~~~\n0 errors, 1 warning\n'
+    )

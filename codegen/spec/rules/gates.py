@@ -30,8 +30,8 @@ RULES = (
     ),
     warning(
         "KERNEL-READS-OPTIONAL",
-        "A field the kernel reads without a gate is in every module from the kernel's baseline "
-        "on ([kernel].baseline, else [schema].baseline).",
+        "A field the kernel reads is in every module it reads it on: from the kernel's baseline "
+        "([kernel].baseline, else [schema].baseline), or from its release gate's release.",
         "TDH.SYS.RD of a field the module lacks fails (TDX_METADATA_FIELD_ID_INCORRECT), and "
         "the kernel's reader returns -EIO",
     ),
@@ -39,27 +39,46 @@ RULES = (
 
 
 def check_kernel_reads(cx, settings, structs: dict) -> None:
-    """Every ungated kernel read is of a field the baseline module has."""
+    """Every kernel read is of a field the modules it is made on have: from the kernel's
+    baseline on, or from the release a release gate opens at.  A feature gate is trusted:
+    a module that sets the bit has the fields it gates."""
     k = settings.kernel
-    floor = settings.kernel_baseline
     named = "[kernel].baseline" if k.baseline is not None else "[schema].baseline"
     for sname in k.structs:
         struct = structs.get(sname)
-        if struct is None or struct.gate is not None:
+        if struct is None:
             continue
         for f in struct.fields:
-            if f.name in k.exclude_fields or f.gate is not None:
+            gates = struct.gates(f)
+            if f.name in k.exclude_fields or any(g.release is None for g in gates):
                 continue
+            opened = max((g.release for g in gates), default=None)
+            floor = (
+                settings.kernel_baseline
+                if opened is None
+                else max(opened, settings.kernel_baseline)
+            )
             if not elaborate.lacked_by(floor, f):
+                continue
+            if f.since is None:
+                since, key = "is in no public release", "name"
+            else:
+                since, key = f"is new in {f.since}", "since"
+            if opened is not None:  # the gate opens before the field is there
+                cx.warn(
+                    "KERNEL-READS-OPTIONAL",
+                    f"the kernel reads {f.name} (struct {sname}) from release {floor} on "
+                    f"({'its gate' if floor == opened else named}), but it {since}: on a "
+                    f"{floor} module the read fails and TDX does not come up; gate it at a "
+                    "release that has it, or on a feature bit",
+                    cx.field_loc(f, key),
+                )
                 continue
             ways = [
                 "add it to [kernel].exclude_fields",
                 "gate it (gate = { release = ... } or a feature bit)",
             ]
-            if f.since is None:
-                since, key = "is in no public release", "name"
-            else:
-                since, key = f"is new in {f.since}", "since"
+            if f.since is not None:
                 ways.append("raise [kernel].baseline")
             cx.warn(
                 "KERNEL-READS-OPTIONAL",
