@@ -193,7 +193,7 @@ EARLY_GATE = (
         ('"TDX_FEATURES0.TD_PRESERVING"', None),  # a module with the bit has the field
     ],
 )
-def test_the_kernel_reads_only_what_the_modules_it_reads_have(tmp_path, gate, warned):
+def test_the_kernel_reads_only_what_the_modules_it_reads_have(tmp_path, catalogue, gate, warned):
     """MAX_VCPUS_PER_TD (since 1.5.05) read by a kernel whose baseline is lowered to 1.5.01."""
     vcpus = VCPUS if gate is None else f"{VCPUS}\ngate = {gate}"
     new = edited_schema(
@@ -202,7 +202,8 @@ def test_the_kernel_reads_only_what_the_modules_it_reads_have(tmp_path, gate, wa
         {"settings.toml": [KERNEL_FLOOR], "19-td-configurability.toml": [(VCPUS, vcpus)]},
     )
     code, out, err = run("validate", "--schema", new)
-    assert (code, out) == (0, "77 fields in 15 structs: schema is valid\n")
+    counts = f"{len(catalogue.fields)} fields in {len(catalogue.structs)} structs"
+    assert (code, out) == (0, f"{counts}: schema is valid\n")
     line = table_line(SCHEMA / "19-td-configurability.toml", "MAX_VCPUS_PER_TD") + 8
     assert err == (
         ""
