@@ -55,7 +55,7 @@ def file_kind(path: Path) -> str | None:
         return None
     if stat.S_ISREG(mode):
         return None
-    return "a symlink" if stat.S_ISLNK(mode) else _KINDS.get(stat.S_IFMT(mode), "not a file")
+    return "a symlink" if stat.S_ISLNK(mode) else _KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
 def read_bytes(path: Path) -> bytes:

@@ -91,8 +91,9 @@ def build_structs(specs: dict, gates: dict, fields: list[Field]) -> dict[str, St
     return out
 
 
-def settings(s, baseline, lists: dict, requires, layout: dict) -> Settings:
-    """layout: the KernelOptions of how the kernel C looks, as the settings rules worked out."""
+def settings(s, baseline, kernel_baseline, lists: dict, requires, layout: dict) -> Settings:
+    """layout: the KernelOptions of how the kernel C looks, as the settings rules worked out;
+    kernel_baseline: [kernel].baseline, or None for the schema's."""
     k = s.kernel
     return Settings(
         baseline=baseline,
@@ -103,6 +104,7 @@ def settings(s, baseline, lists: dict, requires, layout: dict) -> Settings:
             k.init,
             k.named_ids,
             require_features=tuple(requires),
+            baseline=kernel_baseline,
             **layout,
         ),
         python_package=s.python.package,

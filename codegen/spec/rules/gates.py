@@ -38,11 +38,16 @@ RULES = (
 )
 
 
+_EXCLUDE_IT = "add it to [kernel].exclude_fields"
+_GATE_IT = "gate it (gate = { release = ... } or a feature bit)"
+
+
 def check_kernel_reads(cx, settings, structs: dict) -> None:
     """Every kernel read is of a field the modules it is made on have: from the kernel's
     baseline on, or from the release a release gate opens at.  A feature gate is trusted:
     a module that sets the bit has the fields it gates."""
     k = settings.kernel
+    base = settings.kernel_baseline
     named = "[kernel].baseline" if k.baseline is not None else "[schema].baseline"
     for sname in k.structs:
         struct = structs.get(sname)
@@ -52,41 +57,29 @@ def check_kernel_reads(cx, settings, structs: dict) -> None:
             gates = struct.gates(f)
             if f.name in k.exclude_fields or any(g.release is None for g in gates):
                 continue
-            opened = max((g.release for g in gates), default=None)
-            floor = (
-                settings.kernel_baseline
-                if opened is None
-                else max(opened, settings.kernel_baseline)
-            )
+            floor = max([base, *(g.release for g in gates)])
             if not elaborate.lacked_by(floor, f):
                 continue
-            if f.since is None:
-                since, key = "is in no public release", "name"
-            else:
-                since, key = f"is new in {f.since}", "since"
-            if opened is not None:  # the gate opens before the field is there
-                cx.warn(
-                    "KERNEL-READS-OPTIONAL",
+            since = "is in no public release" if f.since is None else f"is new in {f.since}"
+            loc = cx.field_loc(f, "name" if f.since is None else "since")
+            if gates:  # the gate opens before the field is there
+                why = "its gate" if any(g.release == floor for g in gates) else named
+                message = (
                     f"the kernel reads {f.name} (struct {sname}) from release {floor} on "
-                    f"({'its gate' if floor == opened else named}), but it {since}: on a "
-                    f"{floor} module the read fails and TDX does not come up; gate it at a "
-                    "release that has it, or on a feature bit",
-                    cx.field_loc(f, key),
+                    f"({why}), but it {since}: on a {floor} module the read fails and TDX does "
+                    "not come up; gate it at a release that has it, or on a feature bit"
                 )
-                continue
-            ways = [
-                "add it to [kernel].exclude_fields",
-                "gate it (gate = { release = ... } or a feature bit)",
-            ]
-            if f.since is not None:
-                ways.append("raise [kernel].baseline")
-            cx.warn(
-                "KERNEL-READS-OPTIONAL",
-                f"the kernel reads {f.name} (struct {sname}), which {since}: on a {floor} "
-                f"module ({named}) the read fails and TDX does not come up; "
-                f"{', '.join(ways[:-1])} or {ways[-1]}",
-                cx.field_loc(f, key),
-            )
+            else:
+                ways = (
+                    f"{_EXCLUDE_IT} or {_GATE_IT}"
+                    if f.since is None  # no baseline has it
+                    else f"{_EXCLUDE_IT}, {_GATE_IT} or raise [kernel].baseline"
+                )
+                message = (
+                    f"the kernel reads {f.name} (struct {sname}), which {since}: on a {floor} "
+                    f"module ({named}) the read fails and TDX does not come up; {ways}"
+                )
+            cx.warn("KERNEL-READS-OPTIONAL", message, loc)
 
 
 def resolve_since(cx, e, spec: str | list[str]) -> Since | None:

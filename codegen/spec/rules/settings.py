@@ -153,7 +153,7 @@ def check_settings(cx, structs: dict, fields):
     layout = check_kernel_layout(cx, e, s.kernel, lists["kernel"], fields)
     if not ok or layout is None:
         return None
-    return elaborate.settings(s, baseline, lists, requires, {**layout, "baseline": kernel_baseline})
+    return elaborate.settings(s, baseline, kernel_baseline, lists, requires, layout)
 
 
 # -- how the kernel C looks -------------------------------------------------------
