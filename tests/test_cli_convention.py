@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen.cli import build_parser
+from codegen.cli import COMMAND_MODULES, build_parser, verb_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "cli.md"
@@ -208,8 +208,34 @@ def test_every_subcommand_has_a_description_and_examples_that_parse():
                 args = build_parser().parse_args(argv)
             except SystemExit:
                 pytest.fail(f"{sub.prog}: example 'tdx-codegen {shlex.join(argv)}' does not parse")
+            # main() builds the parser of the verb run alone: it must read argv the same
+            assert build_parser(verb_of(argv)).parse_args(argv) == args, argv
             # the example is of this subcommand (sim's may show one of its own)
             assert args.verb == verb or args.verb.startswith(verb + " "), (sub.prog, argv)
+
+
+def test_each_module_declares_the_verbs_it_registers():
+    """VERBS is how main() finds the one module whose parsers a run needs."""
+    for module in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.register(sub)
+        assert tuple(sub.choices) == module.VERBS, module.__name__
+    assert verb_of(["-C", "build", "--format", "json"]) is None  # -C takes the word after it
+    assert verb_of(["-C", "x", "build", "--check"]) == "build"
+    assert verb_of(["--version"]) is verb_of(["frobnicate"]) is verb_of([]) is None
+
+
+def test_a_word_that_is_no_verb_gets_the_full_list_of_verbs(capsys):
+    from codegen.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
+    err = capsys.readouterr().err
+    every = ", ".join(repr(verb) for module in COMMAND_MODULES for verb in module.VERBS)
+    assert err.endswith(
+        f"tdx-codegen: error: argument COMMAND: invalid choice: 'frobnicate' (choose from {every})\n"
+    ), err
+    assert every.count(",") == 12  # all thirteen verbs
 
 
 def test_an_example_that_does_not_parse_is_found():

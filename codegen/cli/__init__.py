@@ -34,7 +34,7 @@ COMMAND_MODULES = (build, inspect, sim, evolve, kernel)
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser = build_parser(verb_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -107,8 +107,21 @@ def _check_cwd() -> None:
         ) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every verb (each module imports its heavy parts only when run)."""
+def verb_of(argv: list[str]) -> str | None:
+    """The verb argv runs, when it names one (before it: -C DIR and options only)."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if any(word in m.VERBS for m in COMMAND_MODULES) else None
+    return None
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every verb, or given one, of its module's verbs alone: argparse makes
+    and translates each verb's help as it is added, a fifth of a no-op build for all of
+    them.  Each module imports its heavy parts only when run."""
     parser = argparse.ArgumentParser(
         prog="tdx-codegen",
         description="Schema compiler, code generator and simulator for TDX global metadata.",
@@ -122,5 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(metavar="COMMAND")
     for module in COMMAND_MODULES:
-        module.register(sub)
+        if verb is None or verb in module.VERBS:
+            module.register(sub)
     return parser

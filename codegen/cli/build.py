@@ -27,6 +27,12 @@ from codegen.cli.common import (
     stale,
 )
 
+VERBS = (
+    "validate",
+    "build",
+    "init",
+)  # what register() adds: the parser is built for the verb run alone
+
 
 def register(sub) -> None:
     p = add_command(

@@ -46,6 +46,14 @@ differ (changed).  A and B are profiles of the schema (1.5.06, 2.0.08, ...) or
 profile files; the releases need not be on one release line."""
 
 
+VERBS = (
+    "compat",
+    "release-diff",
+    "import-json",
+    "reconcile",
+)  # what register() adds: the parser is built for the verb run alone
+
+
 def register(sub) -> None:
     p = add_command(
         sub,

@@ -18,6 +18,9 @@ from codegen.cli.common import (
     problem,
 )
 
+# The verbs register() adds: main() builds the parsers of one module, the verb's.
+VERBS = ("explain", "list")
+
 
 def register(sub) -> None:
     p = add_command(

@@ -42,6 +42,13 @@ tree is never written.  Exit 0 when 'diff --kernel-tree PATH' then shows no
 change; 1 when something could not be adopted (each reported with file:line)."""
 
 
+VERBS = (
+    "adopt",
+    "diff",
+    "patch",
+)  # what register() adds: the parser is built for the verb run alone
+
+
 def register(sub) -> None:
     p = add_command(
         sub,

@@ -20,6 +20,9 @@ import json
 import sys
 from pathlib import Path
 
+# The verbs register() adds: main() builds the parsers of one module, the verb's.
+VERBS = ("sim",)
+
 
 def register(sub) -> None:
     from codegen.cli.common import add_command, add_format_arg, add_schema_arg
