@@ -3,6 +3,10 @@
 Every command module (build, inspect, sim, evolve, kernel) imports this one and
 no other command module.  Heavy modules (pydantic, jinja2, emitters, simulator)
 are imported inside the functions that need them, so every verb starts fast.
+
+Over 400 lines on purpose: by the rule above, whatever two command modules
+both need lives here (the convention of docs/cli.md, ids given by name,
+loading and reporting the schema, kernel trees), in the sections below.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """Verbs for evolving the schema: compat, release-diff, import-json and reconcile.
 
-Everything heavy is imported
-inside the commands.  Exit status as elsewhere: 0 ok, 1 a finding (a break
-at or above --fail-on, an unexplained difference, a change in the tree, a
-hand-edited file, invalid input), 2 usage error.
+Everything heavy is imported inside the commands.  Exit status as elsewhere:
+0 ok, 1 a finding (a break at or above --fail-on, an unexplained
+difference, a change in the tree, a hand-edited file, invalid input), 2
+usage error.
+
+About 400 lines: four verbs, and the inputs they share: a schema given as
+a directory or a git revision (extracted with git archive), a profile, and
+Intel's JSON, each named in messages as the user gave it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ tomli, not the standard library's tomllib: the same parser (tomllib was
 made from it), but tomli's wheels are compiled with mypyc and parse a
 large schema three to five times faster.  tomli 2.4 moved to TOML 1.1,
 which this reader does not speak: pyproject.toml keeps it below.
+
+About 400 lines: one reader for the whole of TOML 1.0's syntax, since a
+position is only as right as the reader's idea of where each form ends.
 """
 
 from __future__ import annotations
