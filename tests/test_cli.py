@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from codegen import __version__
 from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +23,7 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "tdx-codegen"  # beside this interpreter, not on PATH
     assert exe.is_file(), "pip install -e . should install the tdx-codegen script"
     p = subprocess.run([exe, "--version"], capture_output=True, text=True)
-    assert (p.returncode, p.stdout) == (0, "tdx-codegen 0.1.0\n")
+    assert (p.returncode, p.stdout) == (0, f"tdx-codegen {__version__}\n")
 
 
 def test_validate_shipped_schema():
