@@ -282,7 +282,7 @@ class SeamcallError(MetadataError):
         self.leaf, self.status, self.field, self.field_id = leaf, status, field, field_id
         self.status_name = _status.name(status)
         super().__init__(
-            f"{leaf} reading {field} ({fieldid.fmt(field_id)}) failed: "
+            f"{leaf} reading {field} ({fieldid.canonical(field_id)}) failed: "
             f"{self.status_name} ({status:#018x}){detail}"
         )
 
@@ -418,9 +418,8 @@ class RdallSource(Source):
             try:
                 sequences = rdall_list.parse(page)
             except rdall_list.ListFormatError as exc:
-                raise ListError(
-                    f"{RDALL} page starting at {self._name_at(start)} ({fieldid.fmt(start)}): {exc}"
-                ) from None
+                where = f"{self._name_at(start)} ({fieldid.canonical(start)})"
+                raise ListError(f"{RDALL} page starting at {where}: {exc}") from None
             for seq in sequences:  # element i of a sequence has field code first + i
                 cc, fc = seq.class_code, seq.field_code
                 self.values_at.update(
@@ -431,8 +430,8 @@ class RdallSource(Source):
             if not sequences or next_id == start:
                 raise ListError(
                     f"{RDALL} answered TDX_METADATA_LIST_OVERFLOW at "
-                    f"{fieldid.fmt(start)} without progress (next id "
-                    f"{fieldid.fmt(next_id)})"
+                    f"{fieldid.canonical(start)} without progress (next id "
+                    f"{fieldid.canonical(next_id)})"
                 )
             start = next_id
 

@@ -257,7 +257,7 @@ EXPECTED_PY_DIFF = """\
 -            tdvps_base_size: int, tdvps_size_per_l2_vm: int,
 +            tdvps_base_size: int, tdvps_size_per_l2_vm: int, tdvps_pages: int | None,
      ) -> None:
-         _rt.init(self, (
+         _runtime.init(self, (
                  tdr_base_size, tdcs_base_size, tdcs_size_per_l2_vm, tdvps_base_size,
 -                tdvps_size_per_l2_vm,
 +                tdvps_size_per_l2_vm, tdvps_pages,

@@ -129,7 +129,7 @@ def test_memory_scan_fields(catalogue):
     got = [
         (
             f.name,
-            fieldid.fmt(f.id),
+            fieldid.canonical(f.id),
             f.class_code,
             f.element_size,
             f.num_fields,

@@ -23,7 +23,7 @@ from helpers.commands import run
 from kernel import cbuild
 
 import tdx_metadata
-from codegen.abi import status as st
+from codegen.abi import status as abi_status
 from codegen.cli import main
 from codegen.spec.compiler import compile_or_raise
 from codegen.spec.rules.names import MAX_NAME
@@ -381,7 +381,7 @@ print(json.dumps(getattr(md, "TdxSysInfoTdmr", None).__doc__))
 def fresh_read(out: Path, package: str = "tdx_metadata") -> tuple[dict, str]:
     """The built package, imported by a fresh interpreter (warnings as errors): its read of
     VALUES and the tdmr struct's docstring."""
-    code = READER.format(package=package, incorrect=st.TDX_METADATA_FIELD_ID_INCORRECT)
+    code = READER.format(package=package, incorrect=abi_status.TDX_METADATA_FIELD_ID_INCORRECT)
     proc = subprocess.run(
         [
             sys.executable,
@@ -404,8 +404,8 @@ def fresh_read(out: Path, package: str = "tdx_metadata") -> tuple[dict, str]:
 class Backend:
     def rd(self, field_id):
         if field_id in VALUES:
-            return st.TDX_SUCCESS, 0, VALUES[field_id]
-        return st.TDX_METADATA_FIELD_ID_INCORRECT, 0, 0
+            return abi_status.TDX_SUCCESS, 0, VALUES[field_id]
+        return abi_status.TDX_METADATA_FIELD_ID_INCORRECT, 0, 0
 
 
 SHIPPED = tdx_metadata.read_all_rd(Backend()).as_dict()

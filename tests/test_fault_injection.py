@@ -27,7 +27,7 @@ from kernel import cbuild
 
 import tdx_metadata as md
 from codegen.abi import fieldid, rdall_list
-from codegen.abi import status as st
+from codegen.abi import status as abi_status
 from codegen.runtime import RD, RDALL, SEAMCALL_TRIES
 from codegen.sim.profile import load_profile
 from codegen.sim.protocol import REQUEST, pack_response
@@ -42,7 +42,7 @@ CATALOGUE = compile_or_raise(ROOT / "schema")
 MODULE = load_profile(ROOT / "schema" / "profiles" / "2.0.08.toml", CATALOGUE)
 NAMES = [f.name for f in MODULE.fields]
 # every status but success: errors, and non-error statuses that are not success
-FAULTS = sorted(n for n in st.STATUSES if n != "TDX_SUCCESS")
+FAULTS = sorted(n for n in abi_status.STATUSES if n != "TDX_SUCCESS")
 FIRST_FIELD = "the first field"  # how the RDALL reader names the null start id
 
 
@@ -76,7 +76,7 @@ class Traced:
 
 def faulted(name: str | None, status: str, count: int | None = None, **state) -> Simulator:
     sim = Simulator(MODULE, **state)
-    sim.inject(name, st.STATUSES[status], count)
+    sim.inject(name, abi_status.STATUSES[status], count)
     return sim
 
 
@@ -152,7 +152,7 @@ def expected_rdall(status: str, start: int, first: str):
     if status == "TDX_METADATA_LIST_OVERFLOW":  # overflow with nothing written
         return (
             "ListError",
-            f"{RDALL} page starting at {first} ({fieldid.fmt(start)}): "
+            f"{RDALL} page starting at {first} ({fieldid.canonical(start)}): "
             "page of 0 bytes has no list header",
         )
     return seamcall_error(RDALL, status, first, start)
@@ -328,7 +328,7 @@ class Machine:
             with conn, conn.makefile("rb") as frames:
                 while len(frame := frames.read(REQUEST.size)) == REQUEST.size:
                     rax, rcx, rdx, r8 = REQUEST.unpack(frame)[3:]
-                    if rax == st.TDH_SYS_RD:
+                    if rax == abi_status.TDH_SYS_RD:
                         self.rd_ids.append(rdx)
                     conn.sendall(pack_response(*self.sim.call(rax, rcx, rdx, r8)))
 
@@ -364,7 +364,7 @@ APART = {f.name: s.name for s, f in cbuild.kernel_fields(CATALOGUE, apart=True)}
 
 
 def failed(status: str) -> str:
-    return f"SEAMCALL (0x{st.TDH_SYS_RD:016x}) failed: 0x{st.STATUSES[status]:016x}"
+    return f"SEAMCALL (0x{abi_status.TDH_SYS_RD:016x}) failed: 0x{abi_status.STATUSES[status]:016x}"
 
 
 @pytest.fixture(scope="module")

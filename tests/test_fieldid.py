@@ -43,7 +43,7 @@ def test_encode_decode_round_trip(cls, code, size, non_arch, last_el, last_field
     assert (d.class_code, d.field_code, d.element_size, d.non_arch) == (cls, code, size, non_arch)
     assert (d.last_element_in_field, d.last_field_in_sequence) == (last_el, last_field)
     assert fieldid.key(value) == (cls, code)
-    assert fieldid.parse(fieldid.fmt(value)) == value
+    assert fieldid.parse(fieldid.canonical(value)) == value
 
 
 @given(ids, st.integers(0, fieldid.MAX_FIELD_CODE))

@@ -168,7 +168,7 @@ def added_fields(json_file, known):
                 f"{f.since.describe()}"
             )
         file = Path(f.source.file).name
-        where = f"only in the schema ({fieldid.fmt(f.id)}) [schema/{file}:{f.source.line}]"
+        where = f"only in the schema ({fieldid.canonical(f.id)}) [schema/{file}:{f.source.line}]"
         out.append(why.format(where))
     return len(cat.fields), out
 

@@ -450,7 +450,7 @@ def test_the_package_records_the_generator_version_and_the_runtime_abi():
 
     assert md.GENERATOR_VERSION == __version__
     assert md.BASELINE_RELEASE == "1.5.01"
-    assert md.RUNTIME_ABI == runtime.ABI == md._rt.ABI
+    assert md.RUNTIME_ABI == runtime.ABI == md._runtime.ABI
 
 
 GENERATED = SHIPPED_SCHEMA.parent / "generated" / "python"
@@ -619,7 +619,7 @@ description = "Read from 1.5.06 on."
 def test_a_release_gate_compares_the_module_version(tmp_path):
     schema = mini_schema(tmp_path, "mini", "tdx_md_release_gate", RELEASE_GATED)
     pkg, catalogue = generate(tmp_path, schema), compile_or_raise(schema)
-    assert pkg.MINI_FIELDS[0].gate == pkg._rt.Gate("release >= 1.5.06", release=0x010506)
+    assert pkg.MINI_FIELDS[0].gate == pkg._runtime.Gate("release >= 1.5.06", release=0x010506)
     values = {"MAJOR_VERSION": 1, "MINOR_VERSION": 5, "MAX_TDMRS": 64}
     for update, expect in ((5, None), (6, 64), (8, 64)):
         fake = module({**values, "UPDATE_VERSION": update}, catalogue=catalogue)
@@ -655,14 +655,14 @@ def test_generated_struct_text(tmp_path):
     assert (
         text[start:end]
         == '''\
-class TdxSysInfoMini(_rt.Record):
+class TdxSysInfoMini(_runtime.Record):
     """struct tdx_sys_info_mini: Mini."""
 
     max_tdmrs: int | None
     """MAX_TDMRS, if release >= 1.5.06: Read from 1.5.06 on."""
 
     def __init__(self, max_tdmrs: int | None) -> None:
-        _rt.init(self, (max_tdmrs,))
+        _runtime.init(self, (max_tdmrs,))
 
 
 MINI_FIELDS = (
@@ -676,8 +676,8 @@ MINI_GATE = None
 
 def read_mini(source) -> TdxSysInfoMini:
     """Read struct tdx_sys_info_mini."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoMini, MINI_FIELDS,
-                           MINI_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoMini, MINI_FIELDS, MINI_GATE)
 
 
 '''

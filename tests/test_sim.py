@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from codegen.abi import fieldid, rdall_list
-from codegen.abi import status as st
+from codegen.abi import status as abi_status
 from codegen.sim.profile import load_profile
 from codegen.sim.simulator import PhysicalMemory, Regs, Simulator
 from codegen.spec.compiler import compile_or_raise
 
 ROOT = Path(__file__).resolve().parent.parent
 NULL = fieldid.NULL_ID
-RD, RDALL = st.TDH_SYS_RD, st.TDH_SYS_RDALL
+RD, RDALL = abi_status.TDH_SYS_RD, abi_status.TDH_SYS_RDALL
 PAGE = 0x200000
 FIELD_ID_INCORRECT = 0xC0000C0000000000
 OPERAND_INVALID_RAX = 0xC000010000000000
@@ -398,14 +398,14 @@ def test_rdall_later_releases_write_both_elements(modules, name):
 
 
 def test_injected_status_for_one_field_then_success(sim):
-    sim.inject("NUM_CPUID_CONFIG", st.TDX_SYS_BUSY, count=1)
+    sim.inject("NUM_CPUID_CONFIG", abi_status.TDX_SYS_BUSY, count=1)
     assert sim.seamcall(RD, 0, 0x9900000100000004, 0) == Regs(0x8000020200000000, 0, NULL, 0)
     assert sim.seamcall(RD, 0, 0x9900000100000004, 0) == Regs(0, 0, 0x9900000300000006, 12)
     assert sim.seamcall(RD, 0, 0x0800000200000000, 0).rax == 0
 
 
 def test_injected_status_for_every_call(sim):
-    sim.inject(None, st.TDX_RND_NO_ENTROPY)
+    sim.inject(None, abi_status.TDX_RND_NO_ENTROPY)
     for rdx in (0, NULL, 0x9900000100000004):
         assert sim.seamcall(RD, 0, rdx, 0) == Regs(0x8000020300000000, 0, NULL, 0)
     assert sim.seamcall(RD, 0, 1 << 62, 0) == Regs(
@@ -416,7 +416,7 @@ def test_injected_status_for_every_call(sim):
 
 
 def test_injected_status_on_rdall_only_when_the_list_covers_the_field(sim):
-    sim.inject("CMR_BASE", st.TDX_SYS_BUSY)
+    sim.inject("CMR_BASE", abi_status.TDX_SYS_BUSY)
     assert sim.seamcall(RDALL, 0, PAGE, NULL) == Regs(0x8000020200000000, 0, PAGE, NULL)
     assert sim.written is None
     assert sim.seamcall(RDALL, 0, PAGE, 0x9100000100000008) == Regs(0, 0, PAGE, NULL)
@@ -461,16 +461,16 @@ def test_remembered_answers_follow_state_changes(catalogue, modules):
     """The RD memo and RDALL list cache never serve an answer the state no longer gives."""
     sim = Simulator(modules["2.0.08"])
     fid = catalogue.field("MAX_TDMRS").id
-    assert sim.rd(fid) == (st.TDX_SUCCESS, catalogue.field("MAX_RESERVED_PER_TDMR").id, 64)
+    assert sim.rd(fid) == (abi_status.TDX_SUCCESS, catalogue.field("MAX_RESERVED_PER_TDMR").id, 64)
     _, _, page = sim.rdall(NULL)
     sim.set_value("MAX_TDMRS", 7)
     assert sim.rd(fid)[2] == 7
     assert sim.rdall(NULL)[2] != page
-    sim.inject("MAX_TDMRS", st.TDX_SYS_BUSY, count=1)
-    assert sim.rd(fid) == (st.TDX_SYS_BUSY, NULL, 0)
+    sim.inject("MAX_TDMRS", abi_status.TDX_SYS_BUSY, count=1)
+    assert sim.rd(fid) == (abi_status.TDX_SYS_BUSY, NULL, 0)
     assert sim.rd(fid)[2] == 7
     sim.lp_init = False
-    assert sim.rd(fid) == (st.TDX_SYS_LP_INIT_NOT_DONE, NULL, 0)
+    assert sim.rd(fid) == (abi_status.TDX_SYS_LP_INIT_NOT_DONE, NULL, 0)
     sim.lp_init, sim.shutdown = True, True
-    assert sim.seamcall(st.TDH_SYS_RD, 0, fid, 0).rax == st.TDX_SYS_SHUTDOWN
-    assert sim.rd(fid)[0] == st.TDX_SYS_SHUTDOWN
+    assert sim.seamcall(abi_status.TDH_SYS_RD, 0, fid, 0).rax == abi_status.TDX_SYS_SHUTDOWN
+    assert sim.rd(fid)[0] == abi_status.TDX_SYS_SHUTDOWN

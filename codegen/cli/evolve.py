@@ -409,7 +409,7 @@ def cmd_import_json(args) -> int:
     )
     for f in rel.fields:
         print(
-            f"  {f.class_code:#04x}  {fieldid.fmt(f.id)}  {f.name:<36} {f.element_size}  "
+            f"  {f.class_code:#04x}  {fieldid.canonical(f.id)}  {f.name:<36} {f.element_size}  "
             f"{f.num_fields}x{f.num_elements}"
         )
     return EXIT_OK

@@ -113,8 +113,9 @@ def cmd_explain(args) -> int:
             "the null id (-1): TDH.SYS.RD answers with the first field's id; "
             "TDH.SYS.RDALL starts at the first field"
         )
-        if not emit(args, id=fieldid.fmt(fid), null=True, subfields=[], field=None, notes=[null]):
-            print(f"{fieldid.fmt(fid)}\n  {null}")
+        text = fieldid.canonical(fid)
+        if not emit(args, id=text, null=True, subfields=[], field=None, notes=[null]):
+            print(f"{text}\n  {null}")
         return EXIT_OK
     d = fieldid.decode(fid)
     subfields = []
@@ -153,17 +154,18 @@ def cmd_explain(args) -> int:
             "num_fields": f.num_fields,
             "num_elements": f.num_elements,
             "element_size": f.element_size,
-            "base_id": fieldid.fmt(f.id),
+            "base_id": fieldid.canonical(f.id),
             "count": f.count or None,
             "gates": [g.text for g in struct.gates(f)],
             "since": str(f.since) if f.since else None,
         }
     missing = f"no field of the schema holds class {d.class_code:#04x} field code {d.field_code:#x}"
-    if emit(args, id=fieldid.fmt(fid), null=False, subfields=subfields, field=field, notes=notes):
+    text = fieldid.canonical(fid)
+    if emit(args, id=text, null=False, subfields=subfields, field=field, notes=notes):
         if field is None:
             problem(args, "NO-FIELD", missing)
         return EXIT_OK if field is not None else EXIT_INVALID
-    print(fieldid.fmt(fid))
+    print(text)
     lines, colours = ruler(fid, use_colour(args.color))
     print("\n".join(lines))
     for sf in subfields:
@@ -208,7 +210,7 @@ def cmd_list(args) -> int:
         rows.append(
             {
                 "name": f.name,
-                "id": fieldid.fmt(f.id),
+                "id": fieldid.canonical(f.id),
                 "class": f.class_code,
                 "element_size": f.element_size,
                 "num_fields": f.num_fields,

@@ -415,12 +415,12 @@ def cmd_rd(args) -> int:
             )
             if status.is_error(regs.rax):
                 failed = True
-                _seamcall_error(args, f"TDH.SYS.RD of {fieldid.fmt(fid)}", regs)
+                _seamcall_error(args, f"TDH.SYS.RD of {fieldid.canonical(fid)}", regs)
             if not json_mode(args):
                 print(
-                    f"{fieldid.fmt(fid)}  {where:<28}  rax={fieldid.fmt(regs.rax)} "
-                    f"{status.name(regs.rax)}  rdx={fieldid.fmt(regs.rdx)}  "
-                    f"r8={fieldid.fmt(regs.r8)}"
+                    f"{fieldid.canonical(fid)}  {where:<28}  rax={fieldid.canonical(regs.rax)} "
+                    f"{status.name(regs.rax)}  rdx={fieldid.canonical(regs.rdx)}  "
+                    f"r8={fieldid.canonical(regs.r8)}"
                 )
         emit(args, calls=calls)
         return 1 if failed else 0
@@ -440,7 +440,7 @@ def cmd_rdall(args) -> int:
         regs, written = sim.call(status.TDH_SYS_RDALL, 0, page, start)
         failed = status.is_error(regs.rax)
         if failed:
-            _seamcall_error(args, f"TDH.SYS.RDALL from {fieldid.fmt(start)}", regs)
+            _seamcall_error(args, f"TDH.SYS.RDALL from {fieldid.canonical(start)}", regs)
         seqs = rdall_list.parse(written) if written is not None else []
         if emit(
             args,
@@ -462,19 +462,22 @@ def cmd_rdall(args) -> int:
             ],
         ):
             return 1 if failed else 0
-        print(f"rax={fieldid.fmt(regs.rax)} {status.name(regs.rax)}  r8={fieldid.fmt(regs.r8)}")
+        rax, r8 = fieldid.canonical(regs.rax), fieldid.canonical(regs.r8)
+        print(f"rax={rax} {status.name(regs.rax)}  r8={r8}")
         if written is None:
             print("nothing written")
             return 1 if failed else 0
         header = int.from_bytes(written[:8], "little")
-        print(f"list header {fieldid.fmt(header)}: {len(written)} bytes, {len(seqs)} sequences")
+        header_text = fieldid.canonical(header)
+        print(f"list header {header_text}: {len(written)} bytes, {len(seqs)} sequences")
         for seq in seqs:
             print(
-                f"  {fieldid.fmt(seq.header)}  {seq.num_fields} field(s) x "
+                f"  {fieldid.canonical(seq.header)}  {seq.num_fields} field(s) x "
                 f"{seq.num_elements} element(s)"
             )
             for eid, value in seq.element_ids():
-                print(f"    {fieldid.fmt(eid)}  {_describe(sim, eid):<28}  {fieldid.fmt(value)}")
+                eid_text, value_text = fieldid.canonical(eid), fieldid.canonical(value)
+                print(f"    {eid_text}  {_describe(sim, eid):<28}  {value_text}")
         return 0
 
     return _run(args, body)
@@ -492,15 +495,16 @@ def cmd_walk(args) -> int:
                     problem(
                         args,
                         "SEAMCALL-ERROR",
-                        f"TDH.SYS.RD of {fieldid.fmt(fid)}: {status.name(rax)} ({_hex(rax)})",
+                        f"TDH.SYS.RD of {fieldid.canonical(fid)}: {status.name(rax)} ({_hex(rax)})",
                     )
                     emit(args, elements=elements, count=len(elements))
                 else:
-                    print(f"{fieldid.fmt(fid)}  {status.name(rax)}", file=sys.stderr)
+                    print(f"{fieldid.canonical(fid)}  {status.name(rax)}", file=sys.stderr)
                 return 1
             elements.append({"id": _hex(fid), "field": _field_of(sim, fid), "value": _hex(value)})
             if not json_mode(args):
-                print(f"{fieldid.fmt(fid)}  {_describe(sim, fid):<28}  {fieldid.fmt(value)}")
+                fid_text, value_text = fieldid.canonical(fid), fieldid.canonical(value)
+                print(f"{fid_text}  {_describe(sim, fid):<28}  {value_text}")
         if not emit(args, elements=elements, count=len(elements)):
             print(f"{len(elements)} elements, then -1")
         return 0

@@ -112,7 +112,7 @@ def member(f: Field, s: Struct) -> str:
 def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
     return [
         code(f.name),
-        code(fieldid.fmt(f.id)),
+        code(fieldid.canonical(f.id)),
         plain(str(f.element_size)),
         plain(shape(f)),
         code(member(f, s)),
@@ -242,11 +242,11 @@ def reference(catalogue: Catalogue) -> dict:
         "toc": toc,
         "example": {
             "name": example.name,
-            "id": fieldid.fmt(example.id),
+            "id": fieldid.canonical(example.id),
             "rows": layout_rows(example.id, catalogue),
         },
         "svg": svg.layout_svg(
-            example.id, f"MD_FIELD_ID layout: {example.name} = {fieldid.fmt(example.id)}"
+            example.id, f"MD_FIELD_ID layout: {example.name} = {fieldid.canonical(example.id)}"
         ),
         "releases": [str(r.release) for r, _ in releases],
         "matrix": matrix,

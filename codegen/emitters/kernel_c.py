@@ -225,7 +225,7 @@ class _Kernel:
         w.comment(banner, wrap=False)
         if self.named:
             pairs = [
-                (names.id_define(f.name), f"{fieldid.fmt(f.id)}ULL")
+                (names.id_define(f.name), f"{fieldid.canonical(f.id)}ULL")
                 for s in self.structs
                 for f in self.fields[s.name]
             ]
@@ -244,7 +244,7 @@ class _Kernel:
         return w.text()
 
     def id_text(self, f: Field) -> str:
-        return names.id_define(f.name) if self.named else fieldid.fmt(f.id)
+        return names.id_define(f.name) if self.named else fieldid.canonical(f.id)
 
     def member(self, s: Struct) -> str:
         return self.so[s.name].member

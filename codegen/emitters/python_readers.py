@@ -48,7 +48,7 @@ def field_row(f: Field) -> str:
     count = f'"{f.count}"' if f.count else "None"
     # Two lines per row: names on the first, numbers on the second (within 100 columns).
     return (
-        f'_Field("{f.name}", {fieldid.fmt(f.id)}, "{f.member}",\n'
+        f'_Field("{f.name}", {fieldid.canonical(f.id)}, "{f.member}",\n'
         f"{' ' * 11}{f.element_size}, {f.num_fields}, {f.num_elements}, {f.capacity}, "
         f"{count}, {gate_literal(f.gate)}, {f.optional}, "
         f"{f.member_bytes})"
@@ -74,7 +74,7 @@ def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
 
 
 def signature(members: list[dict]) -> str:
-    """The generated __init__: one parameter per member, each set by _rt.init."""
+    """The generated __init__: one parameter per member, each set by _runtime.init."""
     names_ = [m["member"] for m in members]
     values = [*names_, ""] if len(names_) == 1 else names_  # a 1-tuple: (x,)
     return (
@@ -85,7 +85,7 @@ def signature(members: list[dict]) -> str:
             4,
         )
         + "\n"
-        + wrapped("_rt.init(self, (", values, "))", 8).replace(", ))", ",))")
+        + wrapped("_runtime.init(self, (", values, "))", 8).replace(", ))", ",))")
     )
 
 

@@ -263,7 +263,7 @@ def _new_field(result, rd, mem, key, decl, catalogue, names, src) -> str:
     names.add(name)
     entry = {
         "name": name,
-        "id": fieldid.fmt(rd.id),
+        "id": fieldid.canonical(rd.id),
         "class": d.class_code,
         "element_size": d.element_size,
         "struct": key,

@@ -136,7 +136,7 @@ def _match_fields(old: Catalogue, new: Catalogue, d: _Diff) -> list[tuple[Field,
                 "MODULE_ABI",
                 "field-removed",
                 f.name,
-                f"field {f.name} ({fieldid.fmt(f.id)}) was removed",
+                f"field {f.name} ({fieldid.canonical(f.id)}) was removed",
                 f.source,
                 None,
             )
@@ -145,7 +145,7 @@ def _match_fields(old: Catalogue, new: Catalogue, d: _Diff) -> list[tuple[Field,
             "KERNEL_API",
             "field-renamed",
             f.name,
-            f"field {f.name} was renamed {g.name} (same id {fieldid.fmt(g.id)})",
+            f"field {f.name} was renamed {g.name} (same id {fieldid.canonical(g.id)})",
             f.source,
             g.source,
         )
@@ -155,7 +155,7 @@ def _match_fields(old: Catalogue, new: Catalogue, d: _Diff) -> list[tuple[Field,
             "ADDITIVE",
             "field-added",
             g.name,
-            f"new field {g.name} ({fieldid.fmt(g.id)})",
+            f"new field {g.name} ({fieldid.canonical(g.id)})",
             None,
             g.source,
         )
@@ -167,7 +167,7 @@ def _field(a: Field, b: Field, d: _Diff) -> None:
         d.add(category, kind, b.name, f"{b.name}: {message}", a.source, b.source)
 
     if a.id != b.id:
-        add("MODULE_ABI", "field-id", f"id {fieldid.fmt(a.id)} -> {fieldid.fmt(b.id)}")
+        add("MODULE_ABI", "field-id", f"id {fieldid.canonical(a.id)} -> {fieldid.canonical(b.id)}")
     for attr, label in (
         ("element_size", "element size"),
         ("num_fields", "number of fields"),
@@ -383,7 +383,7 @@ def release_diff(a, b) -> list[ReleaseChange]:
                 ReleaseChange(
                     "field-added",
                     f.name,
-                    f"new field {f.name} ({fieldid.fmt(f.id)}){when}",
+                    f"new field {f.name} ({fieldid.canonical(f.id)}){when}",
                     str(f.source),
                 )
             )
@@ -392,7 +392,7 @@ def release_diff(a, b) -> list[ReleaseChange]:
                 ReleaseChange(
                     "field-removed",
                     f.name,
-                    f"field {f.name} ({fieldid.fmt(f.id)}) is absent{when}",
+                    f"field {f.name} ({fieldid.canonical(f.id)}) is absent{when}",
                     str(f.source),
                 )
             )

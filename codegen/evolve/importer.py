@@ -26,7 +26,7 @@ def records(rel: JsonRelease) -> dict:
         "fields": [
             {
                 "name": f.name,
-                "id": fieldid.fmt(f.id),
+                "id": fieldid.canonical(f.id),
                 "class": f.class_code,
                 "element_size": f.element_size,
                 "num_fields": f.num_fields,
@@ -75,7 +75,7 @@ def _stub(f: JsonField, struct: str, since: str | None) -> list[str]:
     lines = [
         "[[field]]",
         f"name = {_q(f.name)}",
-        f'id = "{fieldid.fmt(f.id)}"',
+        f'id = "{fieldid.canonical(f.id)}"',
         f"class = {f.class_code:#04x}",
         f"element_size = {f.element_size}",
     ]

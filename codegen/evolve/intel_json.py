@@ -271,7 +271,7 @@ def _field(entry, index: int, shown: str, line: int, problems: list[str]) -> Jso
     num_elements = _number(entry, "Num Elements", bad, 1, fieldid.MAX_ELEMENTS)
     if fid is not None and size is not None and fieldid.element_size(fid) != size:
         bad(
-            f'"{ID_KEY}" {fieldid.fmt(fid)} encodes {fieldid.element_size(fid)}-byte '
+            f'"{ID_KEY}" {fieldid.canonical(fid)} encodes {fieldid.element_size(fid)}-byte '
             f'elements but "{SIZE_KEY}" is {size}'
         )
     texts = {}
@@ -330,7 +330,7 @@ def _hex_id(value, bad) -> int | None:
         return None
     if fid & (fieldid.RESERVED_MASK | fieldid.LAST_MASK | fieldid.CONTEXT_MASK):
         bad(
-            f'"{ID_KEY}" {fieldid.fmt(fid)} is not a global base id (reserved, LAST_* or '
+            f'"{ID_KEY}" {fieldid.canonical(fid)} is not a global base id (reserved, LAST_* or '
             "context bits set)"
         )
         return None

@@ -187,7 +187,7 @@ def _field_name(value: int, catalogue) -> str:
     found = catalogue.locate(value) if catalogue is not None else None
     if found is not None and found[1:] == (0, 0) and found[0].id == value:
         return found[0].name
-    return fieldid.fmt(value)
+    return fieldid.canonical(value)
 
 
 SECTIONS = (
@@ -210,7 +210,7 @@ def changelog(old: Declared, new: Declared) -> dict[str, list[str]]:
     """Section -> lines: fields (by name and id), struct members (type and dims), readers
     (__init or not) and the conditions get_tdx_sys_info() reads a struct under."""
     out: dict[str, list[str]] = {}
-    _changes(out, "Fields", old.ids, new.ids, fieldid.fmt)
+    _changes(out, "Fields", old.ids, new.ids, fieldid.canonical)
     _changes(out, "Struct members", old.members, new.members, "".join)
     _changes(out, "Readers", old.readers, new.readers, lambda v: v or "not __init")
     _changes(out, "Gates", old.gates, new.gates, str)

@@ -75,7 +75,7 @@ def reconcile(cat: Catalogue, rel: JsonRelease) -> list[Difference]:
                 j.name,
                 "missing-in-schema",
                 "",
-                fieldid.fmt(j.id),
+                fieldid.canonical(j.id),
                 "",
                 rel.where(j),
                 False,
@@ -119,7 +119,8 @@ def _schema_only(f: Field, release: Release | None) -> Difference:
         why, ok = f"not in this JSON's release {release}: first in {f.since.describe()}", True
     else:
         why, ok = f"the schema says the module has it since {f.since.describe()}", False
-    return Difference(f.name, "missing-in-json", fieldid.fmt(f.id), "", str(f.source), "", ok, why)
+    fid = fieldid.canonical(f.id)
+    return Difference(f.name, "missing-in-json", fid, "", str(f.source), "", ok, why)
 
 
 def _compare(f: Field, j: JsonField, rel: JsonRelease) -> list[Difference]:
@@ -140,7 +141,7 @@ def _compare(f: Field, j: JsonField, rel: JsonRelease) -> list[Difference]:
             differs = ours != theirs
         if not differs:
             continue
-        text = fieldid.fmt if attr == "id" else str
+        text = fieldid.canonical if attr == "id" else str
         o = f.override(attr)
         if o is None:
             ok, why = False, "no override in the schema"

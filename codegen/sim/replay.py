@@ -74,8 +74,8 @@ def _from_pages(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: st
                 if found is None:
                     rep.error(
                         "REPLAY-FIELD",
-                        f"{where} sequence {n} ({fieldid.fmt(seq.header)}): "
-                        f"element {fieldid.fmt(eid)} is no field of the schema",
+                        f"{where} sequence {n} ({fieldid.canonical(seq.header)}): "
+                        f"element {fieldid.canonical(eid)} is no field of the schema",
                         Location(shown),
                     )
                     break
@@ -86,7 +86,7 @@ def _from_pages(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: st
                 ):
                     rep.error(
                         "REPLAY-FIELD",
-                        f"{where} sequence {n} ({fieldid.fmt(seq.header)}): "
+                        f"{where} sequence {n} ({fieldid.canonical(seq.header)}): "
                         f"shape differs from {f.name} in the schema",
                         Location(shown),
                     )
@@ -166,11 +166,11 @@ def _from_json(data: bytes, shown: str, cat: Catalogue, rep: Reporter, name: str
         if f is None:
             rep.error("REPLAY-FIELD", f"{what}: unknown field {fname!r}", at(entry))
             continue
-        if entry.get("id") != fieldid.fmt(f.id):
+        if entry.get("id") != fieldid.canonical(f.id):
             rep.error(
                 "REPLAY-FIELD",
                 f"{what}: {f.name} has id {entry.get('id')} in the dump but "
-                f"{fieldid.fmt(f.id)} in the schema",
+                f"{fieldid.canonical(f.id)} in the schema",
                 at(entry),
             )
             continue
@@ -231,7 +231,7 @@ def dump_json(sim: Simulator) -> str:
         "fields": [
             {
                 "name": f.name,
-                "id": fieldid.fmt(f.id),
+                "id": fieldid.canonical(f.id),
                 "values": [f"{v:#x}" for v in sim.values[f.name]],
             }
             for f in sim.fields

@@ -414,13 +414,14 @@ class Simulator(Backend):
                 regs, _ = self.call(st.TDH_SYS_RDALL, 0, self.scratch_page, start)
                 if regs.rax not in (st.TDX_SUCCESS, st.TDX_METADATA_LIST_OVERFLOW):
                     raise RuntimeError(
-                        f"TDH.SYS.RDALL at {fieldid.fmt(start)} answered {st.name(regs.rax)}"
+                        f"TDH.SYS.RDALL at {fieldid.canonical(start)} answered {st.name(regs.rax)}"
                     )
                 pages.append(self.memory.read(self.scratch_page))
                 if regs.rax == st.TDX_SUCCESS:
                     return pages
                 if regs.r8 == start:
-                    raise RuntimeError(f"TDH.SYS.RDALL made no progress at {fieldid.fmt(start)}")
+                    at = fieldid.canonical(start)
+                    raise RuntimeError(f"TDH.SYS.RDALL made no progress at {at}")
                 start = regs.r8
         finally:
             self.memory = saved

@@ -140,7 +140,7 @@ def parse_id(cx, e, s) -> int | None:
 
 def check_id(cx, e, s, fid: int, code) -> bool:
     d = fieldid.decode(fid)
-    text = fieldid.fmt(fid)
+    text = fieldid.canonical(fid)
     problems = []
     if fid & fieldid.RESERVED_MASK:
         bits = [

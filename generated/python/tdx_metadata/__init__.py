@@ -67,18 +67,18 @@ it needs of _runtime, checked at import.
 
 from __future__ import annotations
 
-from . import _runtime as _rt
+from . import _runtime
 from ._runtime import CountError, ListError, MetadataError, SeamcallError, diff
 
 GENERATOR_VERSION = "0.1.0"
 BASELINE_RELEASE = "1.5.01"
 RUNTIME_ABI = 2
-_rt.require(RUNTIME_ABI, __name__)
+_runtime.require(RUNTIME_ABI, __name__)
 
-_Field, _Gate = _rt.Field, _rt.Gate
+_Field, _Gate = _runtime.Field, _runtime.Gate
 
 
-class TdxSysInfoPlatform(_rt.Record):
+class TdxSysInfoPlatform(_runtime.Record):
     """struct tdx_sys_info_platform: Packages of the platform and their FMS."""
 
     num_pkgs: int
@@ -87,7 +87,7 @@ class TdxSysInfoPlatform(_rt.Record):
     """PKG_FMS, count NUM_PKGS: CPUID family/model/stepping (CPUID(1).EAX) of each package."""
 
     def __init__(self, num_pkgs: int, pkg_fms: list[int]) -> None:
-        _rt.init(self, (num_pkgs, pkg_fms))
+        _runtime.init(self, (num_pkgs, pkg_fms))
 
 
 PLATFORM_FIELDS = (
@@ -103,11 +103,11 @@ PLATFORM_GATE = None
 
 def read_platform(source) -> TdxSysInfoPlatform:
     """Read struct tdx_sys_info_platform."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoPlatform, PLATFORM_FIELDS,
-                           PLATFORM_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoPlatform, PLATFORM_FIELDS, PLATFORM_GATE)
 
 
-class TdxSysInfoVersion(_rt.Record):
+class TdxSysInfoVersion(_runtime.Record):
     """struct tdx_sys_info_version: TDX module vendor, version and build."""
 
     vendor_id: int
@@ -129,7 +129,7 @@ class TdxSysInfoVersion(_rt.Record):
             self, vendor_id: int, build_date: int, build_num: int, minor_version: int,
             major_version: int, update_version: int, internal_version: int,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 vendor_id, build_date, build_num, minor_version, major_version, update_version,
                 internal_version,
         ))
@@ -158,18 +158,18 @@ VERSION_GATE = None
 
 def read_version(source) -> TdxSysInfoVersion:
     """Read struct tdx_sys_info_version."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoVersion, VERSION_FIELDS,
-                           VERSION_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoVersion, VERSION_FIELDS, VERSION_GATE)
 
 
-class TdxSysInfoFeatures(_rt.Record):
+class TdxSysInfoFeatures(_runtime.Record):
     """struct tdx_sys_info_features: TDX module features."""
 
     tdx_features0: int
     """TDX_FEATURES0: TDX_FEATURES word 0: the optional features this module supports."""
 
     def __init__(self, tdx_features0: int) -> None:
-        _rt.init(self, (tdx_features0,))
+        _runtime.init(self, (tdx_features0,))
 
 
 FEATURES_FIELDS = (
@@ -183,11 +183,11 @@ FEATURES_GATE = None
 
 def read_features(source) -> TdxSysInfoFeatures:
     """Read struct tdx_sys_info_features."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoFeatures, FEATURES_FIELDS,
-                           FEATURES_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoFeatures, FEATURES_FIELDS, FEATURES_GATE)
 
 
-class TdxSysInfoModuleInfo(_rt.Record):
+class TdxSysInfoModuleInfo(_runtime.Record):
     """struct tdx_sys_info_module_info: TDX module attributes and feature-word count."""
 
     sys_attributes: int
@@ -196,7 +196,7 @@ class TdxSysInfoModuleInfo(_rt.Record):
     """NUM_TDX_FEATURES: Number of TDX_FEATURES words the module reports."""
 
     def __init__(self, sys_attributes: int, num_tdx_features: int) -> None:
-        _rt.init(self, (sys_attributes, num_tdx_features))
+        _runtime.init(self, (sys_attributes, num_tdx_features))
 
 
 MODULE_INFO_FIELDS = (
@@ -212,11 +212,11 @@ MODULE_INFO_GATE = None
 
 def read_module_info(source) -> TdxSysInfoModuleInfo:
     """Read struct tdx_sys_info_module_info."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoModuleInfo, MODULE_INFO_FIELDS,
-                           MODULE_INFO_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoModuleInfo, MODULE_INFO_FIELDS, MODULE_INFO_GATE)
 
 
-class TdxSysInfoHandoff(_rt.Record):
+class TdxSysInfoHandoff(_runtime.Record):
     """struct tdx_sys_info_handoff: TD-preserving update handoff information."""
 
     module_hv: int
@@ -238,7 +238,7 @@ class TdxSysInfoHandoff(_rt.Record):
             self, module_hv: int, min_update_hv: int, no_downgrade: int, num_handoff_pages: int,
             handoff_data_valid: int, handoff_data_hv: int, handoff_data_size: int,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 module_hv, min_update_hv, no_downgrade, num_handoff_pages, handoff_data_valid,
                 handoff_data_hv, handoff_data_size,
         ))
@@ -267,11 +267,11 @@ HANDOFF_GATE = _Gate("TDX_FEATURES0.TD_PRESERVING", "TDX_FEATURES0", 1)
 
 def read_handoff(source) -> TdxSysInfoHandoff | None:
     """Read struct tdx_sys_info_handoff (None unless TDX_FEATURES0.TD_PRESERVING)."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoHandoff, HANDOFF_FIELDS,
-                           HANDOFF_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoHandoff, HANDOFF_FIELDS, HANDOFF_GATE)
 
 
-class TdxSysInfoCmr(_rt.Record):
+class TdxSysInfoCmr(_runtime.Record):
     """struct tdx_sys_info_cmr: Convertible Memory Ranges."""
 
     num_cmrs: int
@@ -282,7 +282,7 @@ class TdxSysInfoCmr(_rt.Record):
     """CMR_SIZE, count NUM_CMRS: Size in bytes of each Convertible Memory Range."""
 
     def __init__(self, num_cmrs: int, cmr_base: list[int], cmr_size: list[int]) -> None:
-        _rt.init(self, (num_cmrs, cmr_base, cmr_size))
+        _runtime.init(self, (num_cmrs, cmr_base, cmr_size))
 
 
 CMR_FIELDS = (
@@ -300,11 +300,11 @@ CMR_GATE = None
 
 def read_cmr(source) -> TdxSysInfoCmr:
     """Read struct tdx_sys_info_cmr."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoCmr, CMR_FIELDS,
-                           CMR_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoCmr, CMR_FIELDS, CMR_GATE)
 
 
-class TdxSysInfoTdmr(_rt.Record):
+class TdxSysInfoTdmr(_runtime.Record):
     """struct tdx_sys_info_tdmr: TDMR limits and PAMT entry sizes."""
 
     max_tdmrs: int
@@ -330,7 +330,7 @@ class TdxSysInfoTdmr(_rt.Record):
             pamt_2m_entry_size: int, pamt_1g_entry_size: int,
             pamt_page_bitmap_entry_bits: int | None, min_dynamic_pamt_num_hkid_bits: int | None,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 max_tdmrs, max_reserved_per_tdmr, pamt_4k_entry_size, pamt_2m_entry_size,
                 pamt_1g_entry_size, pamt_page_bitmap_entry_bits, min_dynamic_pamt_num_hkid_bits,
         ))
@@ -359,11 +359,11 @@ TDMR_GATE = None
 
 def read_tdmr(source) -> TdxSysInfoTdmr:
     """Read struct tdx_sys_info_tdmr."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoTdmr, TDMR_FIELDS,
-                           TDMR_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoTdmr, TDMR_FIELDS, TDMR_GATE)
 
 
-class TdxSysInfoTdCtrl(_rt.Record):
+class TdxSysInfoTdCtrl(_runtime.Record):
     """struct tdx_sys_info_td_ctrl: Sizes of TD control structures."""
 
     tdr_base_size: int
@@ -381,7 +381,7 @@ class TdxSysInfoTdCtrl(_rt.Record):
             self, tdr_base_size: int, tdcs_base_size: int, tdcs_size_per_l2_vm: int,
             tdvps_base_size: int, tdvps_size_per_l2_vm: int,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 tdr_base_size, tdcs_base_size, tdcs_size_per_l2_vm, tdvps_base_size,
                 tdvps_size_per_l2_vm,
         ))
@@ -406,11 +406,11 @@ TD_CTRL_GATE = None
 
 def read_td_ctrl(source) -> TdxSysInfoTdCtrl:
     """Read struct tdx_sys_info_td_ctrl."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoTdCtrl, TD_CTRL_FIELDS,
-                           TD_CTRL_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoTdCtrl, TD_CTRL_FIELDS, TD_CTRL_GATE)
 
 
-class TdxSysInfoTdConf(_rt.Record):
+class TdxSysInfoTdConf(_runtime.Record):
     """struct tdx_sys_info_td_conf: TD configurability: fixed bits and CPUID configuration."""
 
     attributes_fixed0: int
@@ -464,7 +464,7 @@ class TdxSysInfoTdConf(_rt.Record):
             num_allowed_fms: int, num_disallowed_fms: int, allowed_fms: list[int],
             disallowed_fms: list[int],
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 attributes_fixed0, attributes_fixed1, xfam_fixed0, xfam_fixed1, num_cpuid_config,
                 config_flags_fixed0, config_flags_fixed1, max_vcpus_per_td, min_virt_maxpa,
                 max_event_filters, cpuid_config_leaves, cpuid_config_values,
@@ -516,18 +516,18 @@ TD_CONF_GATE = None
 
 def read_td_conf(source) -> TdxSysInfoTdConf:
     """Read struct tdx_sys_info_td_conf."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoTdConf, TD_CONF_FIELDS,
-                           TD_CONF_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoTdConf, TD_CONF_FIELDS, TD_CONF_GATE)
 
 
-class TdxSysInfoMemMgmt(_rt.Record):
+class TdxSysInfoMemMgmt(_runtime.Record):
     """struct tdx_sys_info_mem_mgmt: Memory management parameters."""
 
     guest_gpa_attr_mask: int | None
     """GUEST_GPA_ATTR_MASK: GPA attribute bits a guest may use."""
 
     def __init__(self, guest_gpa_attr_mask: int | None) -> None:
-        _rt.init(self, (guest_gpa_attr_mask,))
+        _runtime.init(self, (guest_gpa_attr_mask,))
 
 
 MEM_MGMT_FIELDS = (
@@ -541,11 +541,11 @@ MEM_MGMT_GATE = None
 
 def read_mem_mgmt(source) -> TdxSysInfoMemMgmt:
     """Read struct tdx_sys_info_mem_mgmt."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoMemMgmt, MEM_MGMT_FIELDS,
-                           MEM_MGMT_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoMemMgmt, MEM_MGMT_FIELDS, MEM_MGMT_GATE)
 
 
-class TdxSysInfoMigration(_rt.Record):
+class TdxSysInfoMigration(_runtime.Record):
     """struct tdx_sys_info_migration: TD migration limits and versions."""
 
     mig_attributes: int
@@ -580,7 +580,7 @@ class TdxSysInfoMigration(_rt.Record):
             num_mem_scan_control_pages: int | None, max_mem_scan_ranges: int | None,
             num_mem_scan_contexts: int | None,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 mig_attributes, min_export_version, max_export_version, min_import_version,
                 max_import_version, max_migs, num_immutable_state_pages, num_td_state_pages,
                 num_vp_state_pages, num_mem_scan_control_pages, max_mem_scan_ranges,
@@ -621,11 +621,11 @@ MIGRATION_GATE = None
 
 def read_migration(source) -> TdxSysInfoMigration:
     """Read struct tdx_sys_info_migration."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoMigration, MIGRATION_FIELDS,
-                           MIGRATION_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoMigration, MIGRATION_FIELDS, MIGRATION_GATE)
 
 
-class TdxSysInfoServtd(_rt.Record):
+class TdxSysInfoServtd(_runtime.Record):
     """struct tdx_sys_info_servtd: Service TD limits and attributes."""
 
     max_serv_tds: int
@@ -636,7 +636,7 @@ class TdxSysInfoServtd(_rt.Record):
     """SERVTD_ATTR_FIXED1: Service TD binding attribute bits that must be 1."""
 
     def __init__(self, max_serv_tds: int, servtd_attr_fixed0: int, servtd_attr_fixed1: int) -> None:
-        _rt.init(self, (max_serv_tds, servtd_attr_fixed0, servtd_attr_fixed1))
+        _runtime.init(self, (max_serv_tds, servtd_attr_fixed0, servtd_attr_fixed1))
 
 
 SERVTD_FIELDS = (
@@ -654,11 +654,11 @@ SERVTD_GATE = None
 
 def read_servtd(source) -> TdxSysInfoServtd:
     """Read struct tdx_sys_info_servtd."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoServtd, SERVTD_FIELDS,
-                           SERVTD_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoServtd, SERVTD_FIELDS, SERVTD_GATE)
 
 
-class TdxSysInfoTdPart(_rt.Record):
+class TdxSysInfoTdPart(_runtime.Record):
     """struct tdx_sys_info_td_part: TD partitioning fixed controls."""
 
     guest_l2_gpa_attr_mask: int
@@ -682,7 +682,7 @@ class TdxSysInfoTdPart(_rt.Record):
             vcpu_l2_ctls_fixed0: int, vcpu_l2_ctls_fixed1: int, vcpu_l2_debug_ctls_fixed0: int,
             vcpu_l2_debug_ctls_fixed1: int,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 guest_l2_gpa_attr_mask, vm_ctls_fixed0, vm_ctls_fixed1, vcpu_l2_ctls_fixed0,
                 vcpu_l2_ctls_fixed1, vcpu_l2_debug_ctls_fixed0, vcpu_l2_debug_ctls_fixed1,
         ))
@@ -711,18 +711,18 @@ TD_PART_GATE = None
 
 def read_td_part(source) -> TdxSysInfoTdPart:
     """Read struct tdx_sys_info_td_part."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoTdPart, TD_PART_FIELDS,
-                           TD_PART_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoTdPart, TD_PART_FIELDS, TD_PART_GATE)
 
 
-class TdxSysInfoConnect(_rt.Record):
+class TdxSysInfoConnect(_runtime.Record):
     """struct tdx_sys_info_connect: TDX Connect capabilities."""
 
     tdx_connect_features: int | None
     """TDX_CONNECT_FEATURES: TDX Connect features the module supports."""
 
     def __init__(self, tdx_connect_features: int | None) -> None:
-        _rt.init(self, (tdx_connect_features,))
+        _runtime.init(self, (tdx_connect_features,))
 
 
 CONNECT_FIELDS = (
@@ -736,11 +736,11 @@ CONNECT_GATE = _Gate("TDX_FEATURES0.TDX_CONNECT", "TDX_FEATURES0", 6)
 
 def read_connect(source) -> TdxSysInfoConnect | None:
     """Read struct tdx_sys_info_connect (None unless TDX_FEATURES0.TDX_CONNECT)."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoConnect, CONNECT_FIELDS,
-                           CONNECT_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoConnect, CONNECT_FIELDS, CONNECT_GATE)
 
 
-class TdxSysInfoExt(_rt.Record):
+class TdxSysInfoExt(_runtime.Record):
     """struct tdx_sys_info_ext: TDX module extensions."""
 
     memory_pool_required_pages: int | None
@@ -749,7 +749,7 @@ class TdxSysInfoExt(_rt.Record):
     """EXT_REQUIRED: Non-zero when the module extensions must be initialised before use."""
 
     def __init__(self, memory_pool_required_pages: int | None, ext_required: int | None) -> None:
-        _rt.init(self, (memory_pool_required_pages, ext_required))
+        _runtime.init(self, (memory_pool_required_pages, ext_required))
 
 
 EXT_FIELDS = (
@@ -765,11 +765,11 @@ EXT_GATE = _Gate("TDX_FEATURES0.EXT", "TDX_FEATURES0", 39)
 
 def read_ext(source) -> TdxSysInfoExt | None:
     """Read struct tdx_sys_info_ext (None unless TDX_FEATURES0.EXT)."""
-    return _rt.read_struct(_rt.as_source(source, FIELDS), TdxSysInfoExt, EXT_FIELDS,
-                           EXT_GATE)
+    source = _runtime.as_source(source, FIELDS)
+    return _runtime.read_struct(source, TdxSysInfoExt, EXT_FIELDS, EXT_GATE)
 
 
-class TdxSysInfo(_rt.Record):
+class TdxSysInfo(_runtime.Record):
     """struct tdx_sys_info: every struct, in read order."""
 
     platform: TdxSysInfoPlatform
@@ -796,7 +796,7 @@ class TdxSysInfo(_rt.Record):
             migration: TdxSysInfoMigration, servtd: TdxSysInfoServtd, td_part: TdxSysInfoTdPart,
             connect: TdxSysInfoConnect | None, ext: TdxSysInfoExt | None,
     ) -> None:
-        _rt.init(self, (
+        _runtime.init(self, (
                 platform, version, features, module_info, handoff, cmr, tdmr, td_ctrl, td_conf,
                 mem_mgmt, migration, servtd, td_part, connect, ext,
         ))
@@ -909,7 +909,7 @@ BITS = {
 
 def read_all(source) -> TdxSysInfo:
     """Every struct from a backend (by TDH.SYS.RD) or a source."""
-    source = _rt.as_source(source, FIELDS)
+    source = _runtime.as_source(source, FIELDS)
     return TdxSysInfo(
         read_platform(source),
         read_version(source),
@@ -929,14 +929,14 @@ def read_all(source) -> TdxSysInfo:
     )
 
 
-def rd_source(backend) -> _rt.Source:
+def rd_source(backend) -> _runtime.Source:
     """A snapshot read element by element with backend.rd (TDH.SYS.RD)."""
-    return _rt.RdSource(backend, FIELDS)
+    return _runtime.RdSource(backend, FIELDS)
 
 
-def rdall_source(backend) -> _rt.Source:
+def rdall_source(backend) -> _runtime.Source:
     """A snapshot of every TDH.SYS.RDALL page of backend.rdall, parsed now."""
-    return _rt.RdallSource(backend, FIELDS)
+    return _runtime.RdallSource(backend, FIELDS)
 
 
 def read_all_rd(backend) -> TdxSysInfo:
@@ -951,12 +951,12 @@ def read_all_rdall(backend) -> TdxSysInfo:
 
 def has_bit(value: int | None, name: str) -> bool:
     """Whether the named bit ("TDX_FEATURES0.NO_RBP_MOD") is set in value."""
-    return _rt.has_bit(BITS, value, name)
+    return _runtime.has_bit(BITS, value, name)
 
 
 def set_bits(field: str, value: int | None) -> list[str]:
     """Names of the named bits of flag field `field` set in value."""
-    return _rt.set_bits(BITS[field], value)
+    return _runtime.set_bits(BITS[field], value)
 
 
 def simulator(profile: str, schema=None, **state):
@@ -965,7 +965,7 @@ def simulator(profile: str, schema=None, **state):
     Needs tdx-codegen installed; schema defaults to the project around the
     current directory, else tdx-codegen's built-in catalogue.
     """
-    return _rt.simulator(profile, schema, **state)
+    return _runtime.simulator(profile, schema, **state)
 
 
 __all__ = [

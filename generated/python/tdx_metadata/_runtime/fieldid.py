@@ -286,6 +286,6 @@ def parse(text: str) -> int:
     return value
 
 
-def fmt(field_id: int) -> str:
+def canonical(field_id: int) -> str:
     """Canonical text of an id: 0x and 16 upper-case hex digits."""
     return f"0x{field_id:016X}"

@@ -115,7 +115,7 @@ def parse(page: bytes) -> list[Sequence]:
         end = pos + HEADER_SIZE + n_vals * ELEMENT_SIZE
         if end > used:
             raise ListFormatError(
-                f"sequence {n} ({fieldid.fmt(sh)}) runs past the {used} bytes used"
+                f"sequence {n} ({fieldid.canonical(sh)}) runs past the {used} bytes used"
             )
         values = struct.unpack_from(f"<{n_vals}Q", page, pos + HEADER_SIZE)
         out.append(Sequence(sh, class_code, field_code, fields, elements, values))
