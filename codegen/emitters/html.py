@@ -8,6 +8,8 @@ loaded from anywhere: the page opens from disk without a network.
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup
 
 from codegen.emitters.render import render
@@ -25,17 +27,28 @@ def comment(banner: list[str]) -> str:
     return f"<!--\n{body}\n-->\n"
 
 
-# markupsafe's escape, which the template's autoescape applies, as one str.translate: no
-# Markup object per cell
-_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"})
+_SPECIAL = re.compile("[&<>'\"]").search
+
+
+def escape(text: str) -> str:
+    """markupsafe's escape, which the template's autoescape applies, as a str (no Markup
+    object per cell).  Most cells have nothing to escape: one search finds that, and
+    str.replace, five times, is twice as fast as str.translate with a table."""
+    if not _SPECIAL(text):
+        return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("'", "&#39;").replace('"', "&#34;")
 
 
 def _tds(cells) -> str:
-    out = []
-    for text, code in cells:  # docs.Cell: its text, and whether it is code
-        text = text.translate(_ESCAPE)
-        out.append(f"<td><code>{text}</code></td>" if code and text else f"<td>{text}</td>")
-    return "".join(out)
+    """The <td>s of docs.Cells (text, is code): one comprehension, as a page has 140,000."""
+    return "".join(
+        [
+            f"<td><code>{text}</code></td>" if code and text else f"<td>{text}</td>"
+            for raw, code in cells
+            for text in (escape(raw),)
+        ]
+    )
 
 
 # A table's rows come from these functions, not from a loop and a macro in the template: a
@@ -54,9 +67,7 @@ def matrix_rows(matrix, marks: dict) -> Markup:
     return Markup(
         "".join(
             f"<tr>{_tds(row['cells'])}"
-            + "".join(
-                f'<td class="mark {css[m]}">{m.translate(_ESCAPE)}</td>' for m in row["marks"]
-            )
+            + "".join(f'<td class="mark {css[m]}">{escape(m)}</td>' for m in row["marks"])
             + "</tr>\n"
             for row in matrix
         )
