@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from codegen.abi import fieldid
 from codegen.emitters.render import banner_lines, render
@@ -73,14 +74,23 @@ def wrapped(head: str, items: list[str], tail: str, indent: int) -> str:
     )
 
 
-def signature(members: list[dict]) -> str:
+class Member(NamedTuple):
+    """A member of a record class, as the template writes it.  A tuple, not a dict: Jinja2
+    finds an attribute of a tuple at once, a dict's key only after an AttributeError."""
+
+    member: str
+    annotation: str
+    doc: str  # its attribute docstring, indented
+
+
+def signature(members: list[Member]) -> str:
     """The generated __init__: one parameter per member, each set by _runtime.init."""
-    names_ = [m["member"] for m in members]
+    names_ = [m.member for m in members]
     values = [*names_, ""] if len(names_) == 1 else names_  # a 1-tuple: (x,)
     return (
         wrapped(
             "def __init__(",
-            ["self"] + [f"{m['member']}: {m['annotation']}" for m in members],
+            ["self"] + [f"{m.member}: {m.annotation}" for m in members],
             ") -> None:",
             4,
         )
@@ -138,15 +148,7 @@ def struct_view(s: Struct, catalogue: Catalogue) -> dict:
         "reader": names.python_reader(s.name),
         "gate": gate_literal(s.gate),
         "gate_text": s.gate.text if s.gate else "",
-        "members": [
-            {
-                "member": f.member,
-                "annotation": annotation(f),
-                "comment": member_comment(f),
-                "doc": member_doc(f),
-            }
-            for f in fields
-        ],
+        "members": [Member(f.member, annotation(f), member_doc(f)) for f in fields],
         "rows": [field_row(f) for f in fields],
     }
 
@@ -173,10 +175,7 @@ def emit(ctx) -> list[Output]:
         structs=[with_signature(struct_view(s, catalogue)) for s in structs],
         info_signature=signature(
             [
-                {
-                    "member": s.name,
-                    "annotation": names.class_name(s.c_name) + (" | None" if s.gate else ""),
-                }
+                Member(s.name, names.class_name(s.c_name) + (" | None" if s.gate else ""), "")
                 for s in structs
             ]
         ),

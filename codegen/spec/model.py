@@ -153,6 +153,8 @@ class Field:
     @property
     def declarator(self) -> str:
         """The struct member as C declares it: cmr_base[32], cpuid_config_values[32][2]."""
+        if self.num_fields == 1 and self.num_elements == 1:  # most are: no join to build
+            return self.member
         return self.member + "".join(f"[{n}]" for n in self.dims)
 
     @property
