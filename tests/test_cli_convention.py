@@ -223,6 +223,21 @@ def test_each_module_declares_the_verbs_it_registers():
     assert verb_of(["-C", "build", "--format", "json"]) is None  # -C takes the word after it
     assert verb_of(["-C", "x", "build", "--check"]) == "build"
     assert verb_of(["--version"]) is verb_of(["frobnicate"]) is verb_of([]) is None
+    assert verb_of(["-h", "build"]) is verb_of(["--hel", "build"]) is None
+
+
+def test_help_before_a_verb_lists_every_verb(capsys):
+    from codegen.cli import main
+
+    outputs = []
+    for argv in (["--help"], ["--help", "build"], ["-C", ".", "-h", "sim"], ["--he", "list"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        outputs.append(capsys.readouterr().out)
+    assert outputs[1:] == outputs[:1] * 3
+    assert all(f"\n    {verb} " in outputs[0] for verb in ("validate", "adopt", "patch")), outputs[
+        0
+    ]
 
 
 def test_a_word_that_is_no_verb_gets_the_full_list_of_verbs(capsys):

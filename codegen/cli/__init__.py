@@ -108,11 +108,14 @@ def _check_cwd() -> None:
 
 
 def verb_of(argv: list[str]) -> str | None:
-    """The verb argv runs, when it names one (before it: -C DIR and options only)."""
+    """The verb argv runs, when it names one (before it: -C DIR and options only).  None
+    also when --help (or -h, --he...) comes first: the help it prints lists every verb."""
     words = iter(argv)
     for word in words:
         if word == "-C":
             next(words, None)
+        elif word.startswith(("-h", "--h")):
+            return None
         elif not word.startswith("-"):
             return word if any(word in m.VERBS for m in COMMAND_MODULES) else None
     return None
