@@ -234,10 +234,9 @@ def test_help_before_a_verb_lists_every_verb(capsys):
         with pytest.raises(SystemExit):
             main(argv)
         outputs.append(capsys.readouterr().out)
-    assert outputs[1:] == outputs[:1] * 3
-    assert all(f"\n    {verb} " in outputs[0] for verb in ("validate", "adopt", "patch")), outputs[
-        0
-    ]
+    full = outputs[0]
+    assert outputs[1:] == [full] * 3
+    assert all(f"\n    {verb} " in full for verb in ("validate", "adopt", "patch")), full
 
 
 def test_a_word_that_is_no_verb_gets_the_full_list_of_verbs(capsys):

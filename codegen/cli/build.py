@@ -27,11 +27,8 @@ from codegen.cli.common import (
     stale,
 )
 
-VERBS = (
-    "validate",
-    "build",
-    "init",
-)  # what register() adds: the parser is built for the verb run alone
+# The verbs register() adds: main() builds the parsers of one module, the verb's.
+VERBS = ("validate", "build", "init")
 
 
 def register(sub) -> None:

@@ -50,12 +50,8 @@ differ (changed).  A and B are profiles of the schema (1.5.06, 2.0.08, ...) or
 profile files; the releases need not be on one release line."""
 
 
-VERBS = (
-    "compat",
-    "release-diff",
-    "import-json",
-    "reconcile",
-)  # what register() adds: the parser is built for the verb run alone
+# The verbs register() adds: main() builds the parsers of one module, the verb's.
+VERBS = ("compat", "release-diff", "import-json", "reconcile")
 
 
 def register(sub) -> None:

@@ -42,11 +42,8 @@ tree is never written.  Exit 0 when 'diff --kernel-tree PATH' then shows no
 change; 1 when something could not be adopted (each reported with file:line)."""
 
 
-VERBS = (
-    "adopt",
-    "diff",
-    "patch",
-)  # what register() adds: the parser is built for the verb run alone
+# The verbs register() adds: main() builds the parsers of one module, the verb's.
+VERBS = ("adopt", "diff", "patch")
 
 
 def register(sub) -> None:

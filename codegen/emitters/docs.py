@@ -109,17 +109,16 @@ def member(f: Field, s: Struct) -> str:
 
 
 def field_row(f: Field, s: Struct, catalogue: Catalogue) -> list[Cell]:
-    # (text, is code) written out, as plain() and code() make them: one row per field
     return [
-        (f.name, True),
-        (fieldid.canonical(f.id), True),
-        (str(f.element_size), False),
-        (shape(f), False),
-        (member(f, s), True),
-        (f.count or "", True),
-        (", ".join(g.text for g in s.gates(f)), False),
-        (since(f, catalogue), False),
-        (description(f), False),
+        code(f.name),
+        code(fieldid.canonical(f.id)),
+        plain(str(f.element_size)),
+        plain(shape(f)),
+        code(member(f, s)),
+        code(f.count or ""),
+        plain(", ".join(g.text for g in s.gates(f))),
+        plain(since(f, catalogue)),
+        plain(description(f)),
     ]
 
 

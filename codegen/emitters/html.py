@@ -44,9 +44,8 @@ def _tds(cells) -> str:
     """The <td>s of docs.Cells (text, is code): one comprehension, as a page has 140,000."""
     return "".join(
         [
-            f"<td><code>{text}</code></td>" if code and text else f"<td>{text}</td>"
-            for raw, code in cells
-            for text in (escape(raw),)
+            f"<td><code>{escape(text)}</code></td>" if code and text else f"<td>{escape(text)}</td>"
+            for text, code in cells
         ]
     )
 
